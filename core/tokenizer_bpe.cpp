@@ -96,6 +96,13 @@ Bpe::Bpe(const nlohmann::json& model, const std::string& origin) {
     byteIds_[b] = it == vocab_.end() ? -1 : it->second;
   }
 
+  for (int c = 0; c < 128; ++c) {
+    const char ch = static_cast<char>(c);
+    auto it = vocab_.find(std::string_view(&ch, 1));
+    const bool affixes = !continuingSubwordPrefix_.empty() || !endOfWordSuffix_.empty();
+    asciiIds_[c] = it == vocab_.end() || affixes ? -1 : it->second;
+  }
+
   const auto& merges = model.at("merges");
   if (!merges.is_array()) throw TokenizerError(origin + ": model.merges must be an array");
   merges_.reserve(merges.size());
@@ -188,6 +195,16 @@ void Bpe::mergeWord(std::string_view word, std::vector<int32_t>& out) const {
     size_t end = i + utf8::seqLength(static_cast<unsigned char>(word[i]));
     if (end > word.size()) end = word.size();
     std::string_view s = word.substr(i, end - i);
+    if (const auto b = static_cast<unsigned char>(word[i]); b < 0x80 && asciiIds_[b] >= 0) {
+      const int32_t id = asciiIds_[b];  // fast path for one-byte tokens (no affixes configured)
+      i = end;
+      if (pendingUnk >= 0) {
+        add(pendingUnk);
+        pendingUnk = -1;
+      }
+      add(id);
+      continue;
+    }
     if ((i > 0 && !continuingSubwordPrefix_.empty()) || (end == word.size() && !endOfWordSuffix_.empty())) {
       scratch.clear();
       if (i > 0) scratch += continuingSubwordPrefix_;
@@ -225,13 +242,14 @@ void Bpe::mergeWord(std::string_view word, std::vector<int32_t>& out) const {
     int32_t newId;
     bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
   };
-  std::vector<Candidate> heapStore;
-  heapStore.reserve(syms.size());
-  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue(std::greater<>{}, std::move(heapStore));
+  std::vector<Candidate> initial;
+  initial.reserve(syms.size() * 2);
   for (size_t k = 0; k + 1 < syms.size(); ++k) {
     if (const MergeValue* m = merges_.find(packPair(syms[k].id, syms[k + 1].id)))
-      queue.push({m->rank, static_cast<int32_t>(k), m->newId});
+      initial.push_back({m->rank, static_cast<int32_t>(k), m->newId});
   }
+  // Heapify in O(n) (long words: Llama 2 style tokenizers have no pre-tokenizer, a text is one word).
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue(std::greater<>{}, std::move(initial));
   while (!queue.empty()) {
     Candidate top = queue.top();
     queue.pop();

@@ -65,7 +65,8 @@ class Bpe {
   bool fuseUnk_ = false;
   bool byteFallback_ = false;
   bool ignoreMerges_ = false;
-  int32_t byteIds_[256];  ///< id of "<0xNN>" or -1
+  int32_t byteIds_[256];   ///< id of "<0xNN>" or -1
+  int32_t asciiIds_[128];  ///< id of a one-byte token (only without subword prefix / suffix), or -1
 
   static constexpr size_t kCacheCapacity = 200000;
   static constexpr size_t kCacheMaxWordBytes = 256;

@@ -470,6 +470,14 @@ TaskInstance TrainingTextStream::instance(std::uint64_t index, TaskFamily* famil
   }
 }
 
+TrainingExample TrainingTextStream::example(std::uint64_t index) const {
+  TrainingExample ex{family(index), {}, {}};
+  TaskInstance inst = instance(index, nullptr);
+  ex.prompt = std::move(inst.prompt);
+  ex.completion = inst.gold() + "\n";
+  return ex;
+}
+
 std::string TrainingTextStream::document(std::uint64_t index) const {
   const TaskInstance inst = instance(index, nullptr);
   return inst.prompt + inst.gold() + "\n";

@@ -108,6 +108,13 @@ struct TrainingMix {
   static TrainingMix demo();
 };
 
+/// One training example split where the loss mask needs it: document = prompt + completion.
+struct TrainingExample {
+  TaskFamily family;
+  std::string prompt;      ///< ends with "A:"
+  std::string completion;  ///< gold answer (leading space) + "\n"
+};
+
 /// Pretraining text: document i is `prompt + gold + "\n"` of a family drawn by weight, from a PRNG seeded by
 /// (seed, split, i), so any document can be regenerated without the ones before it (resume = seek). Train
 /// and held-out documents come from disjoint prompt splits and never share a prompt with any eval item,
@@ -119,6 +126,8 @@ class TrainingTextStream {
 
   /// Document `index` (pure function of seed, split, mix, options and index).
   std::string document(std::uint64_t index) const;
+  /// The same document as prompt and completion (for completion-only loss).
+  TrainingExample example(std::uint64_t index) const;
   /// The family of document `index`.
   TaskFamily family(std::uint64_t index) const;
   /// document(position()), then advances.

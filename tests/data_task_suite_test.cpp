@@ -280,6 +280,12 @@ TEST(DataTrainingText, DeterministicRandomAccessAndResumable) {
   b.seek(30);
   EXPECT_EQ(b.next(), seq[30]);
   EXPECT_EQ(b.family(30), a.family(30));
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    const TrainingExample ex = a.example(i);
+    EXPECT_EQ(ex.prompt + ex.completion, seq[i]);
+    EXPECT_EQ(ex.prompt.substr(ex.prompt.size() - 2), "A:");
+    EXPECT_EQ(ex.family, a.family(i));
+  }
 }
 
 TEST(DataTrainingText, DocumentsAreCorrectAndNeverOverlapEvalOrEachOther) {

@@ -344,6 +344,11 @@ BootstrapResult bootstrapSpearman(std::size_t nItems, const ProfileFunction& pro
                             ">= 2, found lengths " + std::to_string(s.size()) + " and " +
                             std::to_string(r.size()));
     }
+    // A profile with NaN (no differential on this resample) or a constant profile: no r_s here.
+    if (!s.allFinite() || !r.allFinite()) {
+      ++res.undefined;
+      continue;
+    }
     const SpearmanResult sr = spearman(s, r, noPermutation);
     if (sr.defined) {
       res.replicates.push_back(sr.r);

@@ -137,13 +137,14 @@ struct BootstrapResult {
   double high = 0;                 ///< upper percentile (1 + confidence)/2
   double median = 0;               ///< median of the replicates
   std::vector<double> replicates;  ///< r_s of each resample with a defined r_s, in draw order
-  std::size_t undefined = 0;       ///< resamples where r_s was undefined (a constant profile), left out
+  std::size_t undefined = 0;       ///< resamples where r_s was undefined (constant or non-finite profile)
   std::size_t items = 0;           ///< number of items resampled
   BootstrapParams params;          ///< the options that produced this result
 };
 
 /// Percentile bootstrap of Spearman r_s over items: draws B resamples of [0, nItems) with replacement
-/// (seeded), asks `profiles` for (S, R) on each and keeps r_s. Throws InvalidArgument when nItems = 0,
+/// (seeded), asks `profiles` for (S, R) on each and keeps r_s; a resample whose profiles contain NaN (no
+/// differential on it) or are constant is counted in `undefined` and left out. Throws InvalidArgument when nItems = 0,
 /// B = 0, confidence outside (0, 1), profiles of different lengths, or no resample gave a defined r_s.
 BootstrapResult bootstrapSpearman(std::size_t nItems, const ProfileFunction& profiles,
                                   const BootstrapParams& params = {}, const core::JobControl* job = nullptr);

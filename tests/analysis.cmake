@@ -2,7 +2,8 @@
 # (tests/reference/stats/make_stats_reference.py writes stats_reference.json).
 if(TARGET layerscope::analysis)
   add_executable(analysis_tests
-    ${CMAKE_CURRENT_LIST_DIR}/analysis_statistics_test.cpp)
+    ${CMAKE_CURRENT_LIST_DIR}/analysis_statistics_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/analysis_sensitivity_metrics_test.cpp)
   target_link_libraries(analysis_tests PRIVATE layerscope::analysis nlohmann_json::nlohmann_json
                         GTest::gtest_main layerscope::warnings)
   target_compile_definitions(analysis_tests PRIVATE

@@ -2,6 +2,7 @@
 // mass, verdict. Reference values: tests/reference/stats/stats_reference.json, written by
 // make_stats_reference.py with scipy 1.10.1 / numpy 1.24.2 (Debian 12); the paper check is
 // arXiv:2604.07766 (r_s = -0.735 over 32 layers, p = 1.66e-6).
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <stdexcept>
@@ -232,6 +233,19 @@ TEST(AnalysisStatistics, BootstrapResamplesItemsAndIsSeeded) {
   EXPECT_DOUBLE_EQ(flat.low, 0.3);
   EXPECT_DOUBLE_EQ(flat.high, 0.3);
   EXPECT_THROW(la::bootstrapSpearman(0, profiles, params), layerscope::InvalidArgument);
+
+  // Resamples without item 0 yield a NaN profile (as scoresOnItems does when a class is absent): counted as
+  // undefined, never failing. P(item 0 absent from a resample of 3) = (2/3)^3 = 0.30.
+  auto sometimesNaN = [&](std::span<const std::size_t> idx) {
+    Eigen::VectorXd sv = fixedS;
+    if (std::find(idx.begin(), idx.end(), std::size_t{0}) == idx.end()) sv(2) = std::nan("");
+    return la::ProfilePair{sv, fixedR};
+  };
+  const auto partial = la::bootstrapSpearman(3, sometimesNaN, params);
+  EXPECT_EQ(partial.undefined + partial.replicates.size(), 200u);
+  EXPECT_GT(partial.undefined, 30u);
+  EXPECT_LT(partial.undefined, 100u);
+  EXPECT_DOUBLE_EQ(partial.low, 0.3);
 }
 
 TEST(AnalysisStatistics, ResamplingIsUniform) {

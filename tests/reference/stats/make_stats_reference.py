@@ -232,6 +232,13 @@ def main():
     out["logistic"] = {"lambda": lam, "intercept_lambda": lam_b, "x": x.tolist(), "y": y.tolist(),
                        "weights": w[:-1].tolist(), "intercept": float(w[-1])}
 
+    # Wider than tall (D + 1 > N): exercises the Woodbury form of the Newton step in C++.
+    xw = f32(rng.normal(size=(8, 12)))
+    yw = np.r_[np.ones(4), np.zeros(4)]
+    ww = logistic_newton(xw, yw, lam, lam_b)
+    out["logistic_wide"] = {"lambda": lam, "intercept_lambda": lam_b, "x": xw.tolist(), "y": yw.tolist(),
+                            "weights": ww[:-1].tolist(), "intercept": float(ww[-1])}
+
     path = os.path.join(HERE, "stats_reference.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)

@@ -225,14 +225,29 @@ std::int64_t pow10(int k) {
   return p;
 }
 
-/// Digit-wise sum without carries (the classic carry error).
+/// Digit-wise sum without carries (the classic carry error), or -1 when that would drop the leading digit
+/// (111+991 -> "2" is not a plausible answer to anyone).
 std::int64_t noCarrySum(std::int64_t a, std::int64_t b) {
+  const std::int64_t sum = a + b;
   std::int64_t out = 0, place = 1;
   while (a > 0 || b > 0) {
     out += ((a % 10 + b % 10) % 10) * place;
     a /= 10, b /= 10, place *= 10;
   }
-  return out;
+  return std::to_string(out).size() == std::to_string(sum).size() ? out : -1;
+}
+
+/// The sum with the lowest carry between two operand columns forgotten (sum - 10^k), or -1 without one.
+std::int64_t firstCarryDropped(std::int64_t a, std::int64_t b) {
+  const std::int64_t sum = a + b;
+  std::int64_t place = 1;
+  int carry = 0;
+  while (a > 0 || b > 0) {
+    if (carry) return sum - place;
+    carry = (a % 10 + b % 10 + carry) >= 10;
+    a /= 10, b /= 10, place *= 10;
+  }
+  return -1;  // no carry, or only the final carry out of the top column
 }
 
 TaskInstance makeAdd(SuiteRng& rng, const TaskSuiteOptions& o) {
@@ -247,13 +262,14 @@ TaskInstance makeAdd(SuiteRng& rng, const TaskSuiteOptions& o) {
   d.prompt = "add: " + std::to_string(a) + "+" + std::to_string(b) + " A:";
   d.gold = std::to_string(sum);
   d.numChoices = o.numChoices;
-  const std::int64_t nc = noCarrySum(a, b);
+  const std::int64_t dropped = firstCarryDropped(a, b);
   auto num = [](std::int64_t v) { return v < 0 ? std::string() : std::to_string(v); };  // "" is rejected
   const std::int64_t sign = rng.below(2) ? 1 : -1;
-  // Hardest: the no-carry sum when it differs, else the sum off by ten; then off by one, ten and a hundred.
-  d.candidates.push_back(nc != sum ? num(nc) : num(sum + 10 * sign));
-  std::vector<std::string> others = {num(sum + 1),  num(sum - 1),   num(sum + 10), num(sum - 10),
-                                     num(sum + 100), num(sum - 100), num(nc)};
+  // Hardest: one forgotten carry when there is a carry, else the sum off by ten; then off by one, ten and a
+  // hundred, and the sum with no carries at all.
+  d.candidates.push_back(dropped >= 0 ? num(dropped) : num(sum + 10 * sign));
+  std::vector<std::string> others = {num(sum + 1),  num(sum - 1),   num(sum + 10),         num(sum - 10),
+                                     num(sum + 100), num(sum - 100), num(noCarrySum(a, b))};
   shuffle(others, rng);
   d.candidates.insert(d.candidates.end(), others.begin(), others.end());
   d.fallback = [sum, num](SuiteRng& r) { return num(sum + std::int64_t(r.below(41)) - 20); };

@@ -213,6 +213,32 @@ TEST(DataSuite, FirstOfTwoGoldIsTheEarlierItemAndIncorrectTheLaterOne) {
   }
 }
 
+TEST(DataSuite, AddDistractorsAreNearMisses) {
+  // Each wrong sum is within 100 of the true one or is the digit-wise sum without carries (computed here from
+  // the digit strings), and the pairs' incorrect sum nearly always has the gold's digit count, so it cannot be
+  // rejected on length alone.
+  int sameLength = 0;
+  const auto insts = generateEvalInstances(TaskFamily::Add, 8, 300);
+  for (const auto& inst : insts) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(inst.prompt, m, std::regex(R"(^add: ([0-9]+)\+([0-9]+) A:$)")));
+    std::string a = m[1].str(), b = m[2].str();
+    const std::size_t w = std::max(a.size(), b.size());
+    a.insert(0, w - a.size(), '0');
+    b.insert(0, w - b.size(), '0');
+    std::string noCarry;
+    for (std::size_t i = 0; i < w; ++i) noCarry += char('0' + (a[i] - '0' + b[i] - '0') % 10);
+    const long long sum = std::stoll(a) + std::stoll(b);
+    for (const auto& c : inst.choices) {
+      ASSERT_TRUE(std::regex_match(c, std::regex(R"(^ (0|[1-9][0-9]*)$)"))) << c;
+      const long long v = std::stoll(c.substr(1));
+      EXPECT_TRUE(std::llabs(v - sum) <= 100 || v == std::stoll(noCarry)) << inst.prompt << " ->" << c;
+    }
+    sameLength += inst.incorrect.size() == inst.gold().size();
+  }
+  EXPECT_GE(sameLength, int(insts.size() * 9 / 10));
+}
+
 TEST(DataSuite, LengthBudgetsForTheBytePretrainingContext) {
   // Short families: prompt + answer + "\n" must fit 128 tokens with BOS and EOS (1 token per byte).
   // LongFirst: prompts longer than the 128-byte context, at most 300 bytes.

@@ -13,7 +13,7 @@ endforeach()
 add_executable(tokenizer_tests
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_golden_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tokenizer_unit_test.cpp)
-target_link_libraries(tokenizer_tests PRIVATE layerscope::text GTest::gtest_main layerscope::warnings)
+target_link_libraries(tokenizer_tests PRIVATE layerscope::text GTest::gtest_main Threads::Threads layerscope::warnings)
 target_compile_definitions(tokenizer_tests PRIVATE
   LAYERSCOPE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   LAYERSCOPE_TOKENIZER_DATA_DIR="${LAYERSCOPE_TOKENIZER_DATA_DIR}")

@@ -3,6 +3,8 @@
 // tokenizer.json files whose expected ids are derived by hand in the comments.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "core/error.h"
 #include "core/tokenizer.h"
 
@@ -47,6 +49,25 @@ TEST(TokenizerLlama3, NeverASecondBos) {
   ASSERT_GT(plain.size(), 2u);
   EXPECT_EQ(plain[0], 128000);
   EXPECT_NE(plain[1], 128000);
+}
+
+TEST(TokenizerLlama3, ConcurrentEncodesAgreeWithSerial) {
+  // encode is const and shared between eval workers: the word cache and PCRE2 state must not race.
+  const auto& tok = llama3();
+  std::vector<std::string> texts;
+  for (int k = 0; k < 64; ++k)
+    texts.push_back("Thread " + std::to_string(k * 7919) + " writes 'LL words, 中文 " + std::string(size_t(k % 5), ' ') + "x");
+  std::vector<std::vector<int32_t>> serial;
+  for (const auto& t : texts) serial.push_back(tok.encode(t));
+  std::vector<std::vector<std::vector<int32_t>>> results(4, std::vector<std::vector<int32_t>>(texts.size()));
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < results.size(); ++w)
+    threads.emplace_back([&, w] {
+      for (size_t k = 0; k < texts.size(); ++k) results[w][k] = tok.encode(texts[(k + w * 16) % texts.size()]);
+    });
+  for (auto& t : threads) t.join();
+  for (size_t w = 0; w < results.size(); ++w)
+    for (size_t k = 0; k < texts.size(); ++k) EXPECT_EQ(results[w][k], serial[(k + w * 16) % texts.size()]);
 }
 
 TEST(TokenizerLlama3, DecodeRejectsUnknownIds) {

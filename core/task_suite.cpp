@@ -189,12 +189,16 @@ std::string adjacentSwap(std::string s, SuiteRng& rng) {
   return s;
 }
 
-std::string replaceOne(std::string s, SuiteRng& rng) {
-  const std::size_t p = std::size_t(rng.below(s.size()));
-  char c = 0;
-  do c = char('a' + rng.below(26));
-  while (s.find(c) != std::string::npos);  // keep letters distinct, so only the content at p differs
-  s[p] = c;
+/// Two letters at least two apart exchanged (any two when the string is shorter than 3). Every distractor is
+/// a permutation of the prompt's letters, so none can be ruled out by content alone.
+std::string distantSwap(std::string s, SuiteRng& rng) {
+  if (s.size() < 3) return adjacentSwap(std::move(s), rng);
+  std::size_t p = 0, q = 0;
+  do {
+    p = std::size_t(rng.below(s.size()));
+    q = std::size_t(rng.below(s.size()));
+  } while ((p > q ? p - q : q - p) < 2);
+  std::swap(s[p], s[q]);
   return s;
 }
 
@@ -209,13 +213,13 @@ TaskInstance makeCopyOrReverse(SuiteRng& rng, const TaskSuiteOptions& o, bool re
   d.gold = reverse ? rev : s;
   d.numChoices = o.numChoices;
   // Hardest: two neighbouring letters transposed (a local position error); then the other operation's
-  // output, a rotation, and one letter replaced. All the same length as the gold.
+  // output, a rotation, and two distant letters exchanged. All permutations of the prompt's letters.
   d.candidates = {adjacentSwap(d.gold, rng)};
-  std::vector<std::string> others = {reverse ? s : rev, rotateOne(d.gold), replaceOne(d.gold, rng)};
+  std::vector<std::string> others = {reverse ? s : rev, rotateOne(d.gold), distantSwap(d.gold, rng)};
   shuffle(others, rng);
   d.candidates.insert(d.candidates.end(), others.begin(), others.end());
   const std::string gold = d.gold;
-  d.fallback = [gold](SuiteRng& r) { return r.below(2) ? adjacentSwap(gold, r) : replaceOne(gold, r); };
+  d.fallback = [gold](SuiteRng& r) { return r.below(2) ? adjacentSwap(gold, r) : distantSwap(gold, r); };
   return finish(std::move(d), rng);
 }
 

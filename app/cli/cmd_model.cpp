@@ -1,6 +1,7 @@
 // layerscope-cli model commands: info, logits, make-model, bench forward.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -131,8 +132,11 @@ int runBenchForward(Args& args) {
     best = std::min(best, std::chrono::duration<double>(Clock::now() - s).count());
   }
   const long rssAfterForward = peakRssKiB();
-  // The machine's own limit, measured now: a GEMM shaped like the model's MLP up-projection at this token count.
-  const double gemm = measureGemmRate(dtype, batch * tokens, c.hiddenSize, c.intermediateSize);
+  // The machine's own limit, measured now: the best of a large square GEMM and the model's own MLP shapes.
+  const int64_t M = batch * tokens;
+  const double gemm = std::max({measureGemmRate(dtype, 2048, 2048, 2048),
+                                measureGemmRate(dtype, M, c.hiddenSize, c.intermediateSize),
+                                measureGemmRate(dtype, M, c.intermediateSize, c.hiddenSize)});
   const double flops = 2.0 * double(c.parameterCount()) * double(batch * tokens);
   const double achieved = flops / best;
   nlohmann::json j = {{"model", dir.string()},

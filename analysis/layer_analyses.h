@@ -1,0 +1,223 @@
+// Model-based layer analyses (METHODS.md sections 2, 3, 5, 6) on top of the core's capture and intervention
+// points: hidden states for the sensitivity scores, RoPE influence (gradient / perturb / nope), layer
+// redundancy and drop plans, previous-token manipulations. Pure functions of (model, prepared task, params);
+// no Qt, no I/O. Each returns its payload plus what produced it (params, counts, timings).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "analysis/sensitivity_metrics.h"
+#include "analysis/statistics.h"
+#include "core/job_control.h"
+#include "core/model.h"
+#include "core/scoring.h"
+
+namespace layerscope::analysis {
+
+/// What every model analysis reads: the loaded model, the tokenizer, the task tokenized once and the base
+/// evaluation of that task (per-item correctness, log-likelihoods).
+struct ModelTaskInputs {
+  const core::LlamaModel* model = nullptr;
+  const core::Tokenizer* tokenizer = nullptr;
+  const core::PreparedTask* task = nullptr;
+  const core::EvalResult* eval = nullptr;  ///< base evaluation of `task` (needed by outcome mode, drop, manipulations)
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Sensitivity (section 2): hidden states at the chosen token position, then analysis/sensitivity_metrics.
+
+/// Token position of the state that is compared (METHODS section 2).
+enum class TokenPosition {
+  Auto,             ///< last_prompt in outcome mode, completion_mean in pairs mode (the last prompt token is shared there)
+  LastPrompt,       ///< the decision token (default in outcome mode)
+  CompletionMean,   ///< mean over the completion tokens (outcome: the gold completion, teacher-forced)
+  FirstCompletion,  ///< the first completion token
+};
+std::string positionName(TokenPosition p);
+TokenPosition parsePosition(std::string_view name);
+
+struct SensitivityAnalysisParams {
+  SensitivityMode mode = SensitivityMode::Outcome;
+  TokenPosition position = TokenPosition::Auto;
+  /// Metrics computed (all are reported; the first is the profile used for co-localization).
+  std::vector<SensitivityMetric> metrics = {SensitivityMetric::RelL2, SensitivityMetric::RawL2, SensitivityMetric::Cos,
+                                            SensitivityMetric::Fisher, SensitivityMetric::Probe};
+  SensitivityParams metric;        ///< bootstrap B (1000), confidence, seed, fisher eps, probe options
+  std::size_t probeBootstrap = 0;  ///< bootstrap B for the probe metric (each replicate refits k probes); 0 = none
+  int batchSize = 8;               ///< sequences per forward
+};
+
+struct SensitivityAnalysis {
+  std::vector<LayerStates> states;  ///< per layer: the compared states (resid_post of layer l)
+  /// Item index (into the task) of each sensitivity item: outcome: correct rows then incorrect rows; pairs: pair j.
+  std::vector<std::size_t> items;
+  std::vector<std::pair<SensitivityMetric, SensitivityResult>> profiles;
+  SensitivityAnalysisParams params;  ///< position resolved (never Auto)
+  std::size_t forwardPasses = 0;
+  double seconds = 0;
+};
+
+/// Captures resid_post[l] for every layer at the chosen position and computes every requested metric with
+/// its bootstrap interval. Outcome mode needs both correct and incorrect items in `in.eval`; pairs mode needs
+/// a pairs task (or a multiple-choice task: gold choice vs the best-scoring wrong choice).
+SensitivityAnalysis analyseSensitivity(const ModelTaskInputs& in, const SensitivityAnalysisParams& params,
+                                       const core::JobControl* job = nullptr);
+
+// ---------------------------------------------------------------------------------------------------------
+// RoPE influence (section 3)
+
+enum class RopeMode { Gradient, Perturb, Nope };
+std::string ropeModeName(RopeMode m);
+RopeMode parseRopeMode(std::string_view name);
+
+/// Which tokens the gradient-mode loss covers.
+enum class RopeLoss {
+  Prompt,      ///< next-token cross-entropy over the prompt (default)
+  Completion,  ///< cross-entropy of the gold completion after the prompt
+};
+std::string ropeLossName(RopeLoss l);
+RopeLoss parseRopeLoss(std::string_view name);
+
+struct RopeInfluenceParams {
+  RopeMode mode = RopeMode::Gradient;
+  RopeLoss loss = RopeLoss::Prompt;  ///< gradient mode
+  double eps = 0.1;                  ///< perturb mode: frequencies x (1 +- eps)
+  bool perHead = true;               ///< perturb / nope: also perturb one KV group at a time (2 L G or L G extra passes)
+  int batchSize = 8;                 ///< perturb / nope: sequences per forward
+};
+
+struct RopeInfluenceResult {
+  Eigen::MatrixXd perHead;   ///< R_{l,g}, [L, G] (perturb / nope without perHead: empty)
+  Eigen::VectorXd perLayer;  ///< R_l, [L] (gradient: sum over g)
+  Eigen::MatrixXd itemLayer; ///< per-item values [N, L] (mean over items = perLayer), for the bootstrap
+  Eigen::MatrixXd itemHead;  ///< per-item values [N, L*G] (row-major l*G+g), empty when perHead is
+  RopeInfluenceParams params;
+  std::size_t forwardPasses = 0;   ///< forward passes (gradient: forward+backward pairs)
+  double seconds = 0;
+};
+
+/// gradient: beta [L,G] = 0 attached to every layer (alpha = exp(beta)); per item one forward + backward gives
+/// all L x G values |dLoss/dbeta|; R = mean over items. perturb: mean over items of
+/// (KL(p || p_{1+eps}) + KL(p || p_{1-eps}))/2 of the next-token distribution at the decision token, layer l's
+/// frequencies scaled (per head: one KV group's). nope: same KL with alpha = 0 at layer l (or group g).
+RopeInfluenceResult ropeInfluence(const ModelTaskInputs& in, const RopeInfluenceParams& params,
+                                  const core::JobControl* job = nullptr);
+
+/// Mean of rows `items` of a per-item matrix (the bootstrap's recomputed profile).
+Eigen::VectorXd meanOfRows(const Eigen::MatrixXd& perItem, const std::vector<std::size_t>& rows);
+
+// ---------------------------------------------------------------------------------------------------------
+// Redundancy (section 5)
+
+struct RedundancyParams {
+  bool angular = false;  ///< ShortGPT BI as arccos(sim)/pi instead of 1 - sim
+  int batchSize = 8;
+  core::Interventions skips;  ///< modules already dropped (iterative plans): only skipAttention / skipMlp are read
+};
+
+struct RedundancyResult {
+  Eigen::VectorXd attn, mlp, block;  ///< mean per-token cosine similarity, [L]
+  Eigen::VectorXd blockBi;            ///< ShortGPT Block Influence: 1 - block (or arccos(block)/pi when angular)
+  std::size_t tokens = 0;             ///< calibration tokens (all prompt tokens of all items)
+  RedundancyParams params;
+  double seconds = 0;
+};
+
+/// cos(resid_pre, resid_mid), cos(resid_mid, resid_post), cos(resid_pre, resid_post) per token in float32,
+/// averaged over every prompt token of every item (mean, not sum). Computed inside a capture sink, so memory
+/// does not grow with layers.
+RedundancyResult redundancy(const ModelTaskInputs& in, const RedundancyParams& params = {},
+                            const core::JobControl* job = nullptr);
+
+enum class DropPlanKind { OneShot, Iterative, Joint };
+std::string dropPlanName(DropPlanKind k);
+DropPlanKind parseDropPlan(std::string_view name);
+
+struct DroppedModule {
+  int layer = 0;
+  std::string module;  ///< "attn" or "mlp"
+  double similarity = 0;  ///< the similarity that ranked it (on the model it was dropped from)
+};
+
+struct DropParams {
+  DropPlanKind plan = DropPlanKind::OneShot;
+  int n = 4;                 ///< modules to drop
+  std::string module = "attn";  ///< one-shot / iterative: "attn" or "mlp" (joint ranks both together)
+  int batchSize = 8;
+  int timingRepeats = 3;     ///< forward timing: best of this many passes over the items
+};
+
+struct DropResult {
+  std::vector<DroppedModule> dropped;
+  RedundancyResult similarity;  ///< of the full model
+  double accuracy = 0, baseAccuracy = 0;
+  double speedup = 1;           ///< full-model forward time / dropped-model forward time over the items
+  double baseForwardSeconds = 0, droppedForwardSeconds = 0;
+  core::EvalResult eval;        ///< evaluation of the dropped model
+  DropParams params;
+  double seconds = 0;
+};
+
+/// Interventions that skip the listed modules.
+core::Interventions dropInterventions(const std::vector<DroppedModule>& dropped, int numLayers);
+
+/// Builds the plan (one-shot: the n most similar modules of one kind; iterative: drop 1, re-score the dropped
+/// model, repeat; joint: attention and MLP ranked together) and evaluates it (accuracy, measured speedup).
+DropResult dropPlan(const ModelTaskInputs& in, const DropParams& params, const core::JobControl* job = nullptr);
+
+/// Best-of-`repeats` wall time of one forward pass over every request of the task (the bench's unit).
+double timeForwardPass(const ModelTaskInputs& in, int batchSize, const core::Interventions* iv, int repeats);
+
+// ---------------------------------------------------------------------------------------------------------
+// Previous-token manipulations (section 6)
+
+enum class ManipulationMode { Random, Freeze, Shuffle, Swap, SkipAttention };
+std::string manipulationName(ManipulationMode m);
+ManipulationMode parseManipulation(std::string_view name);
+std::vector<ManipulationMode> allManipulations();
+
+struct ManipulationParams {
+  ManipulationMode mode = ManipulationMode::Random;
+  std::vector<int> layers;          ///< k values; empty = 0..L-1. k = L is allowed and means "no manipulation"
+  std::uint64_t seed = kDefaultSeed;
+  int batchSize = 8;
+};
+
+struct ManipulationResult {
+  std::vector<int> k;
+  std::vector<double> accuracy;  ///< per k
+  double baseAccuracy = 0;
+  std::vector<core::EvalResult> evals;  ///< per k
+  ManipulationParams params;
+  std::size_t forwardPasses = 0;
+  double seconds = 0;
+};
+
+/// What the manipulations read of one batch: resid_pre of every layer ([B,T,D] each, unmanipulated model) and,
+/// for swap, the same for each row's donor prompt (the next item's prompt, padded / cut to T) and its length.
+struct ManipulationContext {
+  std::vector<torch::Tensor> base;   ///< [L] of [B,T,D]
+  std::vector<torch::Tensor> donor;  ///< [L] of [B,T,D] (swap only)
+  std::vector<int> donorLength;      ///< [B] real tokens of each donor row (swap only)
+};
+
+/// The interventions of `mode` at layer k for one batch: every prompt token except the last (the decision
+/// token) is manipulated; continuation tokens are left alone. k >= L gives no intervention. Random noise and
+/// shuffles are seeded per (seed, item, k), so every decoding step of an item sees the same manipulation.
+core::Interventions manipulationInterventions(ManipulationMode mode, int k, const core::BatchInfo& batch,
+                                              const ManipulationContext& ctx, std::uint64_t seed, int numLayers);
+
+/// Captures the ManipulationContext of a batch (one forward, plus one for the swap donors).
+ManipulationContext captureManipulationContext(const ModelTaskInputs& in, const core::BatchInfo& batch, bool donors);
+
+/// Accuracy against k: one evaluation of the task per k (all k evaluated per batch, one base capture each).
+ManipulationResult manipulate(const ModelTaskInputs& in, const ManipulationParams& params,
+                              const core::JobControl* job = nullptr);
+
+}  // namespace layerscope::analysis

@@ -1,0 +1,472 @@
+// The analysis pipeline (see pipeline.h): options -> validated plan -> model analyses -> JSON documents ->
+// atomic results directory.
+#include "analysis/pipeline.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "analysis/layer_analyses.h"
+#include "core/atomic_file.h"
+#include "core/config.h"
+#include "core/dataset.h"
+#include "core/error.h"
+#include "core/tokenizer.h"
+#include "layerscope/version.h"
+
+namespace layerscope::analysis {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::vector<double> toVec(const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
+
+std::string utcNow() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string readFile(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+json optionsJson(const AnalyzeRequest& r) {
+  return {{"dtype", r.dtype}, {"batch_size", r.batchSize}, {"seed", r.seed},
+          {"stop_string", r.stopString}, {"max_new_tokens", r.maxNewTokens}, {"extraction", r.extraction},
+          {"sensitivity", r.sensitivity}, {"rope", r.rope}, {"redundancy", r.redundancy},
+          {"manipulations", r.manipulations}, {"manipulation_layers", r.manipulationLayers},
+          {"drop_plan", r.dropPlan}, {"drop_n", r.dropN}, {"drop_module", r.dropModule},
+          {"sensitivity_mode", r.sensitivityMode}, {"position", r.position}, {"metrics", r.metrics},
+          {"bootstrap", r.bootstrap}, {"confidence", r.confidence}, {"probe_bootstrap", r.probeBootstrap},
+          {"probe_folds", r.probeFolds}, {"rope_mode", r.ropeMode}, {"rope_loss", r.ropeLoss}, {"eps", r.eps},
+          {"rope_per_head", r.ropePerHead}, {"angular", r.angular}, {"k_sens", r.kSens}, {"k_rope", r.kRope},
+          {"alpha", r.alpha}, {"verdict_basis", r.verdictBasis}, {"permutation_draws", r.permutationDraws},
+          {"method", "LayerScope operationalisation where METHODS.md is silent; see docs/analyses.md"}};
+}
+
+// Maps each stage's own progress onto an overall 0..1 for the ETA, and forwards cancellation.
+class StagedProgress {
+ public:
+  explicit StagedProgress(const core::JobControl* outer) : outer_(outer) {}
+  void begin(const std::string& name, double weight) {
+    base_ += weight_;
+    weight_ = weight;
+    name_ = name;
+    report(0);
+  }
+  void report(double frac) const {
+    if (outer_) outer_->report({name_, std::min(1.0, base_ + weight_ * frac), 1.0});
+  }
+  // A JobControl for the stage: its progress lands in report(); Cancelled comes from the outer report.
+  const core::JobControl* job() {
+    if (!outer_) return nullptr;
+    inner_ = std::make_unique<core::JobControl>(std::stop_token{}, [this](const core::Progress& p) {
+      outer_->checkCancelled();
+      if (p.total > 0) {
+        if (outer_) outer_->report({name_ + " (" + p.stage + ")", std::min(1.0, base_ + weight_ * p.done / p.total), 1.0});
+      }
+    });
+    return inner_.get();
+  }
+
+ private:
+  const core::JobControl* outer_;
+  std::unique_ptr<core::JobControl> inner_;
+  double base_ = 0, weight_ = 0;
+  std::string name_;
+};
+
+}  // namespace
+
+void validateRequest(const AnalyzeRequest& r) {
+  if (r.adapterDir && !r.adapterDir->empty())
+    throw InvalidArgument("--adapter: adapters (LS-LoRA / GARFA) are not applied by the analyses yet; leave it empty");
+  if (!fs::is_directory(r.modelDir))
+    throw InvalidArgument("--model: '" + r.modelDir.string() + "' is not a directory");
+  const auto cfg = core::loadModelConfig(r.modelDir / "config.json");
+  const int L = cfg.numLayers;
+  if (!fs::exists(r.modelDir / "tokenizer.json"))
+    throw InvalidArgument("--model: '" + r.modelDir.string() + "' has no tokenizer.json");
+  const auto task = core::readTask(r.taskFile);  // DatasetError names file and line
+  core::parseComputeDtype(r.dtype);
+  core::parseAnswerExtraction(r.extraction);
+  if (r.batchSize < 1) throw InvalidArgument("--batch must be >= 1, got " + std::to_string(r.batchSize));
+  if (r.maxNewTokens < 1) throw InvalidArgument("--max-new-tokens must be >= 1");
+  const auto mode = parseMode(r.sensitivityMode);
+  const auto pos = parsePosition(r.position);
+  if (r.metrics.empty()) throw InvalidArgument("--metrics: at least one metric is needed");
+  for (const auto& m : r.metrics) parseMetric(m);
+  if (r.sensitivity && mode == SensitivityMode::Pairs) {
+    if (task.kind() == core::TaskKind::ShortAnswer)
+      throw InvalidArgument("--sensitivity-mode pairs needs a pairs or multiple-choice task; '" + r.taskFile.string() +
+                            "' is short answer");
+    if (pos == TokenPosition::LastPrompt)
+      throw InvalidArgument("--position last_prompt: in pairs mode both completions share the prompt, so the states "
+                            "are identical; use completion_mean or first_completion");
+  }
+  if (!(r.confidence > 0 && r.confidence < 1)) throw InvalidArgument("--confidence must be in (0, 1)");
+  if (r.sensitivity && r.rope && r.bootstrap == 0) {
+    // B = 0 is allowed: no intervals
+  }
+  parseRopeMode(r.ropeMode);
+  parseRopeLoss(r.ropeLoss);
+  if (!(r.eps >= 0 && r.eps < 1)) throw InvalidArgument("--eps must be in [0, 1), got " + std::to_string(r.eps));
+  if (r.kSens > size_t(L))
+    throw InvalidArgument("--k-sens " + std::to_string(r.kSens) + " is larger than the number of layers L = " + std::to_string(L));
+  if (r.kRope > size_t(L))
+    throw InvalidArgument("--k-rope " + std::to_string(r.kRope) + " is larger than the number of layers L = " + std::to_string(L));
+  if (!(r.alpha > 0 && r.alpha < 1)) throw InvalidArgument("--alpha must be in (0, 1)");
+  if (r.verdictBasis != "t" && r.verdictBasis != "permutation")
+    throw InvalidArgument("--verdict-basis must be t or permutation, got '" + r.verdictBasis + "'");
+  for (const auto& m : r.manipulations) parseManipulation(m);
+  for (int k : r.manipulationLayers)
+    if (k < 0 || k > L)
+      throw InvalidArgument("--layers: layer " + std::to_string(k) + " is out of range 0.." + std::to_string(L - 1) +
+                            " (L = " + std::to_string(L) + " means no manipulation)");
+  if (std::count(r.manipulations.begin(), r.manipulations.end(), "swap") && task.size() < 2)
+    throw InvalidArgument("--mode swap needs a task with at least 2 items");
+  if (!r.dropPlan.empty()) {
+    const auto plan = parseDropPlan(r.dropPlan);
+    if (r.dropModule != "attn" && r.dropModule != "mlp" && r.dropModule != "block")
+      throw InvalidArgument("--module must be attn, mlp or block");
+    const int maxN = plan == DropPlanKind::Joint ? 2 * L : L;
+    if (r.dropN < 1 || r.dropN > maxN)
+      throw InvalidArgument("--n " + std::to_string(r.dropN) + " is out of range 1.." + std::to_string(maxN) +
+                            " for plan " + r.dropPlan + " (L = " + std::to_string(L) + ")");
+  }
+  if (!r.outDir.empty() && fs::exists(r.outDir) && !r.overwrite)
+    throw InvalidArgument("--out: '" + r.outDir.string() + "' already exists (pass --overwrite to replace it)");
+}
+
+std::string layersCsv(const std::map<std::string, std::vector<double>>& scores, std::size_t layers) {
+  std::ostringstream os;
+  os.precision(10);
+  os << "layer";
+  for (const auto& [k, v] : scores) os << "," << k;
+  os << "\n";
+  for (std::size_t l = 0; l < layers; ++l) {
+    os << l;
+    for (const auto& [k, v] : scores) {
+      os << ",";
+      if (l < v.size() && std::isfinite(v[l])) os << v[l];
+    }
+    os << "\n";
+  }
+  return os.str();
+}
+
+void writeResultsDirectory(const AnalyzeResult& res, const fs::path& dir, bool overwrite) {
+  const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
+  fs::create_directories(parent);
+  std::random_device rd;
+  const fs::path tmp = parent / ("." + dir.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+                                 std::to_string(rd()));
+  try {
+    fs::create_directory(tmp);
+    auto write = [&](const std::string& name, const std::string& text) { core::writeFileAtomically(tmp / name, text); };
+    if (!res.scores.is_null()) {
+      write("scores.json", res.scores.dump(2) + "\n");
+      write("layers.csv", layersCsv(res.layerScores, res.scores.value("num_layers", std::size_t(0))));
+    }
+    if (!res.stats.is_null()) write("stats.json", res.stats.dump(2) + "\n");
+    if (!res.manipulation.is_null()) write("manipulation.json", res.manipulation.dump(2) + "\n");
+    if (!res.drop.is_null()) write("drop.json", res.drop.dump(2) + "\n");
+    std::string lines;
+    for (const auto& j : res.items) lines += j.dump() + "\n";
+    write("items.jsonl", lines);
+    if (fs::exists(dir)) {
+      if (!overwrite) throw InvalidArgument("results directory '" + dir.string() + "' already exists");
+      const fs::path old = parent / ("." + dir.filename().string() + ".old-" + std::to_string(rd()));
+      fs::rename(dir, old);
+      fs::rename(tmp, dir);
+      fs::remove_all(old);
+    } else {
+      fs::rename(tmp, dir);
+    }
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job) {
+  validateRequest(req);
+  const auto tAll = Clock::now();
+  AnalyzeResult res;
+  StagedProgress progress(job);
+  const bool coloc = req.sensitivity && req.rope;
+  // Rough stage weights (forward-pass units on the demo model) for the overall fraction and ETA.
+  const double wEval = 1, wSens = req.sensitivity ? 1.5 : 0, wRope = req.rope ? 5 : 0, wRed = req.redundancy ? 0.5 : 0,
+               wStats = coloc ? 1 : 0, wMan = 6.0 * double(req.manipulations.size()), wDrop = req.dropPlan.empty() ? 0 : 4;
+  const double wTotal = 0.3 + wEval + wSens + wRope + wRed + wStats + wMan + wDrop;
+
+  progress.begin("load", 0.3 / wTotal);
+  auto t0 = Clock::now();
+  const auto dtype = core::parseComputeDtype(req.dtype);
+  auto model = core::LlamaModel::load(req.modelDir, dtype);
+  auto tok = core::Tokenizer::fromFile(req.modelDir);
+  auto task = core::readTask(req.taskFile);
+  auto prepared = core::prepareTask(tok, task);
+  const auto& cfg = model->config();
+  const int L = cfg.numLayers, G = cfg.numKvHeads;
+  res.timings["load"] = since(t0);
+
+  progress.begin("eval", wEval / wTotal);
+  t0 = Clock::now();
+  core::ScoringOptions so;
+  so.batchSize = req.batchSize;
+  so.stopString = req.stopString;
+  so.maxNewTokens = req.maxNewTokens;
+  so.extraction = core::parseAnswerExtraction(req.extraction);
+  auto eval = core::evaluate(*model, tok, prepared, so, progress.job());
+  res.timings["eval"] = since(t0);
+  const ModelTaskInputs in{model.get(), &tok, &prepared, &eval};
+  const std::size_t nCorrect = eval.correct, nIncorrect = eval.items.size() - eval.correct;
+  const auto sensMode = parseMode(req.sensitivityMode);
+  if (req.sensitivity && sensMode == SensitivityMode::Outcome && (nCorrect == 0 || nIncorrect == 0))
+    throw InvalidArgument("task '" + req.taskFile.string() + "': the model answers " + std::to_string(nCorrect) +
+                          " items correctly and " + std::to_string(nIncorrect) +
+                          " incorrectly; outcome-mode sensitivity needs both (no differential exists). Use a harder/"
+                          "easier task or --sensitivity-mode pairs with a pairs task");
+
+  for (std::size_t i = 0; i < eval.items.size(); ++i) {
+    const auto& it = eval.items[i];
+    json j = {{"id", it.id}, {"correct", it.correct}, {"prediction", it.prediction}, {"gold", it.gold},
+              {"loglik", it.loglik}};
+    if (prepared.kind == core::TaskKind::MultipleChoice) j["correct_norm"] = it.correctNorm, j["predicted"] = it.predicted;
+    if (prepared.kind == core::TaskKind::ShortAnswer) j["generated"] = it.generated;
+    j["decision_position"] = prepared.items[i].decisionPosition();
+    j["completion_tokens"] = prepared.items[i].continuations[prepared.items[i].gold].size();
+    res.items.push_back(std::move(j));
+  }
+
+  std::optional<SensitivityAnalysis> sens;
+  if (req.sensitivity) {
+    progress.begin("sensitivity", wSens / wTotal);
+    t0 = Clock::now();
+    SensitivityAnalysisParams sp;
+    sp.mode = sensMode;
+    sp.position = parsePosition(req.position);
+    sp.metrics.clear();
+    for (const auto& m : req.metrics) sp.metrics.push_back(parseMetric(m));
+    sp.metric.bootstrapResamples = req.bootstrap;
+    sp.metric.confidence = req.confidence;
+    sp.metric.seed = req.seed;
+    sp.metric.probe.seed = req.seed;
+    sp.metric.probe.folds = req.probeFolds;
+    sp.probeBootstrap = req.probeBootstrap;
+    sp.batchSize = req.batchSize;
+    sens = analyseSensitivity(in, sp, progress.job());
+    for (const auto& [m, r] : sens->profiles) {
+      const std::string key = "sensitivity." + metricName(m);
+      res.layerScores[key] = toVec(r.score);
+      if ((m != SensitivityMetric::Probe && req.bootstrap > 0) || (m == SensitivityMetric::Probe && req.probeBootstrap > 0)) {
+        res.layerScores[key + ".ci_low"] = toVec(r.low);
+        res.layerScores[key + ".ci_high"] = toVec(r.high);
+      }
+    }
+    res.timings["sensitivity"] = since(t0);
+  }
+
+  std::optional<RopeInfluenceResult> rope;
+  if (req.rope) {
+    progress.begin("rope influence", wRope / wTotal);
+    t0 = Clock::now();
+    RopeInfluenceParams rp;
+    rp.mode = parseRopeMode(req.ropeMode);
+    rp.loss = parseRopeLoss(req.ropeLoss);
+    rp.eps = req.eps;
+    rp.perHead = req.ropePerHead;
+    rp.batchSize = req.batchSize;
+    rope = ropeInfluence(in, rp, progress.job());
+    const std::string key = "rope_influence." + req.ropeMode;
+    res.layerScores[key] = toVec(rope->perLayer);
+    if (rope->perHead.size() > 0) {
+      std::vector<std::vector<double>> m(static_cast<size_t>(L), std::vector<double>(static_cast<size_t>(G)));
+      for (int l = 0; l < L; ++l)
+        for (int g = 0; g < G; ++g) m[size_t(l)][size_t(g)] = rope->perHead(l, g);
+      res.layerHeadScores[key + ".per_head"] = m;
+    }
+    res.timings["rope_influence"] = since(t0);
+  }
+
+  if (req.redundancy) {
+    progress.begin("redundancy", wRed / wTotal);
+    t0 = Clock::now();
+    RedundancyParams rp;
+    rp.angular = req.angular;
+    rp.batchSize = req.batchSize;
+    auto r = redundancy(in, rp, progress.job());
+    res.layerScores["redundancy.attn"] = toVec(r.attn);
+    res.layerScores["redundancy.mlp"] = toVec(r.mlp);
+    res.layerScores["redundancy.block"] = toVec(r.block);
+    res.layerScores["redundancy.block_bi"] = toVec(r.blockBi);
+    res.timings["redundancy"] = since(t0);
+  }
+
+  if (coloc) {
+    progress.begin("co-localization", wStats / wTotal);
+    t0 = Clock::now();
+    const auto& [metric, profile] = sens->profiles.front();
+    CoLocalizationParams cp;
+    cp.spearman.seed = req.seed;
+    cp.spearman.monteCarloDraws = req.permutationDraws;
+    cp.kSens = req.kSens, cp.kRope = req.kRope, cp.alpha = req.alpha;
+    cp.verdictBasis = req.verdictBasis == "t" ? VerdictBasis::TDistribution : VerdictBasis::Permutation;
+    auto co = coLocalization({profile.score, rope->perLayer}, cp, progress.job());
+    json st = {{"format", "layerscope.stats/1"},
+               {"profiles", {{"sensitivity", "sensitivity." + metricName(metric)}, {"rope", "rope_influence." + req.ropeMode}}},
+               {"stats.spearman.r", co.spearman.r}, {"stats.spearman.p", co.spearman.p},
+               {"stats.spearman.p_perm", co.spearman.pPermutation},
+               {"stats.spearman.p_perm_method", co.spearman.permutationMethod == PermutationMethod::Exact ? "exact"
+                                                : co.spearman.permutationMethod == PermutationMethod::MonteCarlo ? "monte_carlo" : "none"},
+               {"stats.kendall.tau", co.kendall.tau}, {"stats.kendall.p", co.kendall.p},
+               {"top_k", {{"k_sens", co.kSens}, {"k_rope", co.kRope}, {"S_sens", co.topSens}, {"S_rope", co.topRope}}},
+               {"overlap", co.overlap}, {"jaccard", co.jaccard},
+               {"centre_of_mass", {{"sensitivity", co.centreSens}, {"rope", co.centreRope}}},
+               {"verdict", verdictName(co.verdict)}, {"verdict_text", co.verdictText}, {"alpha", req.alpha},
+               {"n_layers", L}};
+    if (req.bootstrap > 0) {
+      // both profiles recomputed on the same resample of items (METHODS section 4)
+      SensitivityParams sp = sens->params.metric;
+      sp.mode = sens->params.mode;
+      sp.metric = metric;
+      const auto& items = sens->items;
+      auto fn = [&](std::span<const std::size_t> idx) {
+        std::vector<std::size_t> rows;
+        rows.reserve(idx.size());
+        for (auto j : idx) rows.push_back(items[j]);
+        return ProfilePair{scoresOnItems(sens->states, idx, sp), meanOfRows(rope->itemLayer, rows)};
+      };
+      BootstrapParams bp;
+      bp.resamples = req.bootstrap;
+      bp.confidence = req.confidence;
+      bp.seed = req.seed;
+      try {
+        auto bs = bootstrapSpearman(itemCount(sens->states, sp), fn, bp, progress.job());
+        st["stats.spearman.ci_low"] = bs.low;
+        st["stats.spearman.ci_high"] = bs.high;
+        st["stats.spearman.ci_median"] = bs.median;
+        st["stats.spearman.bootstrap_undefined"] = bs.undefined;
+        st["stats.spearman.bootstrap_resamples"] = req.bootstrap;
+      } catch (const InvalidArgument& e) {
+        st["stats.spearman.ci_error"] = e.what();
+      }
+    }
+    res.stats = st;
+    res.timings["stats"] = since(t0);
+  }
+
+  json modelJson = {{"path", fs::absolute(req.modelDir).string()}, {"adapter", nullptr}, {"config", cfg.summary()},
+                    {"dtype", req.dtype}};
+  {
+    std::string idx = readFile(req.modelDir / "config.json");
+    for (const auto& [name, t] : model->namedWeights()) {
+      idx += name;
+      for (auto s : t.sizes()) idx += "," + std::to_string(s);
+      idx += ";";
+    }
+    modelJson["fingerprint"] = "sha256:" + core::sha256Hex(idx);
+  }
+  json taskJson = {{"path", fs::absolute(req.taskFile).string()}, {"fingerprint", task.fingerprint},
+                   {"kind", prepared.kind == core::TaskKind::MultipleChoice ? "multiple_choice"
+                            : prepared.kind == core::TaskKind::ShortAnswer  ? "short_answer" : "pairs"},
+                   {"items", prepared.items.size()}, {"correct", nCorrect}, {"incorrect", nIncorrect},
+                   {"accuracy", eval.accuracy}};
+  if (prepared.kind == core::TaskKind::MultipleChoice) taskJson["accuracy_norm"] = eval.accuracyNorm;
+
+  if (!req.manipulations.empty()) {
+    json curves = json::object();
+    json man;
+    for (const auto& name : req.manipulations) {
+      progress.begin("manipulation " + name, 6.0 / wTotal);
+      t0 = Clock::now();
+      ManipulationParams mp;
+      mp.mode = parseManipulation(name);
+      mp.layers = req.manipulationLayers;
+      mp.seed = req.seed;
+      mp.batchSize = req.batchSize;
+      auto m = manipulate(in, mp, progress.job());
+      curves[name] = m.accuracy;
+      man["k"] = m.k;
+      res.timings["manipulation." + name] = since(t0);
+    }
+    man["format"] = "layerscope.manipulation/1";
+    if (req.manipulations.size() == 1) {
+      man["mode"] = req.manipulations.front();
+      man["accuracy"] = curves[req.manipulations.front()];
+    } else {
+      man["mode"] = "all";
+      man["curves"] = curves;
+    }
+    man["base_accuracy"] = eval.accuracy;
+    man["options"] = optionsJson(req);
+    man["model"] = modelJson;
+    man["task"] = taskJson;
+    res.manipulation = man;
+  }
+
+  if (!req.dropPlan.empty()) {
+    progress.begin("drop " + req.dropPlan, wDrop / wTotal);
+    t0 = Clock::now();
+    DropParams dp;
+    dp.plan = parseDropPlan(req.dropPlan);
+    dp.n = req.dropN;
+    dp.module = req.dropModule;
+    dp.batchSize = req.batchSize;
+    auto d = dropPlan(in, dp, progress.job());
+    json dropped = json::array();
+    for (const auto& m : d.dropped) dropped.push_back({{"layer", m.layer}, {"module", m.module}, {"similarity", m.similarity}});
+    res.drop = {{"format", "layerscope.drop/1"}, {"plan", req.dropPlan}, {"n", req.dropN}, {"module", req.dropModule},
+                {"dropped", dropped},
+                {"similarity", {{"attn", toVec(d.similarity.attn)}, {"mlp", toVec(d.similarity.mlp)},
+                                {"block", toVec(d.similarity.block)}}},
+                {"accuracy", d.accuracy}, {"base_accuracy", d.baseAccuracy}, {"speedup", d.speedup},
+                {"base_forward_seconds", d.baseForwardSeconds}, {"dropped_forward_seconds", d.droppedForwardSeconds},
+                {"options", optionsJson(req)}, {"model", modelJson}, {"task", taskJson}};
+    res.timings["drop"] = since(t0);
+  }
+
+  if (req.sensitivity || req.rope || req.redundancy) {
+    json ls = json::object(), lhs = json::object();
+    for (const auto& [k, v] : res.layerScores) ls[k] = v;
+    for (const auto& [k, v] : res.layerHeadScores) lhs[k] = v;
+    res.timings["total"] = since(tAll);
+    res.scores = {{"format", "layerscope.scores/1"}, {"layerscope_version", kVersion}, {"created_utc", utcNow()},
+                  {"model", modelJson}, {"task", taskJson}, {"options", optionsJson(req)},
+                  {"timings_seconds", res.timings}, {"num_layers", L}, {"num_kv_heads", G},
+                  {"layer_scores", ls}, {"layer_head_scores", lhs}};
+    if (sens) {
+      res.scores["sensitivity_info"] = {{"mode", modeName(sens->params.mode)}, {"position", positionName(sens->params.position)},
+                                        {"state", "resid_post"}, {"items", sens->items.size()},
+                                        {"forward_passes", sens->forwardPasses}};
+    }
+    if (rope) res.scores["rope_influence_info"] = {{"mode", req.ropeMode}, {"forward_passes", rope->forwardPasses}};
+  }
+  res.timings["total"] = since(tAll);
+  if (!req.outDir.empty()) {
+    core::checkCancelled(job);
+    writeResultsDirectory(res, req.outDir, req.overwrite);
+    res.writtenTo = req.outDir;
+  }
+  if (job) job->report({"done", 1.0, 1.0});
+  return res;
+}
+
+}  // namespace layerscope::analysis

@@ -1,0 +1,103 @@
+// The analysis pipeline the GUI and `layerscope-cli analyze` call: validate every option, load the model and
+// task, evaluate, run the requested analyses (sensitivity, RoPE influence, redundancy, co-localization
+// statistics; optionally manipulations and a drop plan) with progress / ETA and cancellation, and write the
+// results directory of docs/results-format.md atomically (temporary sibling directory + rename: a cancelled or
+// failed run leaves nothing). Torch-free header: plain values in, plain values (and JSON documents) out.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/statistics.h"
+#include "core/job_control.h"
+
+namespace layerscope::analysis {
+
+/// Every option of an analysis run, with the METHODS.md defaults. Names match the CLI options and the
+/// "options" object of scores.json (snake_case there).
+struct AnalyzeRequest {
+  std::filesystem::path modelDir;  ///< Hugging Face layout: config.json, *.safetensors, tokenizer.json
+  /// Reserved for LS-LoRA / GARFA adapters (METHODS section 7, adapters issue): not applied yet, so a non-empty
+  /// value is rejected rather than silently ignored.
+  std::optional<std::filesystem::path> adapterDir;
+  std::filesystem::path taskFile;  ///< JSONL task (docs/tasks.md)
+  std::filesystem::path outDir;    ///< results directory to create; empty = do not write
+  bool overwrite = false;          ///< replace an existing outDir (only once the new one is complete)
+  std::string dtype = "float32";   ///< compute dtype: float32 | bfloat16
+  int batchSize = 8;               ///< sequences per forward pass
+  std::uint64_t seed = kDefaultSeed;  ///< seeds every bootstrap, permutation, probe fold and manipulation
+
+  // evaluation (METHODS section 9)
+  std::string stopString = "\n";   ///< short answer: decoding stops here
+  int maxNewTokens = 32;           ///< short answer: greedy steps at most
+  std::string extraction = "none"; ///< short answer: none | last_number | boxed
+
+  // what to run
+  bool sensitivity = true, rope = true, redundancy = true;
+  std::vector<std::string> manipulations;  ///< subset of random, freeze, shuffle, swap, skip_attention (default none)
+  std::vector<int> manipulationLayers;     ///< k values (0..L; L = no manipulation); empty = 0..L-1
+  std::string dropPlan;                    ///< "" (none) | one-shot | iterative | joint
+  int dropN = 4;                           ///< modules to drop
+  std::string dropModule = "attn";         ///< one-shot / iterative: attn | mlp | block
+
+  // sensitivity (METHODS section 2)
+  std::string sensitivityMode = "outcome";  ///< outcome | pairs
+  std::string position = "auto";           ///< auto | last_prompt | completion_mean | first_completion
+  std::vector<std::string> metrics = {"rel_l2", "raw_l2", "cos", "fisher", "probe"};  ///< first = co-localization profile
+  std::size_t bootstrap = 1000;             ///< B of the per-layer intervals and of the r_s interval
+  double confidence = 0.95;                 ///< interval mass
+  std::size_t probeBootstrap = 0;           ///< B for the probe metric (B x folds refits per layer); 0 = none
+  std::size_t probeFolds = 5;               ///< k of the probe's stratified cross-validation
+
+  // RoPE influence (METHODS section 3)
+  std::string ropeMode = "gradient";  ///< gradient | perturb | nope
+  std::string ropeLoss = "prompt";    ///< gradient: prompt | completion
+  double eps = 0.1;                   ///< perturb: frequencies x (1 +- eps)
+  bool ropePerHead = true;            ///< perturb / nope: per-KV-head values too
+
+  // redundancy (METHODS section 5)
+  bool angular = false;  ///< ShortGPT BI as arccos(sim)/pi
+
+  // co-localization (METHODS section 4)
+  std::size_t kSens = 0;               ///< |S_sens|; 0 = ceil(0.28 L)
+  std::size_t kRope = 0;               ///< |S_rope|; 0 = ceil(0.31 L)
+  double alpha = 0.05;                 ///< verdict significance level
+  std::string verdictBasis = "t";      ///< t | permutation
+  std::int64_t permutationDraws = 100000;  ///< Monte Carlo permutations when L > 9
+};
+
+/// The in-memory result; the JSON documents are exactly what was (or would be) written.
+struct AnalyzeResult {
+  std::map<std::string, std::vector<double>> layerScores;                    ///< scores.json "layer_scores"
+  std::map<std::string, std::vector<std::vector<double>>> layerHeadScores;   ///< "layer_head_scores"
+  nlohmann::json scores;        ///< scores.json
+  nlohmann::json stats;         ///< stats.json (null when sensitivity or rope was not run)
+  nlohmann::json manipulation;  ///< manipulation.json (null when not run)
+  nlohmann::json drop;          ///< drop.json (null when not run)
+  std::vector<nlohmann::json> items;  ///< items.jsonl lines
+  std::map<std::string, double> timings;  ///< seconds per stage
+  std::filesystem::path writtenTo;        ///< outDir when written
+};
+
+/// Checks every option against the model config and the task file without loading weights; throws
+/// InvalidArgument / ConfigError / DatasetError naming the option or file.
+void validateRequest(const AnalyzeRequest& request);
+
+/// Runs the request. Progress: stage text plus overall done/total (0..1) for an ETA. Throws Cancelled
+/// through `job` (nothing written); any failure leaves no results directory either.
+AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl* job = nullptr);
+
+/// Writes the documents of `result` into `dir` atomically (temporary sibling + rename).
+void writeResultsDirectory(const AnalyzeResult& result, const std::filesystem::path& dir, bool overwrite);
+
+/// "layer,<keys...>" CSV of the layer scores (layers.csv).
+std::string layersCsv(const std::map<std::string, std::vector<double>>& layerScores, std::size_t layers);
+
+}  // namespace layerscope::analysis

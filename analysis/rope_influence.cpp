@@ -1,0 +1,171 @@
+// RoPE influence R_l and R_{l,g} (METHODS.md section 3): gradient, perturb and nope modes.
+// gradient: the core's multipliers alpha [G] are shared by the rows of a batch, so per-item |dLoss/dbeta| needs
+// one forward + backward per item (rows of one batch would sum their gradients before the |.|). Each backward
+// still gives all L x G values at once; nothing loops over layers.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "analysis/layer_analyses.h"
+#include "core/error.h"
+
+namespace layerscope::analysis {
+
+std::string ropeModeName(RopeMode m) {
+  switch (m) {
+    case RopeMode::Gradient: return "gradient";
+    case RopeMode::Perturb: return "perturb";
+    case RopeMode::Nope: return "nope";
+  }
+  return "gradient";
+}
+
+RopeMode parseRopeMode(std::string_view name) {
+  for (auto m : {RopeMode::Gradient, RopeMode::Perturb, RopeMode::Nope})
+    if (ropeModeName(m) == name) return m;
+  throw InvalidArgument("unknown RoPE influence mode '" + std::string(name) + "' (expected gradient, perturb or nope)");
+}
+
+std::string ropeLossName(RopeLoss l) { return l == RopeLoss::Prompt ? "prompt" : "completion"; }
+
+RopeLoss parseRopeLoss(std::string_view name) {
+  if (name == "prompt") return RopeLoss::Prompt;
+  if (name == "completion") return RopeLoss::Completion;
+  throw InvalidArgument("unknown RoPE loss '" + std::string(name) + "' (expected prompt or completion)");
+}
+
+Eigen::VectorXd meanOfRows(const Eigen::MatrixXd& perItem, const std::vector<std::size_t>& rows) {
+  Eigen::VectorXd s = Eigen::VectorXd::Zero(perItem.cols());
+  for (auto r : rows) s += perItem.row(Eigen::Index(r)).transpose();
+  return rows.empty() ? s : Eigen::VectorXd(s / double(rows.size()));
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void gradientMode(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeInfluenceResult& res,
+                  const core::JobControl* job) {
+  const auto& model = *in.model;
+  const auto& c = model.config();
+  const int L = c.numLayers, G = c.numKvHeads;
+  const auto dt = model.computeDtype() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  const auto& items = in.task->items;
+  torch::AutoGradMode grad(true);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    core::checkCancelled(job);
+    const auto& it = items[i];
+    std::vector<int32_t> seq = it.prompt;
+    const auto& gold = it.continuations[it.gold];
+    if (p.loss == RopeLoss::Completion) seq.insert(seq.end(), gold.begin(), gold.end());
+    const int64_t T = int64_t(seq.size());
+    if (p.loss == RopeLoss::Prompt && T < 2)
+      throw InvalidArgument("RoPE influence: item '" + it.id + "' has a one-token prompt, so the prompt loss is empty");
+    auto ids = torch::tensor(std::vector<int64_t>(seq.begin(), seq.end()), torch::kInt64).view({1, T});
+    auto beta = torch::zeros({L, G}, dt).requires_grad_(true);  // [L,G]
+    core::Interventions iv;
+    for (int l = 0; l < L; ++l) iv.ropeAlpha.push_back(torch::exp(beta[l]));
+    core::ForwardOptions fo;
+    int64_t first = 0;  // first predicting position
+    if (p.loss == RopeLoss::Completion) first = int64_t(it.prompt.size()) - 1;
+    const int64_t n = T - 1 - first;  // predicted tokens
+    fo.logitPositions = torch::arange(first, T - 1, torch::kInt64).view({1, n});
+    auto logits = model.forward({ids, {}, {}}, &iv, nullptr, fo).logits.view({n, -1});  // [n,V]
+    auto target = ids.view({T}).narrow(0, first + 1, n);
+    auto loss = torch::nn::functional::cross_entropy(logits, target);  // mean over predicted tokens
+    loss.backward();
+    ++res.forwardPasses;
+    auto g = beta.grad().abs().to(torch::kFloat64).contiguous();  // [L,G]
+    auto ga = g.accessor<double, 2>();
+    for (int l = 0; l < L; ++l) {
+      double s = 0;
+      for (int h = 0; h < G; ++h) {
+        res.itemHead(Eigen::Index(i), l * G + h) = ga[l][h];
+        s += ga[l][h];
+      }
+      res.itemLayer(Eigen::Index(i), l) = s;  // R_l = sum over g
+    }
+    core::reportProgress(job, {"rope influence: gradient", double(i + 1), double(items.size())});
+  }
+}
+
+// KL(p || q) per row from log-probabilities [B,V].
+torch::Tensor klRows(const torch::Tensor& logp, const torch::Tensor& logq) {
+  return (logp.exp() * (logp - logq)).sum(-1);
+}
+
+void klModes(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeInfluenceResult& res,
+             const core::JobControl* job) {
+  c10::InferenceMode guard;
+  const auto& model = *in.model;
+  const int L = model.config().numLayers, G = model.config().numKvHeads;
+  const auto dt = model.computeDtype() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  const auto& items = in.task->items;
+  // (layer, group or -1 for all, factor) variants; KL of each variant is averaged over its +- pair.
+  struct Variant { int layer, group; double factor; };
+  std::vector<Variant> vars;
+  std::vector<double> factors = p.mode == RopeMode::Perturb ? std::vector<double>{1 + p.eps, 1 - p.eps}
+                                                            : std::vector<double>{0.0};
+  for (int l = 0; l < L; ++l)
+    for (int g = -1; g < (p.perHead ? G : 0); ++g)
+      for (double f : factors) vars.push_back({l, g, f});
+  const size_t bs = size_t(std::max(1, p.batchSize));
+  const size_t nb = (items.size() + bs - 1) / bs;
+  for (size_t b = 0; b < nb; ++b) {
+    const size_t lo = b * bs, hi = std::min(items.size(), lo + bs);
+    std::vector<const std::vector<int32_t>*> ptrs;
+    for (size_t i = lo; i < hi; ++i) ptrs.push_back(&items[i].prompt);
+    auto pb = core::padRight(ptrs);
+    core::ForwardOptions fo;
+    fo.logitPositions = torch::tensor(std::vector<int64_t>(pb.length.begin(), pb.length.end()), torch::kInt64) - 1;
+    auto logp = torch::log_softmax(model.forward({pb.ids, pb.mask, {}}, nullptr, nullptr, fo).logits.to(torch::kFloat64), -1);
+    ++res.forwardPasses;
+    for (size_t v = 0; v < vars.size(); ++v) {
+      core::checkCancelled(job);
+      core::Interventions iv;
+      iv.ropeAlpha.resize(size_t(L));
+      auto alpha = torch::ones({G}, dt);
+      if (vars[v].group < 0) alpha.fill_(vars[v].factor);
+      else alpha[vars[v].group] = vars[v].factor;
+      iv.ropeAlpha[size_t(vars[v].layer)] = alpha;
+      auto logq = torch::log_softmax(model.forward({pb.ids, pb.mask, {}}, &iv, nullptr, fo).logits.to(torch::kFloat64), -1);
+      ++res.forwardPasses;
+      auto kl = klRows(logp, logq).contiguous();
+      auto ka = kl.accessor<double, 1>();
+      const double w = 1.0 / double(factors.size());
+      for (size_t r = 0; r < hi - lo; ++r) {
+        const auto row = Eigen::Index(lo + r);
+        if (vars[v].group < 0) res.itemLayer(row, vars[v].layer) += w * ka[int64_t(r)];
+        else res.itemHead(row, vars[v].layer * G + vars[v].group) += w * ka[int64_t(r)];
+      }
+    }
+    core::reportProgress(job, {"rope influence: " + ropeModeName(p.mode), double(b + 1), double(nb)});
+  }
+}
+
+}  // namespace
+
+RopeInfluenceResult ropeInfluence(const ModelTaskInputs& in, const RopeInfluenceParams& p, const core::JobControl* job) {
+  if (p.mode == RopeMode::Perturb && !(p.eps >= 0 && p.eps < 1))
+    throw InvalidArgument("RoPE influence: eps must be in [0, 1), got " + std::to_string(p.eps));
+  const auto t0 = Clock::now();
+  const auto& c = in.model->config();
+  const int L = c.numLayers, G = c.numKvHeads;
+  const auto N = Eigen::Index(in.task->items.size());
+  RopeInfluenceResult res;
+  res.params = p;
+  const bool heads = p.mode == RopeMode::Gradient || p.perHead;
+  res.itemLayer = Eigen::MatrixXd::Zero(N, L);
+  res.itemHead = heads ? Eigen::MatrixXd::Zero(N, L * G) : Eigen::MatrixXd();
+  if (p.mode == RopeMode::Gradient) gradientMode(in, p, res, job);
+  else klModes(in, p, res, job);
+  res.perLayer = res.itemLayer.colwise().mean().transpose();
+  if (heads) {
+    Eigen::VectorXd m = res.itemHead.colwise().mean().transpose();
+    res.perHead = Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(m.data(), L, G);
+  }
+  res.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace layerscope::analysis

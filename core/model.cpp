@@ -100,15 +100,16 @@ torch::ScalarType parseComputeDtype(const std::string& name) {
 
 std::string computeDtypeName(torch::ScalarType t) { return t == torch::kBFloat16 ? "bfloat16" : "float32"; }
 
-std::shared_ptr<const LlamaModel> LlamaModel::fromCheckpoint(const Checkpoint& ck, torch::ScalarType dtype) {
+std::shared_ptr<const LlamaModel> LlamaModel::build(const ModelConfig& c, const Getter& getRaw,
+                                                   const std::function<bool(const std::string&)>& has,
+                                                   torch::ScalarType dtype) {
   // float64 is accepted for tests (finite differences); the CLI and GUI offer float32 and bfloat16.
   if (dtype != torch::kFloat32 && dtype != torch::kBFloat16 && dtype != torch::kFloat64)
     throw InvalidArgument("compute dtype must be float32 or bfloat16");
   auto m = std::make_shared<LlamaModel>();
-  m->config_ = ck.config();
+  m->config_ = c;
   m->dtype_ = dtype;
-  const ModelConfig& c = m->config_;
-  auto get = [&](const std::string& name) { return ck.tensor(name).to(dtype); };  // no copy when dtypes agree
+  auto get = [&](const std::string& name) { return getRaw(name).to(dtype); };  // no copy when dtypes agree
   m->embed_ = get(kHfEmbed);
   m->finalNorm_ = get(kHfFinalNorm);
   m->lmHead_ = c.tieWordEmbeddings ? m->embed_ : get(kHfLmHead);
@@ -120,7 +121,7 @@ std::shared_ptr<const LlamaModel> LlamaModel::fromCheckpoint(const Checkpoint& c
     for (Proj p : kAllProj) {
       L.w[int(p)] = get(hfProjPrefix(l, p) + ".weight");
       const std::string b = hfProjPrefix(l, p) + ".bias";
-      if (ck.contains(b)) L.b[int(p)] = get(b);
+      if (has(b)) L.b[int(p)] = get(b);
     }
   }
   // HF computes inv_freq in float32; we compute in double and round once.
@@ -128,6 +129,23 @@ std::shared_ptr<const LlamaModel> LlamaModel::fromCheckpoint(const Checkpoint& c
   m->invFreq64_ = torch::tensor(inv, torch::kFloat64);
   m->invFreq_ = m->invFreq64_.to(torch::kFloat32);
   return m;
+}
+
+std::shared_ptr<const LlamaModel> LlamaModel::fromCheckpoint(const Checkpoint& ck, torch::ScalarType dtype) {
+  return build(ck.config(), [&](const std::string& n) { return ck.tensor(n); },
+               [&](const std::string& n) { return ck.contains(n); }, dtype);
+}
+
+std::shared_ptr<const LlamaModel> LlamaModel::fromTensors(const ModelConfig& c,
+                                                          const std::map<std::string, torch::Tensor>& tensors,
+                                                          torch::ScalarType dtype) {
+  for (const auto& [name, shape] : Checkpoint::expectedTensors(c)) {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) throw InvalidArgument("fromTensors: missing tensor '" + name + "'");
+    if (it->second.sizes().vec() != shape) throw InvalidArgument("fromTensors: tensor '" + name + "' has the wrong shape");
+  }
+  return build(c, [&](const std::string& n) { return tensors.at(n); },
+               [&](const std::string& n) { return tensors.count(n) != 0; }, dtype);
 }
 
 std::shared_ptr<const LlamaModel> LlamaModel::load(const std::filesystem::path& dir, torch::ScalarType dtype) {

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -119,6 +120,11 @@ class LlamaModel {
  public:
   /// Loads `ck` for `computeDtype` (float32 or bfloat16). Weights stored in that dtype alias the file mapping.
   static std::shared_ptr<const LlamaModel> fromCheckpoint(const Checkpoint& ck, torch::ScalarType computeDtype);
+  /// Builds a model from tensors under their Hugging Face names (biases used when present). Tensors already
+  /// in `computeDtype` are shared, not copied, so a trainer can update them in place (pretraining).
+  static std::shared_ptr<const LlamaModel> fromTensors(const ModelConfig& config,
+                                                       const std::map<std::string, torch::Tensor>& tensors,
+                                                       torch::ScalarType computeDtype);
   /// Convenience: open the directory and load.
   static std::shared_ptr<const LlamaModel> load(const std::filesystem::path& dir, torch::ScalarType computeDtype);
 
@@ -138,6 +144,10 @@ class LlamaModel {
                         const ForwardOptions& opt = {}, const JobControl* job = nullptr) const;
 
  private:
+  using Getter = std::function<torch::Tensor(const std::string&)>;
+  static std::shared_ptr<const LlamaModel> build(const ModelConfig& c, const Getter& get,
+                                                 const std::function<bool(const std::string&)>& has,
+                                                 torch::ScalarType dtype);
   struct Layer {
     torch::Tensor inputNorm, postNorm;     // [D]
     std::array<torch::Tensor, kNumProj> w;  // [out, in]

@@ -44,10 +44,11 @@ class CosineSink : public core::CaptureSink {
   const std::vector<std::array<double, 3>>& sums() const { return sums_; }
 
  private:
-  // [B,T]: x.y / (|x||y|), 0 where a norm is 0 (docs/statistics.md: a zero vector has cosine 0)
+  // [B,T]: x.y / sqrt(|x|^2 |y|^2), 0 where a norm is 0 (docs/statistics.md: a zero vector has cosine 0).
+  // sqrt of the product (not |x| |y|) makes cos(x, x) exactly 1: sqrt(s*s) == s in IEEE arithmetic.
   static torch::Tensor cosine(const torch::Tensor& a, const torch::Tensor& b) {
     auto dot = (a * b).sum(-1);
-    auto den = a.norm(2, -1) * b.norm(2, -1);
+    auto den = ((a * a).sum(-1) * (b * b).sum(-1)).sqrt();
     return torch::where(den > 0, dot / den.clamp_min(std::numeric_limits<float>::min()), torch::zeros_like(dot));
   }
   double masked(const torch::Tensor& c) const { return (c.to(torch::kFloat64) * mask_).sum().item<double>(); }

@@ -20,13 +20,18 @@ namespace layerscope::core {
 namespace fs = std::filesystem;
 
 PretrainRecipe pretrainRecipe(const std::string& name) {
-  if (name != "demo") throw InvalidArgument("unknown pretraining recipe '" + name + "' (available: demo)");
+  if (name != "demo" && name != "tiny")
+    throw InvalidArgument("unknown pretraining recipe '" + name + "' (available: demo, tiny)");
   PretrainRecipe r;
   ModelConfig& c = r.config;
   c.modelType = "llama";
   c.hiddenSize = 128, c.intermediateSize = 384, c.numLayers = 12, c.numHeads = 8, c.numKvHeads = 2, c.headDim = 16;
   c.vocabSize = kByteVocabSize, c.rmsNormEps = 1e-5, c.ropeTheta = 10000, c.maxPositionEmbeddings = 128;
   c.bosTokenId = kByteBos, c.eosTokenId = kByteEos;
+  if (name == "tiny") {  // seconds, for tests: 2 layers, D 32
+    c.hiddenSize = 32, c.intermediateSize = 96, c.numLayers = 2, c.numHeads = 4, c.numKvHeads = 1, c.headDim = 8;
+    r.batchRows = 8, r.steps = 60, r.warmup = 10;
+  }
   return r;
 }
 

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures and builds LayerScope (Release) into build/. Extra arguments go to cmake's configure step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+# LibTorch translation units take ~1.5 GB of compiler memory each; keep jobs within memory.
+mem_gb=$(awk '/MemAvailable/ {print int($2/1024/1024)}' /proc/meminfo)
+[ "$jobs" -gt $((mem_gb / 2 > 0 ? mem_gb / 2 : 1)) ] && jobs=$((mem_gb / 2 > 0 ? mem_gb / 2 : 1))
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+cmake --build build -j "$jobs"

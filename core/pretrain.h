@@ -29,7 +29,7 @@ struct PretrainRecipe {
   ModelConfig config;
   int64_t context = 128;        ///< tokens per packed row
   int64_t batchRows = 32;
-  int64_t steps = 2000;
+  int64_t steps = 1200;
   int64_t warmup = 100;
   double lr = 3e-3;
   double weightDecay = 0.1;     ///< matrices only; norms get none

@@ -109,12 +109,17 @@ void klModes(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeInflue
   for (int l = 0; l < L; ++l)
     for (int g = -1; g < (p.perHead ? G : 0); ++g)
       for (double f : factors) vars.push_back({l, g, f});
+  // batches of similar length (less padding); rows map back through `order`
+  std::vector<size_t> order(items.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return items[a].prompt.size() > items[b].prompt.size(); });
   const size_t bs = size_t(std::max(1, p.batchSize));
   const size_t nb = (items.size() + bs - 1) / bs;
   for (size_t b = 0; b < nb; ++b) {
     const size_t lo = b * bs, hi = std::min(items.size(), lo + bs);
     std::vector<const std::vector<int32_t>*> ptrs;
-    for (size_t i = lo; i < hi; ++i) ptrs.push_back(&items[i].prompt);
+    for (size_t i = lo; i < hi; ++i) ptrs.push_back(&items[order[i]].prompt);
     auto pb = core::padRight(ptrs);
     core::ForwardOptions fo;
     fo.logitPositions = torch::tensor(std::vector<int64_t>(pb.length.begin(), pb.length.end()), torch::kInt64) - 1;
@@ -134,7 +139,7 @@ void klModes(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeInflue
       auto ka = kl.accessor<double, 1>();
       const double w = 1.0 / double(factors.size());
       for (size_t r = 0; r < hi - lo; ++r) {
-        const auto row = Eigen::Index(lo + r);
+        const auto row = Eigen::Index(order[lo + r]);
         if (vars[v].group < 0) res.itemLayer(row, vars[v].layer) += w * ka[int64_t(r)];
         else res.itemHead(row, vars[v].layer * G + vars[v].group) += w * ka[int64_t(r)];
       }

@@ -1,0 +1,76 @@
+// Base of every plot view: one QCustomPlot, the figure style, the linked layer selection (click / drag on the
+// layer axis requests a selection; the shared LayerSelection's changes are drawn as bands), hover tooltips
+// with exact values, and the figure's data as CSV for export. Views are passive: they draw what they are given.
+#pragma once
+
+#include <QPointer>
+#include <QWidget>
+
+#include "views/qcp.h"
+
+#include "results/results.h"
+#include "views/figure_style.h"
+#include "views/layer_selection.h"
+
+namespace layerscope::views {
+
+class PlotView : public QWidget {
+  Q_OBJECT
+ public:
+  explicit PlotView(QWidget* parent = nullptr);
+
+  QCustomPlot* plot() const { return plot_; }
+  /// Figure kind as used by `layerscope-cli figure --kind` and export file names.
+  virtual QString kind() const = 0;
+  /// The plotted data as CSV (header line, one row per point), written beside exported figures.
+  virtual QString csv() const = 0;
+  /// True once data has been set and something is drawn.
+  virtual bool hasData() const = 0;
+
+  const FigureStyle& figureStyle() const { return style_; }
+  void setFigureStyle(const FigureStyle& s);
+  /// Connects to a shared selection (nullptr: none). The view draws its bands and requests changes on it.
+  void setSelection(LayerSelection* selection);
+
+ Q_SIGNALS:
+  /// User intent: the user clicked or dragged over these layers (also applied to the linked selection).
+  void layersSelected(const QVector<int>& layers);
+
+ protected:
+  /// Rebuilds every plottable and item from the stored data and the style, then replots.
+  void rebuild();
+  virtual void build() = 0;
+  /// Tooltip text for a plot position (in axis coordinates of the main axis rect), empty for none.
+  virtual QString tooltipAt(double key, double value) const = 0;
+  /// Layers covered by a click (x0 == x1) or drag from key x0 to x1; default: integer layers in range.
+  virtual QVector<int> layersForDrag(double x0, double y0, double x1, double y1) const;
+  /// Draws translucent bands for the selected layers on the x axis of `rect` (layers as keys).
+  void drawSelectionBands(QCPAxisRect* rect, double halfWidth = 0.5);
+  virtual void drawSelection() { drawSelectionBands(plot_->axisRect()); }
+  /// Number of layers shown on the x axis (0: no layer axis, selection disabled).
+  virtual int layerCount() const { return 0; }
+  /// Moves the legend out of the plot into a row below it, `columns` entries per row.
+  void placeLegendBelow(int columns);
+  /// Adds a bold title row above the main axis rect.
+  void setTitle(const QString& text);
+  /// Ticks every layer on `axis` (labels thinned to every 2nd / 4th when there are many, ticks on all).
+  void tickEveryLayer(QCPAxis* axis, int layers) const;
+
+  LayerSelection* selection_ = nullptr;
+
+ private:
+  void onPress(QMouseEvent* e);
+  void onMove(QMouseEvent* e);
+  void onRelease(QMouseEvent* e);
+  void redrawSelection();
+
+  QCustomPlot* plot_;
+  FigureStyle style_;
+  QList<QCPAbstractItem*> selectionItems_;
+  bool dragging_ = false;
+  bool legendBelow_ = false;
+  QPointF dragStart_;
+  QCPItemRect* rubber_ = nullptr;
+};
+
+}  // namespace layerscope::views

@@ -1,0 +1,230 @@
+#include "views/profile_view.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "results/transforms.h"
+
+namespace layerscope::views {
+namespace {
+
+QVector<double> qv(const std::vector<double>& v) { return QVector<double>(v.begin(), v.end()); }
+
+QVector<double> layerKeys(int n) {
+  QVector<double> k(n);
+  for (int i = 0; i < n; ++i) k[i] = i;
+  return k;
+}
+
+QString shortName(const QString& key) { return key.section(QLatin1Char('.'), 1); }
+
+}  // namespace
+
+void ProfileView::setData(const results::Scores& scores, const std::optional<results::Stats>& stats) {
+  scores_ = scores;
+  stats_ = stats;
+  rebuild();
+}
+
+void ProfileView::setProfileKeys(const QString& sensitivityKey, const QString& ropeKey) {
+  sensOverride_ = sensitivityKey;
+  ropeOverride_ = ropeKey;
+  rebuild();
+}
+
+void ProfileView::resolveKeys() {
+  sens_ = rope_ = nullptr;
+  if (!scores_) return;
+  auto pick = [&](const QString& override, const std::string& fromStats, const char* prefix) -> QString {
+    if (!override.isEmpty() && scores_->has(override.toStdString())) return override;
+    if (!fromStats.empty() && scores_->has(fromStats)) return QString::fromStdString(fromStats);
+    for (const auto& [key, v] : scores_->layerScores) {
+      const QString k = QString::fromStdString(key);
+      if (k.startsWith(QLatin1String(prefix)) && !k.contains(QLatin1String(".ci_")) &&
+          !k.contains(QLatin1String(".per_head")))
+        return k;
+    }
+    return {};
+  };
+  sensKey_ = pick(sensOverride_, stats_ ? stats_->sensitivityKey : "sensitivity.rel_l2", "sensitivity.");
+  ropeKey_ = pick(ropeOverride_, stats_ ? stats_->ropeKey : "rope_influence.gradient", "rope_influence.");
+  if (!sensKey_.isEmpty()) sens_ = scores_->find(sensKey_.toStdString());
+  if (!ropeKey_.isEmpty()) rope_ = scores_->find(ropeKey_.toStdString());
+}
+
+void ProfileView::build() {
+  resolveKeys();
+  QCustomPlot* p = plot();
+  const FigureStyle& st = figureStyle();
+  if (!hasData()) {
+    setTitle(tr("No layer profiles: open a results directory with scores.json"));
+    return;
+  }
+  const int n = scores_->numLayers;
+  const QVector<double> keys = layerKeys(n);
+  const bool twin = !st.normalise && sens_ && rope_;
+  QCPAxis* x = p->xAxis;
+  QCPAxis* ySens = p->yAxis;
+  QCPAxis* yRope = twin ? p->yAxis2 : p->yAxis;
+  if (twin) p->yAxis2->setVisible(true);
+
+  double lo = 0, hi = 0;
+  struct Series {
+    const std::vector<double>* values;
+    QString key;
+    QColor colour;
+    QCPAxis* axis;
+    QString label;
+  };
+  std::vector<Series> series;
+  if (sens_) series.push_back({sens_, sensKey_, seriesColor(0), ySens, tr("sensitivity (%1)").arg(shortName(sensKey_))});
+  if (rope_) series.push_back({rope_, ropeKey_, seriesColor(1), yRope, tr("RoPE influence (%1)").arg(shortName(ropeKey_))});
+
+  // Top-k sets first so they sit under the lines: filled bands for S_sens, hatched for S_rope.
+  if (stats_) {
+    auto shade = [&](const std::vector<int>& layers, const QColor& c, Qt::BrushStyle style, const QString& name) {
+      if (layers.empty()) return;
+      QColor fill = c;
+      fill.setAlpha(style == Qt::SolidPattern ? 40 : 110);
+      for (int l : layers) {
+        auto* r = new QCPItemRect(p);
+        r->setLayer(QStringLiteral("grid"));
+        r->topLeft->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        r->bottomRight->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        r->topLeft->setCoords(l - 0.5, 0);
+        r->bottomRight->setCoords(l + 0.5, 1);
+        r->setPen(Qt::NoPen);
+        r->setBrush(QBrush(fill, style));
+      }
+      auto* legendPatch = new QCPBars(x, ySens);  // no data: a legend entry for the shaded set
+      legendPatch->setName(name);
+      legendPatch->setPen(Qt::NoPen);
+      legendPatch->setBrush(QBrush(fill, style));
+    };
+    shade(stats_->topSens, seriesColor(0), Qt::SolidPattern,
+          tr("top-%1 sensitivity layers").arg(stats_->kSens ? stats_->kSens : int(stats_->topSens.size())));
+    shade(stats_->topRope, seriesColor(1), Qt::BDiagPattern,
+          tr("top-%1 RoPE layers").arg(stats_->kRope ? stats_->kRope : int(stats_->topRope.size())));
+  }
+
+  for (const Series& s : series) {
+    const double scale = st.normalise ? results::maxAbs(*s.values) : 1.0;
+    const std::string base = s.key.toStdString();
+    const auto* ciLow = scores_->find(base + ".ci_low");
+    const auto* ciHigh = scores_->find(base + ".ci_high");
+    if (ciLow && ciHigh) {
+      auto* low = p->addGraph(x, s.axis);
+      low->setData(keys, qv(results::scaled(*ciLow, scale)), true);
+      low->setPen(Qt::NoPen);
+      low->removeFromLegend();
+      auto* high = p->addGraph(x, s.axis);
+      high->setData(keys, qv(results::scaled(*ciHigh, scale)), true);
+      high->setPen(Qt::NoPen);
+      QColor band = s.colour;
+      band.setAlpha(60);
+      high->setBrush(band);
+      high->setChannelFillGraph(low);
+      high->setName(tr("95% bootstrap CI"));
+      for (double v : *ciLow) if (!std::isnan(v)) lo = std::min(lo, v / (scale ? scale : 1));
+      for (double v : *ciHigh) if (!std::isnan(v)) hi = std::max(hi, v / (scale ? scale : 1));
+    }
+    auto* g = p->addGraph(x, s.axis);
+    g->setData(keys, qv(results::scaled(*s.values, scale)), true);
+    g->setPen(QPen(s.colour, st.pen(st.lineWidthPt)));
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, s.colour, s.colour, st.pen(3.5)));
+    g->setName(s.label);
+    if (twin) {
+      s.axis->setLabel(s.label);
+      s.axis->setLabelColor(s.colour);
+      s.axis->setTickLabelColor(s.colour);
+      s.axis->rescale();
+      const QCPRange r = s.axis->range();
+      s.axis->setRange(std::min(0.0, r.lower), r.upper + 0.08 * r.size());
+    } else {
+      for (double v : *s.values) if (!std::isnan(v)) { lo = std::min(lo, v / (scale ? scale : 1)); hi = std::max(hi, v / (scale ? scale : 1)); }
+    }
+  }
+  if (!twin) {
+    ySens->setLabel(st.normalise ? tr("score / max |score|") : series.front().label);
+    ySens->setRange(lo, hi + 0.1 * std::max(1e-12, hi - lo));
+  }
+
+  // Centres of mass (layer units) as dashed verticals.
+  if (stats_) {
+    auto com = [&](double at, const QColor& c, const QString& text, double yRatio) {
+      if (std::isnan(at)) return;
+      auto* line = new QCPItemStraightLine(p);
+      line->point1->setCoords(at, 0);
+      line->point2->setCoords(at, 1);
+      line->setPen(QPen(c, st.pen(1.0), Qt::DashLine));
+      auto* label = new QCPItemText(p);
+      label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+      label->position->setCoords(at, yRatio);
+      label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+      label->setText(text);
+      label->setFont(st.font(-1));
+      label->setColor(c);
+      label->setPadding(QMargins(2, 0, 0, 0));
+    };
+    com(stats_->centreOfMassSens, seriesColor(0), tr("CoM %1").arg(stats_->centreOfMassSens, 0, 'f', 1), 0.02);
+    com(stats_->centreOfMassRope, seriesColor(1), tr("CoM %1").arg(stats_->centreOfMassRope, 0, 'f', 1), 0.02);
+  }
+
+  x->setLabel(tr("layer"));
+  x->setRange(-0.5, n - 0.5);
+  tickEveryLayer(x, n);
+  placeLegendBelow(2);
+
+  QString title = tr("Layer profiles");
+  if (stats_ && !stats_->verdict.empty()) {
+    title = QString::fromStdString(stats_->verdict) + QStringLiteral(": r_s = %1, p = %2").arg(fmt(stats_->spearmanR), fmt(stats_->spearmanP));
+  }
+  setTitle(title);
+}
+
+QString ProfileView::tooltipAt(double key, double) const {
+  if (!scores_) return {};
+  const int l = int(std::lround(key));
+  if (l < 0 || l >= scores_->numLayers) return {};
+  QStringList lines{tr("layer %1").arg(l)};
+  auto add = [&](const QString& name, const std::vector<double>* v) {
+    if (!v) return;
+    QString line = QStringLiteral("%1 = %2").arg(name, exact((*v)[size_t(l)]));
+    const auto* lo = scores_->find(name.toStdString() + ".ci_low");
+    const auto* hi = scores_->find(name.toStdString() + ".ci_high");
+    if (lo && hi) line += QStringLiteral("  [95% CI %1, %2]").arg(fmt((*lo)[size_t(l)], 4), fmt((*hi)[size_t(l)], 4));
+    lines << line;
+  };
+  add(sensKey_, sens_);
+  add(ropeKey_, rope_);
+  if (stats_) {
+    if (std::count(stats_->topSens.begin(), stats_->topSens.end(), l)) lines << tr("in S_sens (top-k sensitivity)");
+    if (std::count(stats_->topRope.begin(), stats_->topRope.end(), l)) lines << tr("in S_rope (top-k RoPE influence)");
+  }
+  return lines.join(QLatin1Char('\n'));
+}
+
+QString ProfileView::csv() const {
+  if (!hasData()) return {};
+  QString out = QStringLiteral("layer");
+  std::vector<std::pair<QString, const std::vector<double>*>> cols;
+  for (const QString& key : {sensKey_, ropeKey_}) {
+    if (key.isEmpty()) continue;
+    for (const char* suffix : {"", ".ci_low", ".ci_high"}) {
+      const QString k = key + QLatin1String(suffix);
+      if (const auto* v = scores_->find(k.toStdString())) cols.push_back({k, v});
+    }
+  }
+  for (const auto& c : cols) out += QLatin1Char(',') + c.first;
+  out += QStringLiteral(",in_S_sens,in_S_rope\n");
+  for (int l = 0; l < scores_->numLayers; ++l) {
+    out += QString::number(l);
+    for (const auto& c : cols) out += QLatin1Char(',') + exact((*c.second)[size_t(l)]);
+    const bool s = stats_ && std::count(stats_->topSens.begin(), stats_->topSens.end(), l);
+    const bool r = stats_ && std::count(stats_->topRope.begin(), stats_->topRope.end(), l);
+    out += QStringLiteral(",%1,%2\n").arg(int(s)).arg(int(r));
+  }
+  return out;
+}
+
+}  // namespace layerscope::views

@@ -1,0 +1,40 @@
+// Layer profiles: sensitivity S_l and RoPE influence R_l against layer, normalised on one axis or on twin axes,
+// bootstrap bands, the top-k sets shaded, centres of mass marked and the co-localization verdict in the title.
+#pragma once
+
+#include <optional>
+
+#include "views/plot_view.h"
+
+namespace layerscope::views {
+
+class ProfileView : public PlotView {
+  Q_OBJECT
+ public:
+  explicit ProfileView(QWidget* parent = nullptr) : PlotView(parent) {}
+  QString kind() const override { return QStringLiteral("profile"); }
+  QString csv() const override;
+  bool hasData() const override { return scores_.has_value() && (sens_ || rope_); }
+
+  /// Shows the profiles named by `stats` (or the first sensitivity / rope_influence key of `scores`).
+  void setData(const results::Scores& scores, const std::optional<results::Stats>& stats);
+  /// Overrides which layer_scores keys are drawn ("" = default from stats.json).
+  void setProfileKeys(const QString& sensitivityKey, const QString& ropeKey);
+  QString sensitivityKey() const { return sensKey_; }
+  QString ropeKey() const { return ropeKey_; }
+
+ protected:
+  void build() override;
+  QString tooltipAt(double key, double value) const override;
+  int layerCount() const override { return scores_ ? scores_->numLayers : 0; }
+
+ private:
+  void resolveKeys();
+  std::optional<results::Scores> scores_;
+  std::optional<results::Stats> stats_;
+  QString sensOverride_, ropeOverride_, sensKey_, ropeKey_;
+  const std::vector<double>* sens_ = nullptr;
+  const std::vector<double>* rope_ = nullptr;
+};
+
+}  // namespace layerscope::views

@@ -89,7 +89,7 @@ struct RopeInfluenceParams {
   RopeLoss loss = RopeLoss::Prompt;  ///< gradient mode
   double eps = 0.1;                  ///< perturb mode: frequencies x (1 +- eps)
   bool perHead = true;               ///< perturb / nope: also perturb one KV group at a time (2 L G or L G extra passes)
-  int batchSize = 8;                 ///< perturb / nope: sequences per forward
+  int batchSize = 8;                 ///< sequences per forward (all modes)
 };
 
 struct RopeInfluenceResult {
@@ -102,8 +102,8 @@ struct RopeInfluenceResult {
   double seconds = 0;
 };
 
-/// gradient: beta [L,G] = 0 attached to every layer (alpha = exp(beta)); per item one forward + backward gives
-/// all L x G values |dLoss/dbeta|; R = mean over items. perturb: mean over items of
+/// gradient: beta [L,G] = 0 attached to every layer of every item (alpha = exp(beta)); one forward + backward per
+/// batch gives every item's L x G values |dLoss/dbeta|; R = mean over items. perturb: mean over items of
 /// (KL(p || p_{1+eps}) + KL(p || p_{1-eps}))/2 of the next-token distribution at the decision token, layer l's
 /// frequencies scaled (per head: one KV group's). nope: same KL with alpha = 0 at layer l (or group g).
 RopeInfluenceResult ropeInfluence(const ModelTaskInputs& in, const RopeInfluenceParams& params,

@@ -1,7 +1,7 @@
 // RoPE influence R_l and R_{l,g} (METHODS.md section 3): gradient, perturb and nope modes.
-// gradient: the core's multipliers alpha [G] are shared by the rows of a batch, so per-item |dLoss/dbeta| needs
-// one forward + backward per item (rows of one batch would sum their gradients before the |.|). Each backward
-// still gives all L x G values at once; nothing loops over layers.
+// gradient: one forward + backward per batch gives every item's |dLoss/dbeta| for all L x G values at once:
+// each row gets its own beta [L,G] (the core accepts per-row multipliers), and rows are independent, so the
+// gradient of the summed row losses w.r.t. row b's beta is row b's own gradient. Nothing loops over layers.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -51,41 +51,68 @@ void gradientMode(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeI
   const int L = c.numLayers, G = c.numKvHeads;
   const auto dt = model.computeDtype() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
   const auto& items = in.task->items;
+  const std::size_t bs = std::size_t(std::max(1, p.batchSize));
   torch::AutoGradMode grad(true);
-  for (std::size_t i = 0; i < items.size(); ++i) {
+  for (std::size_t start = 0; start < items.size(); start += bs) {
     core::checkCancelled(job);
-    const auto& it = items[i];
-    std::vector<int32_t> seq = it.prompt;
-    const auto& gold = it.continuations[it.gold];
-    if (p.loss == RopeLoss::Completion) seq.insert(seq.end(), gold.begin(), gold.end());
-    const int64_t T = int64_t(seq.size());
-    if (p.loss == RopeLoss::Prompt && T < 2)
-      throw InvalidArgument("RoPE influence: item '" + it.id + "' has a one-token prompt, so the prompt loss is empty");
-    auto ids = torch::tensor(std::vector<int64_t>(seq.begin(), seq.end()), torch::kInt64).view({1, T});
-    auto beta = torch::zeros({L, G}, dt).requires_grad_(true);  // [L,G]
-    core::Interventions iv;
-    for (int l = 0; l < L; ++l) iv.ropeAlpha.push_back(torch::exp(beta[l]));
-    core::ForwardOptions fo;
-    int64_t first = 0;  // first predicting position
-    if (p.loss == RopeLoss::Completion) first = int64_t(it.prompt.size()) - 1;
-    const int64_t n = T - 1 - first;  // predicted tokens
-    fo.logitPositions = torch::arange(first, T - 1, torch::kInt64).view({1, n});
-    auto logits = model.forward({ids, {}, {}}, &iv, nullptr, fo).logits.view({n, -1});  // [n,V]
-    auto target = ids.view({T}).narrow(0, first + 1, n);
-    auto loss = torch::nn::functional::cross_entropy(logits, target);  // mean over predicted tokens
-    loss.backward();
-    ++res.forwardPasses;
-    auto g = beta.grad().abs().to(torch::kFloat64).contiguous();  // [L,G]
-    auto ga = g.accessor<double, 2>();
-    for (int l = 0; l < L; ++l) {
-      double s = 0;
-      for (int h = 0; h < G; ++h) {
-        res.itemHead(Eigen::Index(i), l * G + h) = ga[l][h];
-        s += ga[l][h];
-      }
-      res.itemLayer(Eigen::Index(i), l) = s;  // R_l = sum over g
+    const std::size_t end = std::min(items.size(), start + bs);
+    const int64_t B = int64_t(end - start);
+    std::vector<std::vector<int32_t>> seqs;
+    std::vector<int64_t> first, count;  // per row: first predicting position, predicted tokens
+    for (std::size_t i = start; i < end; ++i) {
+      const auto& it = items[i];
+      std::vector<int32_t> seq = it.prompt;
+      const auto& gold = it.continuations[it.gold];
+      if (p.loss == RopeLoss::Completion) seq.insert(seq.end(), gold.begin(), gold.end());
+      if (p.loss == RopeLoss::Prompt && seq.size() < 2)
+        throw InvalidArgument("RoPE influence: item '" + it.id + "' has a one-token prompt, so the prompt loss is empty");
+      const int64_t f = p.loss == RopeLoss::Completion ? int64_t(it.prompt.size()) - 1 : 0;
+      first.push_back(f);
+      count.push_back(int64_t(seq.size()) - 1 - f);
+      seqs.push_back(std::move(seq));
     }
-    core::reportProgress(job, {"rope influence: gradient", double(i + 1), double(items.size())});
+    std::vector<const std::vector<int32_t>*> ptrs;
+    for (const auto& s : seqs) ptrs.push_back(&s);
+    const auto pb = core::padRight(ptrs);  // ids/mask [B,T]
+    const int64_t P = *std::max_element(count.begin(), count.end());
+    // Predicting positions per row, padded by repeating the row's first one (masked out of the loss).
+    auto pos = torch::zeros({B, P}, torch::kInt64);
+    auto tgt = torch::zeros({B, P}, torch::kInt64);
+    auto w = torch::zeros({B, P}, dt);
+    auto ids = pb.ids;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < P; ++j) {
+        const int64_t at = first[size_t(b)] + std::min(j, count[size_t(b)] - 1);
+        pos[b][j] = at;
+        tgt[b][j] = ids[b][at + 1];
+        if (j < count[size_t(b)]) w[b][j] = 1.0 / double(count[size_t(b)]);  // mean over the row's tokens
+      }
+    // beta [B,L,G]: every row has its own multipliers, so d(sum of row losses)/d beta[b] = d loss_b / d beta[b].
+    auto beta = torch::zeros({B, L, G}, dt).requires_grad_(true);
+    core::Interventions iv;
+    for (int l = 0; l < L; ++l) iv.ropeAlpha.push_back(torch::exp(beta.select(1, l)));  // [B,G]
+    core::ForwardOptions fo;
+    fo.logitPositions = pos;
+    auto logits = model.forward({ids, pb.mask, {}}, &iv, nullptr, fo).logits;  // [B,P,V]
+    auto nll = torch::nn::functional::cross_entropy(
+        logits.reshape({B * P, -1}), tgt.reshape({-1}),
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [B*P]
+    (nll.to(dt) * w.reshape({-1})).sum().backward();
+    ++res.forwardPasses;
+    auto g = beta.grad().abs().to(torch::kFloat64).contiguous();  // [B,L,G]
+    auto ga = g.accessor<double, 3>();
+    for (int64_t b = 0; b < B; ++b) {
+      const auto i = Eigen::Index(start + size_t(b));
+      for (int l = 0; l < L; ++l) {
+        double s = 0;
+        for (int h = 0; h < G; ++h) {
+          res.itemHead(i, l * G + h) = ga[b][l][h];
+          s += ga[b][l][h];
+        }
+        res.itemLayer(i, l) = s;  // R_l = sum over g
+      }
+    }
+    core::reportProgress(job, {"rope influence: gradient", double(end), double(items.size())});
   }
 }
 

@@ -73,10 +73,16 @@ void Interventions::validate(const ModelConfig& c, int64_t batch, int64_t tokens
   checkSize(skipAttention.size(), "skipAttention");
   checkSize(skipMlp.size(), "skipMlp");
   checkSize(lora.size(), "lora");
-  for (size_t l = 0; l < ropeAlpha.size(); ++l)
-    if (ropeAlpha[l].defined() && (ropeAlpha[l].dim() != 1 || ropeAlpha[l].size(0) != c.numKvHeads))
+  for (size_t l = 0; l < ropeAlpha.size(); ++l) {
+    const auto& a = ropeAlpha[l];
+    if (!a.defined()) continue;
+    const bool shared = a.dim() == 1 && a.size(0) == c.numKvHeads;
+    const bool perRow = a.dim() == 2 && a.size(0) == batch && a.size(1) == c.numKvHeads;
+    if (!shared && !perRow)
       throw InvalidArgument("ropeAlpha[" + std::to_string(l) + "] must have shape [" + std::to_string(c.numKvHeads) +
-                            "] (one multiplier per KV head)");
+                            "] (one multiplier per KV head) or [B, G] = [" + std::to_string(batch) + ", " +
+                            std::to_string(c.numKvHeads) + "] (per row)");
+  }
   for (const auto& r : replacements) {
     if (r.layer < 0 || r.layer >= L)
       throw InvalidArgument("state replacement at layer " + std::to_string(r.layer) + " is out of range 0.." +
@@ -243,7 +249,8 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
   torch::Tensor invFreq = acc == torch::kFloat64 ? invFreq64_ : invFreq_;
   auto ropeCosSin = [&](const torch::Tensor& alpha) {
     torch::Tensor inv = invFreq.view({1, 1, 1, Dh / 2});  // [1,1,1,Dh/2]
-    if (alpha.defined()) inv = inv * alpha.to(acc).view({1, G, 1, 1});  // [1,G,1,Dh/2]
+    // alpha [G] shared by the batch, or [B,G] per row (per-item gradients from one backward).
+    if (alpha.defined()) inv = inv * alpha.to(acc).view({alpha.dim() == 2 ? B : 1, G, 1, 1});  // [B|1,G,1,Dh/2]
     torch::Tensor ang = posF * inv;                          // [B,G|1,T,Dh/2]
     torch::Tensor emb = torch::cat({ang, ang}, -1);          // [B,G|1,T,Dh]
     return std::make_pair(emb.cos().to(dtype_), emb.sin().to(dtype_));

@@ -83,8 +83,9 @@ struct StateReplacement {
 
 /// Per-run intervention points. Empty vectors mean "none". Validated against the config by the forward.
 struct Interventions {
-  /// [L] entries, each undefined or alpha [G] (> = 0) multiplying that layer's inverse frequencies for KV head g
-  /// and its n_rep query heads. Use alpha = exp(beta) with beta requiring grad for gradients w.r.t. beta.
+  /// [L] entries, each undefined or alpha [G] (>= 0) multiplying that layer's inverse frequencies for KV head g
+  /// and its n_rep query heads; [B,G] gives each row its own multipliers. Use alpha = exp(beta) with beta
+  /// requiring grad for gradients w.r.t. beta (rows are independent, so a [B,G] beta yields per-row gradients).
   std::vector<torch::Tensor> ropeAlpha;
   std::vector<bool> skipAttention;  ///< [L]: drop input norm, attention and residual add of these layers
   std::vector<bool> skipMlp;        ///< [L]: drop post-attention norm, MLP and residual add

@@ -97,7 +97,11 @@ TEST_F(Analyses, GradientRopeInfluenceEqualsFiniteDifferencesPerItem) {
   EXPECT_TRUE(r.perHead.isApprox(mean, 1e-5));
   EXPECT_NEAR(r.perLayer[1], mean.row(1).sum(), 1e-6);  // R_l = sum over g
   EXPECT_GT(r.perLayer.minCoeff(), 0.0);
-  EXPECT_EQ(r.forwardPasses, 3u);  // one forward + backward per item, not per layer
+  EXPECT_EQ(r.forwardPasses, 1u);  // one forward + backward per batch (3 items, batch 8), not per layer or item
+  // Batches of unequal-length, right-padded rows give the same per-item values.
+  auto r2 = ropeInfluence(in, {.mode = RopeMode::Gradient, .batchSize = 2});
+  EXPECT_EQ(r2.forwardPasses, 2u);
+  EXPECT_TRUE(r2.itemHead.isApprox(r.itemHead, 1e-10));
 }
 
 TEST_F(Analyses, PerturbKlIsZeroAtEpsZeroAndPositiveOtherwise) {

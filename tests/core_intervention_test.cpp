@@ -236,3 +236,21 @@ TEST_F(Interv, InvalidInterventionsAreErrors) {
   shortSkip.skipAttention = {true};
   EXPECT_THROW(f32_->forward(in, &shortSkip), InvalidArgument);
 }
+
+TEST_F(Interv, PerRowRopeMultipliersEqualRunningRowsSeparately) {
+  c10::InferenceMode guard;
+  auto in = input(2, 6);
+  Interventions both;
+  auto a0 = torch::tensor({0.5f, 1.3f}), a1 = torch::tensor({2.0f, 0.8f});
+  both.ropeAlpha.assign(3, torch::stack({a0, a1}));  // [B,G]
+  auto together = f32_->forward(in, &both).logits;
+  for (int b = 0; b < 2; ++b) {
+    Interventions one;
+    one.ropeAlpha.assign(3, b == 0 ? a0 : a1);
+    auto alone = f32_->forward({in.inputIds.narrow(0, b, 1), {}, {}}, &one).logits[0];
+    EXPECT_TRUE(torch::allclose(together[b], alone, 1e-5, 1e-5)) << "row " << b;
+  }
+  Interventions wrongBatch;
+  wrongBatch.ropeAlpha.assign(3, torch::ones({3, 2}));
+  EXPECT_THROW(f32_->forward(in, &wrongBatch), InvalidArgument);
+}

@@ -2,6 +2,7 @@
 // equivalence, exact resume, data order; benchmark loaders and answer extraction.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <set>
 
@@ -259,6 +260,41 @@ TEST_F(Adapters, ResumeReproducesTheUninterruptedLossSequence) {
   for (int l : {1, 2}) EXPECT_TRUE(torch::equal(full.beta(l), second.beta(l)));
   EXPECT_TRUE(std::filesystem::exists(work / "cut" / "training_log.json"));
   EXPECT_TRUE(std::filesystem::exists(work / "cut" / "adapter_model.safetensors"));
+}
+
+TEST_F(Adapters, Bfloat16BaseTrainsFloat32Adapters) {
+  auto bf16 = LlamaModel::load(dir_->path(), torch::kBFloat16);
+  auto a = AdapterSet::create(bf16->config(), spec(), 1);
+  AdapterTrainOptions o;
+  o.steps = 2, o.batchSize = 4, o.checkpointEvery = 0, o.loraLr = 1e-2;
+  auto res = trainAdapters(*bf16, a, *tok_, digitTask(8), o);
+  EXPECT_TRUE(std::isfinite(res.losses.back()));
+  EXPECT_EQ(a.slot(0, Proj::Q).B.scalar_type(), torch::kFloat32);
+  EXPECT_GT(a.slot(0, Proj::Q).B.abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(bf16->weight(0, Proj::Q).scalar_type(), torch::kBFloat16);
+}
+
+TEST_F(Adapters, EvaluationAppliesTheAdapterLoadedFromItsDirectory) {
+  auto a = AdapterSet::create(model_->config(), spec(), 3);
+  const auto prepared = prepareTask(*tok_, digitTask(6));
+  ScoringOptions so;
+  so.maxNewTokens = 3;
+  const auto base = evaluateWithAdapter(*model_, nullptr, *tok_, prepared, so);
+  const auto fresh = evaluateWithAdapter(*model_, &a, *tok_, prepared, so);
+  for (size_t i = 0; i < base.items.size(); ++i) EXPECT_EQ(base.items[i].generated, fresh.items[i].generated);
+  randomise(a, 0.5);
+  test::TempDir d;
+  a.save(d.path());
+  auto loaded = loadModelWithAdapter(dir_->path(), d.path(), torch::kFloat32);
+  const auto inMemory = evaluateWithAdapter(*model_, &a, *tok_, prepared, so);
+  const auto fromDir = evaluateWithAdapter(*loaded.model, loaded.adapter.get(), *tok_, prepared, so);
+  bool anyDiffers = false;
+  for (size_t i = 0; i < base.items.size(); ++i) {
+    EXPECT_EQ(inMemory.items[i].generated, fromDir.items[i].generated);
+    anyDiffers = anyDiffers || inMemory.items[i].generated != base.items[i].generated;
+  }
+  EXPECT_TRUE(anyDiffers) << "a random adapter should change some greedy answer";
+  EXPECT_NE(bosPolicy(*tok_).find("id 256"), std::string::npos) << bosPolicy(*tok_);
 }
 
 TEST_F(Adapters, GarfaClampKeepsAlphaInRange) {

@@ -80,10 +80,9 @@ void RedundancyView::build() {
   placeLegendBelow(3);
   QString title = tr("Layer redundancy");
   if (plan_ && !plan_->plan.empty()) {
-    title += tr("\n%1 drop, %2 modules").arg(QString::fromStdString(plan_->plan)).arg(plan_->dropped.size());
-    if (!std::isnan(plan_->accuracy))
-      title += tr(": acc %1 vs %2").arg(fmt(plan_->accuracy), fmt(plan_->baseAccuracy));
-    if (!std::isnan(plan_->speedup)) title += tr(", %1x").arg(plan_->speedup, 0, 'f', 2);
+    if (!std::isnan(plan_->speedup)) title += tr(" (drop plan: %1x faster)").arg(plan_->speedup, 0, 'f', 2);
+    title += tr("\n%1, %2 dropped").arg(QString::fromStdString(plan_->plan)).arg(plan_->dropped.size());
+    if (!std::isnan(plan_->accuracy)) title += tr(": acc %1 vs %2").arg(fmt(plan_->accuracy), fmt(plan_->baseAccuracy));
   }
   setTitle(title);
 }

@@ -1,6 +1,6 @@
 // layerscope: the desktop application. Options: --results DIR (repeatable: merged), --session FILE,
 // --model DIR, --task FILE, --example-results (synthetic, labelled), --screenshots DIR (render each tab to
-// PNG and quit; used by scripts/screenshots.sh under Xvfb).
+// PNG and quit; used by scripts/screenshots.sh under Xvfb), --write-example-results DIR.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -30,9 +30,15 @@ int main(int argc, char** argv) {
   QCommandLineOption example(QStringLiteral("example-results"), QStringLiteral("Show synthetic example results (clearly labelled)."));
   QCommandLineOption shots(QStringLiteral("screenshots"), QStringLiteral("Write a PNG per tab into DIR and quit."), QStringLiteral("DIR"));
   QCommandLineOption select(QStringLiteral("select"), QStringLiteral("Select layers, e.g. 20,21,22."), QStringLiteral("LIST"));
+  QCommandLineOption writeExample(QStringLiteral("write-example-results"),
+                                  QStringLiteral("Write the synthetic example results into DIR and quit."), QStringLiteral("DIR"));
   QCommandLineOption settingsOpt(QStringLiteral("settings"), QStringLiteral("Settings INI file."), QStringLiteral("FILE"));
-  parser.addOptions({results, session, model, task, example, shots, select, settingsOpt});
+  parser.addOptions({results, session, model, task, example, shots, select, writeExample, settingsOpt});
   parser.process(app);
+  if (parser.isSet(writeExample)) {
+    layerscope::results::writeSyntheticResults(parser.value(writeExample).toStdString());
+    return 0;
+  }
 
   const QString settingsFile = parser.isSet(settingsOpt)
                                    ? parser.value(settingsOpt)

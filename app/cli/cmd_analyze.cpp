@@ -12,6 +12,8 @@
 #include "analysis/pipeline.h"
 #include "app/cli/command.h"
 #include "core/atomic_file.h"
+#include "core/adapter_training.h"
+#include "core/benchmarks.h"
 #include "core/error.h"
 
 namespace layerscope::app {
@@ -127,18 +129,29 @@ int runEval(Args& args) {
   so.batchSize = int(args.intOr("--batch", so.batchSize));
   so.maxNewTokens = int(args.intOr("--max-new-tokens", so.maxNewTokens));
   so.stopString = args.valueOr("--stop", so.stopString);
-  so.extraction = core::parseAnswerExtraction(args.valueOr("--extraction", "none"));
+  const auto extraction = args.value("--extraction");
   const auto dtype = core::parseComputeDtype(args.valueOr("--dtype", "float32"));
+  // Adapters and benchmark layouts (adapters issue): --adapter DIR; --format auto|native|mmlu|arc|gpqa|mgsm|math.
+  const fs::path adapterDir = args.valueOr("--adapter", "");
+  const std::string format = args.valueOr("--format", "native");
+  core::BenchmarkOptions bo;
+  bo.seed = std::uint64_t(args.intOr("--seed", (long long)bo.seed));
+  bo.fewshotFile = args.valueOr("--fewshot", "");
+  bo.numFewshot = int(args.intOr("--num-fewshot", bo.fewshotFile.empty() ? 0 : 5));
   args.finish();
-  auto m = core::LlamaModel::load(model, dtype);
+  bo.format = format == "auto" ? core::detectBenchmarkFormat(taskFile) : core::parseBenchmarkFormat(format);
+  so.extraction = core::parseAnswerExtraction(extraction.value_or(core::defaultExtractionName(bo.format)));
+  auto loaded = core::loadModelWithAdapter(model, adapterDir, dtype);
+  const auto& m = loaded.model;
   auto tok = core::Tokenizer::fromFile(model);
-  auto task = core::readTask(taskFile);
+  auto task = core::loadBenchmark(taskFile, bo);
   auto prepared = core::prepareTask(tok, task);
+  std::cerr << core::bosPolicy(tok) << (loaded.adapter ? "; adapter " + adapterDir.string() : std::string()) << "\n";
   core::EvalResult res;
   {
     ProgressPrinter pp;
     auto job = pp.job();
-    res = core::evaluate(*m, tok, prepared, so, &job);
+    res = core::evaluateWithAdapter(*m, loaded.adapter.get(), tok, prepared, so, &job);
   }
   std::cout << std::fixed << std::setprecision(4) << task.name << ": " << res.items.size() << " items, ";
   if (res.kind == core::TaskKind::MultipleChoice)
@@ -290,7 +303,9 @@ int runBenchAnalyze(Args& args) {
   return 0;
 }
 
-const CommandRegistrar kEval({"eval", "--model DIR --task FILE [--out FILE.jsonl] [--batch N] [--dtype D] [--extraction none|last_number|boxed]",
+const CommandRegistrar kEval({"eval", "--model DIR --task FILE [--adapter DIR] [--format native|auto|mmlu|arc|gpqa|mgsm|math] "
+                              "[--fewshot FILE --num-fewshot K] [--seed S] [--out FILE.jsonl] [--batch N] [--dtype D] "
+                              "[--extraction none|last_number|boxed]",
                               "evaluate a task: acc and acc_norm (multiple choice), exact match (short answer), pair accuracy", runEval});
 const CommandRegistrar kAnalyze({"analyze",
                                  "--model DIR --task FILE --out DIR [--sensitivity-mode outcome|pairs] [--position P] "

@@ -3,6 +3,7 @@
 #include "core/task_suite.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <functional>
 #include <cmath>
@@ -512,6 +513,33 @@ TaskFamily TrainingTextStream::family(std::uint64_t index) const {
 std::string TrainingTextStream::next() { return document(position_++); }
 
 // --- whole suites ---------------------------------------------------------------------------------------------
+
+void setKnob(TaskSuiteOptions& o, std::string_view name, std::string_view value) {
+  auto fail = [&](const std::string& why) {
+    throw InvalidArgument("task knob '" + std::string(name) + "=" + std::string(value) + "': " + why);
+  };
+  auto number = [&](std::string_view t) {
+    int v = 0;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc() || p != t.data() + t.size()) fail("expected an integer or LO-HI");
+    return v;
+  };
+  const auto dash = value.find('-');
+  IntRange r;
+  r.lo = number(value.substr(0, dash));
+  r.hi = dash == std::string_view::npos ? r.lo : number(value.substr(dash + 1));
+  if (r.hi < r.lo) fail("HI is below LO");
+  if (name == "kv_pairs") o.kvPairs = r;
+  else if (name == "list_length") o.listLength = r;
+  else if (name == "order_length") o.orderLength = r;
+  else if (name == "string_length") o.stringLength = r;
+  else if (name == "add_digits") o.addDigits = r;
+  else if (name == "long_order_length") o.longOrderLength = r;
+  else if (name == "num_choices" && dash == std::string_view::npos) o.numChoices = r.lo;
+  else fail("unknown knob (expected kv_pairs, list_length, order_length, string_length, add_digits, "
+            "long_order_length or num_choices)");
+  validateOptions(o);
+}
 
 GeneratedSuite generateSuite(const SuiteRequest& request) {
   if (request.suite != "demo")

@@ -68,6 +68,11 @@ struct TaskSuiteOptions {
 /// Throws InvalidArgument on a range that cannot be generated (e.g. more kv pairs than letters).
 void validateOptions(const TaskSuiteOptions& options);
 
+/// Applies one knob by its manifest name ("string_length", "kv_pairs", ..., "num_choices") with a value
+/// "LO-HI" (or "N" for num_choices / a single length); throws InvalidArgument naming the knob on a bad name
+/// or value. make-tasks --knobs and the bundle check (options read back from manifest.json) use it.
+void setKnob(TaskSuiteOptions& options, std::string_view name, std::string_view value);
+
 /// One generated item, before it is cast into a form. `choices[answer]` is the gold answer; `incorrect`
 /// is the hardest distractor (the pairs form's incorrect completion, also among the choices).
 struct TaskInstance {

@@ -360,7 +360,7 @@ TEST(DataTrainingText, DocumentsAreCorrectAndNeverOverlapEvalOrEachOther) {
 }
 
 // The bundled eval files are exactly what the recorded command (resources/tasks/demo/README.md) produces from the
-// seed and n in the manifest, and they pass the loader.
+// seed, n and knobs in the manifest, and they pass the loader.
 TEST(DataBundledSuite, MatchesGeneratorAndLoads) {
   const fs::path dir = fs::path(LAYERSCOPE_SOURCE_DIR) / "resources" / "tasks" / "demo";
   ASSERT_TRUE(fs::exists(dir / "manifest.json")) << dir;
@@ -370,6 +370,11 @@ TEST(DataBundledSuite, MatchesGeneratorAndLoads) {
   SuiteRequest req;
   req.seed = manifest.at("seed").get<std::uint64_t>();
   req.n = manifest.at("n").get<std::size_t>();
+  for (const auto& [knob, value] : manifest.at("options").items()) {  // difficulty knobs recorded in the manifest
+    const std::string text = value.is_array() ? std::to_string(value[0].get<int>()) + "-" + std::to_string(value[1].get<int>())
+                                              : std::to_string(value.get<int>());
+    setKnob(req.options, knob, text);
+  }
   const GeneratedSuite suite = generateSuite(req);
   EXPECT_EQ(readFile(dir / "manifest.json"), suite.manifest);
   for (const auto& f : suite.files) {
@@ -378,4 +383,15 @@ TEST(DataBundledSuite, MatchesGeneratorAndLoads) {
     EXPECT_EQ(t.size(), req.n);
     EXPECT_EQ(t.fingerprint, f.fingerprint);
   }
+}
+
+TEST(DataKnobs, SetKnobParsesRangesAndRejectsBadOnes) {
+  TaskSuiteOptions o;
+  setKnob(o, "string_length", "9-14");
+  EXPECT_EQ(o.stringLength, (IntRange{9, 14}));
+  setKnob(o, "num_choices", "3");
+  EXPECT_EQ(o.numChoices, 3);
+  EXPECT_THROW(setKnob(o, "string_lenght", "4-8"), layerscope::InvalidArgument);
+  EXPECT_THROW(setKnob(o, "kv_pairs", "9-4"), layerscope::InvalidArgument);
+  EXPECT_THROW(setKnob(o, "kv_pairs", "x"), layerscope::InvalidArgument);
 }

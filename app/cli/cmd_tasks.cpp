@@ -29,7 +29,14 @@ int runMakeTasks(Args& args) {
   const std::string out = args.required("--out");
   const auto families = args.value("--families");
   const auto forms = args.value("--forms");
+  const auto knobs = args.value("--knobs");
   args.finish();
+  if (knobs)
+    for (const auto& kv : splitList(*knobs)) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos) throw InvalidArgument("option --knobs: expected NAME=LO-HI entries, got '" + kv + "'");
+      setKnob(req.options, kv.substr(0, eq), kv.substr(eq + 1));
+    }
   if (n < 1 || n > 1000000) throw InvalidArgument("option --n: expected 1..1000000 items per file, got " + std::to_string(n));
   if (seed < 0) throw InvalidArgument("option --seed: expected a non-negative integer, got " + std::to_string(seed));
   req.n = std::size_t(n);
@@ -51,7 +58,8 @@ int runMakeTasks(Args& args) {
 
 const CommandRegistrar kMakeTasks{Command{
     "make-tasks",
-    "--out DIR [--suite demo] [--n 200] [--seed 1234] [--families kv_recall,...] [--forms mc,short,pairs]",
+    "--out DIR [--suite demo] [--n 200] [--seed 1234] [--families kv_recall,...] [--forms mc,short,pairs] "
+    "[--knobs string_length=4-8,kv_pairs=4-10,...]",
     "write the seeded synthetic task suite as JSONL (one file per family and form) plus manifest.json",
     runMakeTasks}};
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/command.h"
+#include "core/adapter_training.h"  // measureGemmRate
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/model.h"
@@ -82,26 +83,6 @@ long peakRssKiB() {
   return -1;
 }
 
-// Sustained GEMM rate of this machine for `dtype` on an [M,K] x [K,N] product, in FLOP/s (best of several).
-double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N) {
-  auto a = torch::randn({M, K}).to(dtype);
-  auto w = torch::randn({N, K}).to(dtype);
-  torch::linear(a, w);  // warm-up
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    auto t0 = Clock::now();
-    int iters = 0;
-    double elapsed = 0;
-    do {
-      torch::linear(a, w);
-      ++iters;
-      elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
-    } while (elapsed < 0.3);
-    best = std::max(best, 2.0 * double(M) * double(K) * double(N) * iters / elapsed);
-  }
-  return best;
-}
-
 int runBenchForward(Args& args) {
   const fs::path dir = args.positional("MODEL_DIR");
   const int64_t tokens = args.intOr("--tokens", 128);
@@ -134,9 +115,9 @@ int runBenchForward(Args& args) {
   const long rssAfterForward = peakRssKiB();
   // The machine's own limit, measured now: the best of a large square GEMM and the model's own MLP shapes.
   const int64_t M = batch * tokens;
-  const double gemm = std::max({measureGemmRate(dtype, 2048, 2048, 2048),
-                                measureGemmRate(dtype, M, c.hiddenSize, c.intermediateSize),
-                                measureGemmRate(dtype, M, c.intermediateSize, c.hiddenSize)});
+  const double gemm = std::max({core::measureGemmRate(dtype, 2048, 2048, 2048),
+                                core::measureGemmRate(dtype, M, c.hiddenSize, c.intermediateSize),
+                                core::measureGemmRate(dtype, M, c.intermediateSize, c.hiddenSize)});
   const double flops = 2.0 * double(c.parameterCount()) * double(batch * tokens);
   const double achieved = flops / best;
   nlohmann::json j = {{"model", dir.string()},

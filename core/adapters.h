@@ -70,7 +70,7 @@ class AdapterSet {
   static bool isAdapterDir(const std::filesystem::path& dir);
 
   /// Writes the PEFT LoRA files (if any LoRA) and the GARFA sidecar (if any GARFA) into `dir`, each file
-  /// atomically. `extra` is merged into garfa_config.json / recorded as layerscope metadata.
+  /// atomically (weights before their config, so a config never names tensors that are not there yet).
   void save(const std::filesystem::path& dir) const;
 
   /// Interventions for the forward: LoRA slots and ropeAlpha = exp(beta) (recomputed per call, so gradients

@@ -38,6 +38,39 @@ std::vector<TrainSequence> trainingSequences(const Tokenizer& tok, const Task& t
   return out;
 }
 
+std::optional<Task> demoTrainingTask(const std::string& spec, uint64_t seed) {
+  if (spec.rfind("demo:", 0) != 0) return std::nullopt;
+  const std::string rest = spec.substr(5);
+  const auto colon = rest.find(':');
+  TrainingMix mix = TrainingMix::demo();
+  std::string count = rest;
+  if (colon != std::string::npos) {
+    mix.weights = {{taskFamilyFromName(rest.substr(0, colon)), 1u}};
+    count = rest.substr(colon + 1);
+  }
+  size_t n = 0;
+  try {
+    size_t used = 0;
+    n = size_t(std::stoull(count, &used));
+    if (used != count.size() || n == 0) throw std::invalid_argument(count);
+  } catch (const std::exception&) {
+    throw InvalidArgument("training set '" + spec + "': expected demo:N or demo:FAMILY:N with N > 0");
+  }
+  const TrainingTextStream stream(seed, TextSplit::Train, mix);
+  std::vector<ShortItem> items;
+  for (size_t i = 0; i < n; ++i) {
+    auto ex = stream.example(i);
+    std::string target = ex.completion;
+    while (!target.empty() && target.back() == '\n') target.pop_back();  // the trainer appends the stop string
+    items.push_back({"train-" + std::to_string(i), ex.prompt, target});
+  }
+  Task t;
+  t.name = spec;
+  t.source = spec;
+  t.items = std::move(items);
+  return t;
+}
+
 std::vector<size_t> batchIndices(uint64_t seed, size_t n, int64_t step, int micro, int batchSize, int gradAccum) {
   std::vector<size_t> idx;
   idx.reserve(size_t(batchSize));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,12 @@ struct TrainSequence {
 /// MC items train on prompt + gold choice, short answer on prompt + target, pairs on prompt + correct; each
 /// completion gets `suffix` appended. Split as lm-evaluation-harness does (encodePair).
 std::vector<TrainSequence> trainingSequences(const Tokenizer& tok, const Task& task, const std::string& suffix);
+
+/// A training task from the demo suite's *train* split (disjoint from every eval item by construction,
+/// core/task_suite.h): `spec` is "demo:N" (the pretraining mix) or "demo:FAMILY:N" (one family, e.g.
+/// "demo:kv_recall:500"); short-answer items whose target is the gold answer. Returns nullopt when `spec` does
+/// not start with "demo:" (it is then a file path); throws InvalidArgument on a malformed spec.
+std::optional<Task> demoTrainingTask(const std::string& spec, uint64_t seed);
 
 /// The example indices of micro-batch `micro` of step `step`: a fresh seeded permutation per epoch, a pure
 /// function of (seed, n, step, micro) so resume is exact.

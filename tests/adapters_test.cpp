@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/random_checkpoint.h"
 #include "core/safetensors.h"
+#include "core/task_suite.h"
 #include "test_util.h"
 
 using namespace layerscope;
@@ -321,6 +322,21 @@ TEST(AdapterData, BatchOrderIsASeededPermutationPerEpoch) {
   for (size_t i = 0; i < 10; ++i) EXPECT_EQ(sorted[i], i);  // one epoch = every example once
   EXPECT_EQ(batchIndices(4, 10, 3, 1, 2, 2), batchIndices(4, 10, 3, 1, 2, 2));
   EXPECT_NE(batchIndices(4, 10, 0, 0, 10, 1), batchIndices(5, 10, 0, 0, 10, 1));
+}
+
+TEST(AdapterData, DemoTrainingSetComesFromTheTrainSplit) {
+  EXPECT_FALSE(demoTrainingTask("data/train.jsonl", 0).has_value());
+  auto t = demoTrainingTask("demo:kv_recall:20", 1);
+  ASSERT_TRUE(t.has_value());
+  ASSERT_EQ(t->shortAnswer().size(), 20u);
+  for (const auto& it : t->shortAnswer()) {
+    EXPECT_EQ(promptSplit(it.prompt), PromptSplit::Train) << it.prompt;
+    EXPECT_EQ(it.prompt.rfind("recall:", 0), 0u) << it.prompt;
+    EXPECT_NE(it.target.back(), '\n');
+  }
+  EXPECT_EQ(demoTrainingTask("demo:50", 1)->size(), 50u);
+  EXPECT_THROW(demoTrainingTask("demo:nosuch:5", 1), InvalidArgument);
+  EXPECT_THROW(demoTrainingTask("demo:0", 1), InvalidArgument);
 }
 
 TEST(AnswerExtraction, NumbersAndBoxed) {

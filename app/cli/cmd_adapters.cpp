@@ -106,6 +106,12 @@ core::ScoringOptions scoringFor(const core::Task& task, const fs::path& path) {
 
 std::string taskKey(const core::Task& t) { return t.name; }
 
+// --train FILE (task JSONL) or demo:N / demo:FAMILY:N (the demo suite's train split, never an eval prompt).
+core::Task trainingTask(const std::string& spec, uint64_t seed) {
+  if (auto t = core::demoTrainingTask(spec, seed)) return *t;
+  return core::readTask(spec);
+}
+
 int runTrain(Args& args) {
   const fs::path modelDir = args.required("--model"), trainFile = args.required("--train"), out = args.required("--out");
   const auto evalFiles = splitComma(args.valueOr("--eval", ""));
@@ -120,7 +126,7 @@ int runTrain(Args& args) {
   t.spec.lora.layers = layerArg(loraText, L, "--lora-layers");
   t.spec.garfa.layers = layerArg(garfaText, L, "--garfa-layers");
   t.spec.baseModel = fs::absolute(modelDir).string();
-  auto train = core::readTask(trainFile);
+  auto train = trainingTask(trainFile.string(), t.opt.seed);
   std::vector<core::Task> evals;
   for (const auto& f : evalFiles) evals.push_back(loadEvalTask(f, "auto", t.opt.seed));
   auto adapters = core::AdapterSet::create(model->config(), t.spec, t.opt.seed);
@@ -205,7 +211,7 @@ int runAblate(Args& args) {
   auto model = core::LlamaModel::load(modelDir, t.dtype);
   auto tok = core::Tokenizer::fromFile(modelDir);
   const int L = model->config().numLayers;
-  auto train = core::readTask(trainFile);
+  auto train = trainingTask(trainFile.string(), t.opt.seed);
   std::vector<core::Task> evals;
   std::vector<core::PreparedTask> prepared;
   std::vector<core::ScoringOptions> scoring;
@@ -429,7 +435,7 @@ int runBenchTrain(Args& args) {
 
 const CommandRegistrar kTrain(
     {"train",
-     "--model DIR --train FILE [--eval FILE,...] [--lora-layers 23-31|all|none] [--garfa-layers 0-9|all|none] "
+     "--model DIR --train FILE|demo:[FAMILY:]N [--eval FILE,...] [--lora-layers 23-31|all|none] [--garfa-layers 0-9|all|none] "
      "[--lora-rank 16] [--lora-alpha 32] [--lora-dropout 0.05] [--targets q,k,v,o,gate,up,down] [--steps 200] "
      "[--warmup N] [--lr 2e-4] [--weight-decay 0] [--garfa-lr 1e-3] [--clamp-alpha] [--batch 8] [--grad-accum 1] "
      "[--clip 1] [--seed 0] [--dtype float32|bfloat16] [--checkpoint-every 50] --out DIR [--resume]",
@@ -439,7 +445,7 @@ const CommandRegistrar kMerge({"merge", "--model DIR --adapter DIR --out DIR",
                                runMerge});
 const CommandRegistrar kAblate(
     {"ablate",
-     "--model DIR --analysis RESULTS_DIR --train FILE --eval FILE[,FILE...] --out DIR [--steps 200] [--seed 0] "
+     "--model DIR --analysis RESULTS_DIR --train FILE|demo:[FAMILY:]N --eval FILE[,FILE...] --out DIR [--steps 200] [--seed 0] "
      "[--control-seeds 3] [--format auto] [training options of train]",
      "the 4-way cross-layer ablation C1-C5 (METHODS 8) plus the base model; report.json / report.csv; resumes arm by arm",
      runAblate});

@@ -254,12 +254,20 @@ AdapterSet AdapterSet::load(const fs::path& dir, const ModelConfig& config) {
         if (!pr) throw CheckpointError(p.string() + ": target module '" + m.get<std::string>() + "' is not a Llama projection");
         spec.lora.targets.push_back(*pr);
       }
-      const auto& ltt = peft.at("layers_to_transform");
-      if (ltt.is_number_integer()) spec.lora.layers = {ltt.get<int>()};
-      else spec.lora.layers = ltt.get<std::vector<int>>();
+      // PEFT: an int, a list, or null / absent for every layer.
+      const json ltt = peft.value("layers_to_transform", json(nullptr));
+      if (ltt.is_null()) {
+        for (int l = 0; l < config.numLayers; ++l) spec.lora.layers.push_back(l);
+      } else if (ltt.is_number_integer()) {
+        spec.lora.layers = {ltt.get<int>()};
+      } else {
+        spec.lora.layers = ltt.get<std::vector<int>>();
+      }
+      if (peft.at("target_modules").is_string())
+        throw CheckpointError(p.string() + ": target_modules as a regular expression is not supported; list the modules");
       spec.baseModel = peft.value("base_model_name_or_path", "");
     } catch (const json::exception& e) {
-      throw CheckpointError(p.string() + ": " + e.what() + " (needs r, lora_alpha, target_modules, layers_to_transform)");
+      throw CheckpointError(p.string() + ": " + e.what() + " (needs r, lora_alpha, target_modules)");
     }
   }
   if (fs::exists(dir / kGarfaConfig)) {

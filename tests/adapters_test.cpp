@@ -169,6 +169,19 @@ TEST_F(Adapters, PeftFilesHaveHfKeysShapesAndRoundTrip) {
       EXPECT_DOUBLE_EQ(b.slot(l, p).scale, 2.0);
     }
   for (int l : {1, 2}) EXPECT_TRUE(torch::equal(a.beta(l), b.beta(l)));
+  // PEFT writes layers_to_transform = null for "every layer": a full-model LoRA loads with all layers.
+  {
+    test::TempDir full;
+    AdapterSpec all = spec({0, 1, 2}, {});
+    AdapterSet::create(model_->config(), all, 1).save(full.path());
+    std::ifstream cin(full / "adapter_config.json");
+    auto j = nlohmann::json::parse(cin);
+    cin.close();
+    j["layers_to_transform"] = nullptr;
+    std::ofstream(full / "adapter_config.json") << j.dump();
+    auto loaded = AdapterSet::load(full.path(), model_->config());
+    EXPECT_EQ(loaded.spec().lora.layers, (std::vector<int>{0, 1, 2}));
+  }
   // A model with another KV-head count is refused, naming the file.
   ModelConfig other = model_->config();
   other.numKvHeads = 4;

@@ -1,0 +1,69 @@
+// The shipped demo model organism: loads through the regular path, matches the per-task accuracy recorded in
+// its model card (eval_results.json) within one point, and its logits pass the float64 parity reference.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/dataset.h"
+#include "core/model.h"
+#include "core/npy.h"
+#include "core/scoring.h"
+#include "core/tokenizer.h"
+#include "test_util.h"
+
+using namespace layerscope::core;
+namespace fs = std::filesystem;
+
+namespace {
+const fs::path kDemo = fs::path(LAYERSCOPE_SOURCE_DIR) / "resources/models/demo";
+const fs::path kTasks = fs::path(LAYERSCOPE_SOURCE_DIR) / "resources/tasks/demo";
+
+nlohmann::json card() {
+  std::ifstream in(kDemo / "eval_results.json");
+  return nlohmann::json::parse(in);
+}
+}  // namespace
+
+TEST(DemoModel, IsAFourToOneGqaLlamaWithAByteTokenizer) {
+  auto ck = Checkpoint::open(kDemo);
+  const auto& c = ck.config();
+  EXPECT_GE(c.numLayers, 12);
+  EXPECT_EQ(c.nRep(), 4);
+  EXPECT_TRUE(ck.unexpected().empty());
+  EXPECT_LE(fs::file_size(kDemo / "model.safetensors"), 25u * 1024 * 1024);
+  auto tok = Tokenizer::fromFile(kDemo);
+  EXPECT_EQ(tok.encode("A:", {.addSpecialTokens = true}), (std::vector<int32_t>{256, 'A', ':'}));
+}
+
+TEST(DemoModel, ReproducesTheCardAccuracyOnEveryBundledTask) {
+  auto model = LlamaModel::load(kDemo, torch::kFloat32);
+  auto tok = Tokenizer::fromFile(kDemo);
+  const auto expected = card().at("tasks");
+  ASSERT_GE(expected.size(), 5u);
+  for (auto it = expected.begin(); it != expected.end(); ++it) {
+    const Task task = readTask(kTasks / (it.key() + ".jsonl"));
+    ScoringOptions opt;
+    opt.batchSize = 32;
+    const EvalResult r = evaluate(*model, tok, prepareTask(tok, task), opt);
+    const double cardAcc = it.value().at("acc").get<double>();
+    EXPECT_NEAR(r.accuracy, cardAcc, 0.01) << it.key() << ": measured " << r.accuracy << ", card says " << cardAcc;
+  }
+}
+
+TEST(DemoModel, LogitsPassTheFloat64Reference) {
+  const std::vector<int64_t> ids = {256, 'a', 'd', 'd', ':', ' ', '4', '7', '+', '3', '8', '5', ' ', 'A', ':'};
+  layerscope::test::TempDir tmp;
+  std::ostringstream cmd, list;
+  for (size_t i = 0; i < ids.size(); ++i) list << (i ? "," : "") << ids[i];
+  cmd << LAYERSCOPE_PYTHON3 << " " << LAYERSCOPE_SOURCE_DIR << "/tests/reference/llama_reference.py " << kDemo
+      << " --ids " << list.str() << " --out " << (tmp / "ref.npy");
+  ASSERT_EQ(std::system(cmd.str().c_str()), 0) << cmd.str();
+  const auto ref = readNpy(tmp / "ref.npy");
+  c10::InferenceMode guard;
+  auto logits = LlamaModel::load(kDemo, torch::kFloat32)->forward({torch::tensor(ids).unsqueeze(0), {}, {}}).logits[0];
+  const double rel = ((logits.to(torch::kFloat64) - ref).abs().max() / ref.abs().max()).item<double>();
+  EXPECT_LT(rel, 1e-4) << "relative error " << rel;
+}

@@ -36,6 +36,8 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "app/gui/ablation_launcher.h"
+#include "app/gui/train_panel.h"
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "results/reader.h"
@@ -258,6 +260,37 @@ void MainWindow::buildUi() {
   scroll->setMinimumWidth(330);
   dock->setWidget(scroll);
   addDockWidget(Qt::LeftDockWidgetArea, dock);
+
+  // Adapters: training on the selection and the 4-way ablation, in right docks (hidden until asked for).
+  auto scrolled = [](QWidget* w) {
+    auto* s = new QScrollArea;
+    s->setWidget(w);
+    s->setWidgetResizable(true);
+    s->setMinimumWidth(380);
+    return s;
+  };
+  trainPanel_ = new TrainPanel;
+  trainPanel_->setSelection(selection_);
+  trainDock_ = new QDockWidget(tr("Train on selection (LS-LoRA / GARFA)"), this);
+  trainDock_->setObjectName(QStringLiteral("trainDock"));
+  trainDock_->setWidget(scrolled(trainPanel_));
+  addDockWidget(Qt::RightDockWidgetArea, trainDock_);
+  trainDock_->hide();
+  ablationLauncher_ = new AblationLauncher;
+  ablationDock_ = new QDockWidget(tr("4-way cross-layer ablation"), this);
+  ablationDock_->setObjectName(QStringLiteral("ablationDock"));
+  ablationDock_->setWidget(scrolled(ablationLauncher_));
+  addDockWidget(Qt::RightDockWidgetArea, ablationDock_);
+  tabifyDockWidget(trainDock_, ablationDock_);
+  ablationDock_->hide();
+  connect(trainPanel_, &TrainPanel::failed, this, &MainWindow::showError);
+  connect(ablationLauncher_, &AblationLauncher::failed, this, &MainWindow::showError);
+  connect(trainPanel_, &TrainPanel::runningChanged, this, &MainWindow::updateJobLocks);
+  connect(ablationLauncher_, &AblationLauncher::runningChanged, this, &MainWindow::updateJobLocks);
+  connect(ablationLauncher_, &AblationLauncher::finished, this, [this](const QString& dir) {
+    // Merge report.json into the results shown (the analysis stays) and show the grouped bars.
+    if (openResults(dir, bundle_.has_value())) tabs_->setCurrentWidget(ablation_);
+  });
   resize(1400, 860);
 }
 
@@ -434,6 +467,9 @@ void MainWindow::buildMenus() {
     if (bundle_ && bundle_->stats) selection_->setLayers(QVector<int>(bundle_->stats->topRope.begin(), bundle_->stats->topRope.end()));
   });
   select->addAction(tr("Clear"), selection_, &views::LayerSelection::clear, QKeySequence(Qt::Key_Escape));
+  QMenu* adapters = menuBar()->addMenu(tr("&Adapters"));
+  adapters->addAction(tr("&Train on selection..."), this, &MainWindow::showTrainPanel, QKeySequence(tr("Ctrl+T")));
+  adapters->addAction(tr("Run 4-way &ablation..."), this, &MainWindow::showAblationLauncher);
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("About LayerScope"), this, [this] {
     QMessageBox::about(this, tr("About LayerScope"),
@@ -457,6 +493,8 @@ void MainWindow::showError(const QString& title, const QString& message) {
 
 void MainWindow::setModelDir(const QString& dir) {
   modelEdit_->setText(dir);
+  trainPanel_->setModelDir(dir);
+  ablationLauncher_->setModelDir(dir);
   if (dir.isEmpty()) return;
   addRecent(QStringLiteral("recent/models"), dir);
   summary_->setHtml(tr("<i>Reading %1 ...</i>").arg(dir.toHtmlEscaped()));
@@ -516,6 +554,10 @@ void MainWindow::showBundle() {
   if (b.manipulation) manipulation_->setData(*b.manipulation);
   if (b.ablation) ablation_->setData(*b.ablation);
   tableModel_->setTable(results::layerTableOf(b));
+  if (b.stats)
+    trainPanel_->setTopK(QVector<int>(b.stats->topSens.begin(), b.stats->topSens.end()),
+                         QVector<int>(b.stats->topRope.begin(), b.stats->topRope.end()));
+  for (const QString& d : resultsDirs_) ablationLauncher_->setAnalysisDir(d);
   // Tabs without data stay, greyed, so the layout never jumps.
   for (int i = 0; i < tabs_->count(); ++i)
     if (auto* v = qobject_cast<views::PlotView*>(tabs_->widget(i))) tabs_->setTabEnabled(i, v->hasData());
@@ -558,7 +600,7 @@ AnalysisJob MainWindow::jobFromPanel() const {
 }
 
 bool MainWindow::startAnalysis(const QString& outDir) {
-  if (running_) return false;  // one job at a time
+  if (running_ || trainPanel_->isRunning() || ablationLauncher_->isRunning()) return false;  // one job at a time
   AnalysisJob job = jobFromPanel();
   if (job.modelDir.isEmpty() || !QFileInfo(job.modelDir).isDir()) {
     showError(tr("No model"), tr("Choose a model folder (File > Open model folder) before running an analysis."));
@@ -595,9 +637,29 @@ void MainWindow::cancelAnalysis() {
 
 void MainWindow::setRunning(bool running) {
   running_ = running;
-  runButton_->setEnabled(!running);
   cancelButton_->setEnabled(running);
   progress_->setVisible(running);
+  updateJobLocks();
+}
+
+void MainWindow::updateJobLocks() {
+  // Called from the constructor before the adapter panels exist.
+  const bool training = trainPanel_ && trainPanel_->isRunning();
+  const bool ablating = ablationLauncher_ && ablationLauncher_->isRunning();
+  runButton_->setEnabled(!running_ && !training && !ablating);
+  if (trainPanel_) trainPanel_->setBlocked(running_ || ablating);
+  if (ablationLauncher_) ablationLauncher_->setBlocked(running_ || training);
+}
+
+void MainWindow::showTrainPanel() {
+  if (!trainPanel_->isRunning() && !trainPanel_->prefillFromSelection()) trainPanel_->prefillFromTopK(true);
+  trainDock_->show();
+  trainDock_->raise();
+}
+
+void MainWindow::showAblationLauncher() {
+  ablationDock_->show();
+  ablationDock_->raise();
 }
 
 void MainWindow::onProgress(const QString& stage, double fraction) {

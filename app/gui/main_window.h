@@ -28,6 +28,7 @@ class QSpinBox;
 class QTableView;
 class QTabWidget;
 class QTextBrowser;
+class QDockWidget;
 
 namespace layerscope::views {
 class AblationView;
@@ -42,6 +43,9 @@ class ScatterView;
 }  // namespace layerscope::views
 
 namespace layerscope::app {
+
+class AblationLauncher;
+class TrainPanel;
 
 /// Model summary computed off the GUI thread (config.json + safetensors headers only, no weights).
 struct ModelSummary {
@@ -77,6 +81,11 @@ class MainWindow : public QMainWindow {
   views::LayersTableModel* layersModel() const { return tableModel_; }
   QPushButton* runButton() const { return runButton_; }
   QPushButton* cancelButton() const { return cancelButton_; }
+  TrainPanel* trainPanel() const { return trainPanel_; }
+  AblationLauncher* ablationLauncher() const { return ablationLauncher_; }
+  /// Shows the "Train on selection" dock, its layer sets filled from the selection (else S_sens).
+  void showTrainPanel();
+  void showAblationLauncher();
   /// When true, errors are emitted as errorShown() instead of modal dialogs (tests).
   void setQuietErrors(bool quiet) { quietErrors_ = quiet; }
   /// Offers the bundled demo model and tasks when they exist and this is the first start.
@@ -113,6 +122,8 @@ class MainWindow : public QMainWindow {
   void updateStyle();
   views::FigureStyle screenStyle() const;
   AnalysisJob jobFromPanel() const;
+  /// One job at a time across analysis, training and ablation: each start button waits for the others.
+  void updateJobLocks();
 
   QSettings* settings_;
   QThread workerThread_;
@@ -168,6 +179,11 @@ class MainWindow : public QMainWindow {
   QComboBox* heatmapKind_;
   QComboBox* profileMetric_;
   QMenu* recentMenu_ = nullptr;
+  // adapters
+  TrainPanel* trainPanel_ = nullptr;
+  AblationLauncher* ablationLauncher_ = nullptr;
+  QDockWidget* trainDock_ = nullptr;
+  QDockWidget* ablationDock_ = nullptr;
 };
 
 }  // namespace layerscope::app

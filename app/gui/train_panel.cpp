@@ -1,0 +1,516 @@
+#include "app/gui/train_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <functional>
+#include <limits>
+
+#include "views/layer_selection.h"
+#include "views/loss_curve_view.h"
+
+namespace layerscope::app {
+namespace {
+
+/// "0-3,7" from sorted unique layers (the core::parseLayerList syntax), "none" when empty.
+QString layerText(QVector<int> layers) {
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  if (layers.isEmpty()) return QStringLiteral("none");
+  QStringList parts;
+  for (qsizetype i = 0; i < layers.size();) {
+    qsizetype j = i;
+    while (j + 1 < layers.size() && layers[j + 1] == layers[j] + 1) ++j;
+    parts << (j == i ? QString::number(layers[i]) : QStringLiteral("%1-%2").arg(layers[i]).arg(layers[j]));
+    i = j + 1;
+  }
+  return parts.join(QLatin1Char(','));
+}
+
+QString bundled(const QString& rel) {
+  const QStringList roots{QCoreApplication::applicationDirPath() + QStringLiteral("/../share/layerscope"),
+                          QStringLiteral(LAYERSCOPE_SOURCE_DIR) + QStringLiteral("/resources")};
+  for (const QString& r : roots)
+    if (QFileInfo::exists(r + QLatin1Char('/') + rel)) return QDir::cleanPath(r + QLatin1Char('/') + rel);
+  return {};
+}
+
+bool hasCheckpoint(const QString& outDir) {
+  if (outDir.isEmpty()) return false;
+  return !QDir(outDir + QStringLiteral("/checkpoints")).entryList({QStringLiteral("step-*")}, QDir::Dirs).isEmpty();
+}
+
+QString clock(double seconds) {
+  const int s = int(std::max(0.0, seconds) + 0.5);
+  return s >= 3600 ? QStringLiteral("%1:%2:%3").arg(s / 3600).arg(s / 60 % 60, 2, 10, QLatin1Char('0')).arg(s % 60, 2, 10, QLatin1Char('0'))
+                   : QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+}
+
+}  // namespace
+
+TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent), worker_(new TrainWorker) {
+  qRegisterMetaType<TrainJob>("layerscope::app::TrainJob");
+  qRegisterMetaType<EvalJob>("layerscope::app::EvalJob");
+  qRegisterMetaType<TrainProgress>("layerscope::app::TrainProgress");
+  qRegisterMetaType<TrainOutcome>("layerscope::app::TrainOutcome");
+  qRegisterMetaType<EvalOutcome>("layerscope::app::EvalOutcome");
+  worker_->moveToThread(&thread_);
+  connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+  connect(worker_, &TrainWorker::progress, this, &TrainPanel::onProgress);
+  connect(worker_, &TrainWorker::stage, this, &TrainPanel::onStage);
+  connect(worker_, &TrainWorker::trained, this, &TrainPanel::onTrained);
+  connect(worker_, &TrainWorker::evaluated, this, &TrainPanel::onEvaluated);
+  connect(worker_, &TrainWorker::cancelled, this, &TrainPanel::onCancelled);
+  connect(worker_, &TrainWorker::failed, this, &TrainPanel::onFailed);
+  thread_.setObjectName(QStringLiteral("layerscope-train"));
+  thread_.start();
+
+  auto* outer = new QVBoxLayout(this);
+  modelLabel_ = new QLabel(tr("<i>No model: open a model folder first.</i>"));
+  modelLabel_->setWordWrap(true);
+  outer->addWidget(modelLabel_);
+
+  // Layer sets.
+  auto* layersBox = new QGroupBox(tr("Layer sets"));
+  auto* lf = new QFormLayout(layersBox);
+  auto layerRow = [&](QLineEdit*& edit, bool lora) {
+    auto* row = new QWidget;
+    auto* h = new QHBoxLayout(row);
+    h->setContentsMargins(0, 0, 0, 0);
+    edit = new QLineEdit(QStringLiteral("none"));
+    edit->setToolTip(tr("Layers: ranges and commas (\"23-31\", \"0,2,5-7\"), \"all\" or \"none\""));
+    h->addWidget(edit, 1);
+    QLineEdit* target = edit;
+    auto button = [&](const QString& text, const QString& tip, std::function<QVector<int>()> layers) {
+      auto* b = new QPushButton(text);
+      b->setToolTip(tip);
+      b->setMaximumWidth(62);
+      connect(b, &QPushButton::clicked, this, [target, layers] { target->setText(layerText(layers())); });
+      h->addWidget(b);
+      return b;
+    };
+    button(tr("Sel."), tr("The layers selected in the views"),
+           [this] { return selection_ ? selection_->layers() : QVector<int>{}; });
+    topKButtons_ << button(QStringLiteral("S_sens"), tr("Top-k sensitivity layers (stats.json top_k.S_sens)"), [this] { return sSens_; });
+    topKButtons_ << button(QStringLiteral("S_rope"), tr("Top-k RoPE-influence layers (stats.json top_k.S_rope)"), [this] { return sRope_; });
+    (void)lora;
+    return row;
+  };
+  lf->addRow(tr("LS-LoRA"), layerRow(loraEdit_, true));
+  lf->addRow(tr("GARFA"), layerRow(garfaEdit_, false));
+  outer->addWidget(layersBox);
+
+  // Hyperparameters (METHODS section 7 defaults).
+  auto* hp = new QGroupBox(tr("Hyperparameters (METHODS defaults)"));
+  auto* hf = new QFormLayout(hp);
+  auto dspin = [](double lo, double hi, int decimals, double value, double step) {
+    auto* s = new QDoubleSpinBox;
+    s->setRange(lo, hi);
+    s->setDecimals(decimals);
+    s->setSingleStep(step);
+    s->setValue(value);
+    return s;
+  };
+  auto ispin = [](int lo, int hi, int value) {
+    auto* s = new QSpinBox;
+    s->setRange(lo, hi);
+    s->setValue(value);
+    return s;
+  };
+  rank_ = ispin(1, 1024, 16);
+  alpha_ = dspin(0.01, 4096, 2, 32, 1);
+  dropout_ = dspin(0, 0.99, 3, 0.05, 0.01);
+  targets_ = new QLineEdit(QStringLiteral("q,k,v,o,gate,up,down"));
+  loraLr_ = dspin(1e-7, 1, 7, 2e-4, 1e-5);
+  garfaLr_ = dspin(1e-7, 1, 7, 1e-3, 1e-4);
+  clamp_ = new QCheckBox(tr("clamp alpha to"));
+  minAlpha_ = dspin(0.01, 1, 2, 0.25, 0.05);
+  maxAlpha_ = dspin(1, 100, 2, 4, 0.5);
+  steps_ = ispin(1, 10000000, 200);
+  batch_ = ispin(1, 4096, 8);
+  gradAccum_ = ispin(1, 4096, 1);
+  checkpointEvery_ = ispin(0, 10000000, 50);
+  checkpointEvery_->setSpecialValueText(tr("only at the end"));
+  seed_ = ispin(0, std::numeric_limits<int>::max(), 0);
+  dtype_ = new QComboBox;
+  dtype_->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16")});
+  dtype_->setToolTip(tr("Compute dtype of the frozen base; adapters are always float32"));
+  auto* loraRow = new QWidget;
+  {
+    auto* h = new QHBoxLayout(loraRow);
+    h->setContentsMargins(0, 0, 0, 0);
+    h->addWidget(new QLabel(QStringLiteral("r")));
+    h->addWidget(rank_);
+    h->addWidget(new QLabel(QStringLiteral("alpha")));
+    h->addWidget(alpha_);
+    h->addWidget(new QLabel(tr("dropout")));
+    h->addWidget(dropout_);
+  }
+  auto* clampRow = new QWidget;
+  {
+    auto* h = new QHBoxLayout(clampRow);
+    h->setContentsMargins(0, 0, 0, 0);
+    h->addWidget(clamp_);
+    h->addWidget(minAlpha_);
+    h->addWidget(new QLabel(QStringLiteral("..")));
+    h->addWidget(maxAlpha_);
+  }
+  auto* runRow = new QWidget;
+  {
+    auto* h = new QHBoxLayout(runRow);
+    h->setContentsMargins(0, 0, 0, 0);
+    h->addWidget(new QLabel(tr("batch")));
+    h->addWidget(batch_);
+    h->addWidget(new QLabel(tr("accum")));
+    h->addWidget(gradAccum_);
+  }
+  hf->addRow(tr("LoRA"), loraRow);
+  hf->addRow(tr("Targets"), targets_);
+  hf->addRow(tr("LoRA lr"), loraLr_);
+  hf->addRow(tr("GARFA lr"), garfaLr_);
+  hf->addRow(tr("GARFA"), clampRow);
+  hf->addRow(tr("Steps"), steps_);
+  hf->addRow(tr("Batch"), runRow);
+  hf->addRow(tr("Checkpoint every"), checkpointEvery_);
+  hf->addRow(tr("Seed"), seed_);
+  hf->addRow(tr("Dtype"), dtype_);
+  outer->addWidget(hp);
+
+  // Files.
+  auto* files = new QGroupBox(tr("Data and output"));
+  auto* ff = new QFormLayout(files);
+  auto pathRow = [&](QLineEdit*& edit, const QString& text, bool dir) {
+    auto* row = new QWidget;
+    auto* h = new QHBoxLayout(row);
+    h->setContentsMargins(0, 0, 0, 0);
+    edit = new QLineEdit(text);
+    auto* b = new QPushButton(QStringLiteral("..."));
+    b->setMaximumWidth(32);
+    QLineEdit* e = edit;
+    connect(b, &QPushButton::clicked, this, [this, e, dir] {
+      const QString p = dir ? QFileDialog::getExistingDirectory(this, tr("Choose a folder"), e->text())
+                            : QFileDialog::getOpenFileName(this, tr("Choose a task file"), e->text(), tr("Task files (*.jsonl);;All files (*)"));
+      if (!p.isEmpty()) e->setText(p);
+    });
+    h->addWidget(edit, 1);
+    h->addWidget(b);
+    return row;
+  };
+  const QString demoTask = bundled(QStringLiteral("tasks/demo/copy.mc.jsonl"));
+  ff->addRow(tr("Train file"), pathRow(trainEdit_, demoTask, false));
+  ff->addRow(tr("Eval file"), pathRow(evalEdit_, demoTask, false));
+  evalEdit_->setToolTip(tr("LayerScope task JSONL or a benchmark layout (MMLU, ARC, GPQA, MGSM, MATH; auto-detected). "
+                           "Use held-out items: evaluating on the training file measures fit, not generalisation."));
+  ff->addRow(tr("Output folder"), pathRow(outEdit_, QString(), true));
+  outEdit_->setPlaceholderText(tr("new folder under the results root"));
+  connect(outEdit_, &QLineEdit::textChanged, this, &TrainPanel::updateButtons);
+  outer->addWidget(files);
+
+  auto* buttons = new QWidget;
+  auto* bh = new QHBoxLayout(buttons);
+  bh->setContentsMargins(0, 0, 0, 0);
+  startButton_ = new QPushButton(tr("Start"));
+  cancelButton_ = new QPushButton(tr("Cancel"));
+  resumeButton_ = new QPushButton(tr("Resume"));
+  resumeButton_->setToolTip(tr("Continue the run in the output folder from its newest checkpoint, with its recorded options"));
+  evalButton_ = new QPushButton(tr("Evaluate vs base"));
+  evalButton_->setToolTip(tr("Accuracy of the base model and of base + the adapter in the output folder on the eval file"));
+  connect(startButton_, &QPushButton::clicked, this, [this] { startTraining(false); });
+  connect(resumeButton_, &QPushButton::clicked, this, [this] { startTraining(true); });
+  connect(cancelButton_, &QPushButton::clicked, this, &TrainPanel::cancel);
+  connect(evalButton_, &QPushButton::clicked, this, &TrainPanel::startEvaluation);
+  for (QPushButton* b : {startButton_, cancelButton_, resumeButton_, evalButton_}) bh->addWidget(b);
+  outer->addWidget(buttons);
+  progress_ = new QProgressBar;
+  progress_->setRange(0, 1000);
+  outer->addWidget(progress_);
+  status_ = new QLabel(tr("Idle"));
+  status_->setWordWrap(true);
+  outer->addWidget(status_);
+  loss_ = new views::LossCurveView;
+  loss_->setMinimumHeight(220);
+  outer->addWidget(loss_, 1);
+  result_ = new QLabel;
+  result_->setWordWrap(true);
+  result_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  outer->addWidget(result_);
+  evalResult_ = new QLabel;
+  evalResult_->setWordWrap(true);
+  outer->addWidget(evalResult_);
+  setTopK({}, {});
+  setRunning(false);
+}
+
+TrainPanel::~TrainPanel() {
+  worker_->cancel();
+  thread_.quit();
+  thread_.wait();  // the job stops before its next step / batch
+}
+
+void TrainPanel::setModelDir(const QString& dir) {
+  modelDir_ = dir;
+  modelLabel_->setText(dir.isEmpty() ? tr("<i>No model: open a model folder first.</i>")
+                                     : tr("Base model: <b>%1</b> (frozen)").arg(dir.toHtmlEscaped()));
+}
+
+void TrainPanel::setTopK(const QVector<int>& sSens, const QVector<int>& sRope) {
+  sSens_ = sSens;
+  sRope_ = sRope;
+  for (int i = 0; i < topKButtons_.size(); ++i) topKButtons_[i]->setEnabled(!(i % 2 == 0 ? sSens_ : sRope_).isEmpty());
+}
+
+bool TrainPanel::prefillFromSelection() {
+  if (!selection_ || selection_->layers().isEmpty()) return false;
+  loraEdit_->setText(layerText(selection_->layers()));
+  garfaEdit_->setText(layerText(selection_->layers()));
+  return true;
+}
+
+bool TrainPanel::prefillFromTopK(bool sens) {
+  const QVector<int>& l = sens ? sSens_ : sRope_;
+  if (l.isEmpty()) return false;
+  loraEdit_->setText(layerText(l));
+  garfaEdit_->setText(layerText(l));
+  return true;
+}
+
+void TrainPanel::setBlocked(bool blocked) {
+  blocked_ = blocked;
+  updateButtons();
+}
+
+TrainJob TrainPanel::jobFromPanel() const {
+  TrainJob j;
+  j.modelDir = modelDir_;
+  j.trainFile = trainEdit_->text().trimmed();
+  j.outDir = outEdit_->text().trimmed();
+  j.loraLayers = loraEdit_->text();
+  j.garfaLayers = garfaEdit_->text();
+  j.rank = rank_->value();
+  j.alpha = alpha_->value();
+  j.dropout = dropout_->value();
+  j.targets = targets_->text();
+  j.loraLr = loraLr_->value();
+  j.garfaLr = garfaLr_->value();
+  j.clampAlpha = clamp_->isChecked();
+  j.minAlpha = minAlpha_->value();
+  j.maxAlpha = maxAlpha_->value();
+  j.steps = steps_->value();
+  j.batchSize = batch_->value();
+  j.gradAccum = gradAccum_->value();
+  j.checkpointEvery = checkpointEvery_->value();
+  j.seed = qulonglong(seed_->value());
+  j.dtype = dtype_->currentText();
+  return j;
+}
+
+bool TrainPanel::loadOptionsFrom(const QString& dir) {
+  QFile f(dir + QStringLiteral("/train_options.json"));
+  if (!f.open(QIODevice::ReadOnly)) return false;
+  const QJsonObject o = QJsonDocument::fromJson(f.readAll()).object();
+  if (o.isEmpty()) return false;
+  auto layers = [&](const char* key) {
+    QVector<int> v;
+    for (const auto& x : o.value(QLatin1String(key)).toArray()) v << x.toInt();
+    return layerText(v);
+  };
+  loraEdit_->setText(layers("lora_layers"));
+  garfaEdit_->setText(layers("garfa_layers"));
+  QStringList targets;
+  for (const auto& x : o.value(QStringLiteral("lora_targets")).toArray()) targets << x.toString();
+  if (!targets.isEmpty()) targets_->setText(targets.join(QLatin1Char(',')));
+  rank_->setValue(o.value(QStringLiteral("lora_rank")).toInt(rank_->value()));
+  alpha_->setValue(o.value(QStringLiteral("lora_alpha")).toDouble(alpha_->value()));
+  dropout_->setValue(o.value(QStringLiteral("lora_dropout")).toDouble(dropout_->value()));
+  loraLr_->setValue(o.value(QStringLiteral("lora_lr")).toDouble(loraLr_->value()));
+  garfaLr_->setValue(o.value(QStringLiteral("garfa_lr")).toDouble(garfaLr_->value()));
+  const QJsonArray clamp = o.value(QStringLiteral("garfa_clamp")).toArray();
+  clamp_->setChecked(clamp.size() == 2);
+  if (clamp.size() == 2) {
+    minAlpha_->setValue(clamp[0].toDouble());
+    maxAlpha_->setValue(clamp[1].toDouble());
+  }
+  steps_->setValue(o.value(QStringLiteral("steps")).toInt(steps_->value()));
+  batch_->setValue(o.value(QStringLiteral("batch")).toInt(batch_->value()));
+  gradAccum_->setValue(o.value(QStringLiteral("grad_accum")).toInt(gradAccum_->value()));
+  seed_->setValue(int(o.value(QStringLiteral("seed")).toDouble(seed_->value())));
+  return true;
+}
+
+QString TrainPanel::defaultOutDir() const {
+  const QString root = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/adapters");
+  return QStringLiteral("%1/%2_%3_%4").arg(root, QFileInfo(modelDir_).fileName(), QFileInfo(trainEdit_->text()).completeBaseName(),
+                                           QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")));
+}
+
+bool TrainPanel::startTraining(bool resume) {
+  if (running_ || blocked_) return false;  // one job at a time
+  if (modelDir_.isEmpty() || !QFileInfo(modelDir_).isDir()) {
+    Q_EMIT failed(tr("No model"), tr("Open a model folder (File > Open model folder) before training an adapter."));
+    return false;
+  }
+  if (resume) {
+    const QString dir = outEdit_->text().trimmed();
+    if (!hasCheckpoint(dir)) {
+      Q_EMIT failed(tr("Nothing to resume"), tr("The output folder '%1' holds no training checkpoint (checkpoints/step-*). "
+                                                "Choose the folder of an interrupted run, or press Start.").arg(dir));
+      return false;
+    }
+    loadOptionsFrom(dir);
+  } else if (outEdit_->text().trimmed().isEmpty()) {
+    outEdit_->setText(defaultOutDir());
+  }
+  TrainJob job = jobFromPanel();
+  job.resume = resume;
+  loss_->setData({}, {}, job.steps);
+  result_->clear();
+  evalResult_->clear();
+  evaluating_ = false;
+  setRunning(true);
+  status_->setText(resume ? tr("Resuming...") : tr("Starting..."));
+  QMetaObject::invokeMethod(worker_, "train", Qt::QueuedConnection, Q_ARG(layerscope::app::TrainJob, job));
+  return true;
+}
+
+bool TrainPanel::startEvaluation() {
+  if (running_ || blocked_) return false;
+  const QString adapter = outEdit_->text().trimmed();
+  if (modelDir_.isEmpty() || adapter.isEmpty()) {
+    Q_EMIT failed(tr("Nothing to evaluate"), tr("Train an adapter first (or put an adapter folder in 'Output folder')."));
+    return false;
+  }
+  EvalJob job;
+  job.modelDir = modelDir_;
+  job.adapterDir = adapter;
+  job.evalFile = evalEdit_->text().trimmed();
+  job.dtype = dtype_->currentText();
+  job.batchSize = batch_->value();
+  job.seed = qulonglong(seed_->value());
+  evaluating_ = true;
+  evalResult_->setText(tr("Evaluating..."));
+  setRunning(true);
+  QMetaObject::invokeMethod(worker_, "evaluate", Qt::QueuedConnection, Q_ARG(layerscope::app::EvalJob, job));
+  return true;
+}
+
+void TrainPanel::cancel() {
+  if (!running_) return;
+  worker_->cancel();  // thread-safe: flips the stop_source the job polls
+  status_->setText(tr("Cancelling before the next step / batch..."));
+  cancelButton_->setEnabled(false);
+}
+
+void TrainPanel::setRunning(bool running) {
+  const bool changed = running != running_;
+  running_ = running;
+  updateButtons();
+  progress_->setVisible(running);
+  if (changed) Q_EMIT runningChanged(running);
+}
+
+void TrainPanel::updateButtons() {
+  const bool idle = !running_ && !blocked_;
+  startButton_->setEnabled(idle);
+  resumeButton_->setEnabled(idle && hasCheckpoint(outEdit_->text().trimmed()));
+  evalButton_->setEnabled(idle && !outEdit_->text().trimmed().isEmpty());
+  cancelButton_->setEnabled(running_);
+}
+
+void TrainPanel::onStage(const QString& text, double fraction) {
+  if (!running_) return;
+  if (fraction < 0) {
+    progress_->setRange(0, 0);
+  } else {
+    progress_->setRange(0, 1000);
+    progress_->setValue(int(fraction * 1000));
+  }
+  (evaluating_ ? evalResult_ : status_)->setText(text);
+}
+
+void TrainPanel::onProgress(const TrainProgress& p) {
+  if (!running_) return;
+  loss_->setTotalSteps(int(p.totalSteps));
+  loss_->appendPoints(p.steps, p.losses);
+  progress_->setRange(0, 1000);
+  progress_->setValue(p.totalSteps > 0 ? int(1000 * p.step / p.totalSteps) : 0);
+  status_->setText(tr("step %1 / %2   loss %3   %4 tokens/s   ETA %5")
+                       .arg(p.step)
+                       .arg(p.totalSteps)
+                       .arg(p.losses.isEmpty() ? 0.0 : p.losses.back(), 0, 'f', 4)
+                       .arg(p.tokensPerSecond, 0, 'f', 0)
+                       .arg(clock(p.etaSeconds)));
+}
+
+void TrainPanel::onTrained(const TrainOutcome& o) {
+  QVector<double> steps(o.losses.size());
+  for (qsizetype i = 0; i < steps.size(); ++i) steps[i] = double(i + 1);
+  loss_->setData(steps, o.losses, int(o.losses.size()));  // includes steps replayed from a checkpoint
+  setRunning(false);
+  status_->setText(tr("Finished %1 steps in %2 s (%3 tokens/s)%4")
+                       .arg(o.losses.size())
+                       .arg(o.seconds, 0, 'f', 1)
+                       .arg(o.tokensPerSecond, 0, 'f', 0)
+                       .arg(o.resumedFromStep > 0 ? tr(", resumed from step %1").arg(o.resumedFromStep) : QString()));
+  result_->setText(tr("Adapter folder: <b>%1</b><br>trainable parameters: LS-LoRA %L2, GARFA %L3. Load it with "
+                      "File > Open adapter folder, or click Evaluate vs base.")
+                       .arg(o.outDir.toHtmlEscaped())
+                       .arg(o.loraParameters)
+                       .arg(o.garfaParameters));
+  Q_EMIT trainingFinished(o.outDir);
+}
+
+void TrainPanel::onEvaluated(const EvalOutcome& o) {
+  evaluating_ = false;
+  setRunning(false);
+  const double delta = 100 * (o.adapterAccuracy - o.baseAccuracy);
+  evalResult_->setText(tr("<b>%1</b> (%2, %3 items): base %4%, with adapter %5% (%6%7 points)")
+                           .arg(o.task.toHtmlEscaped(), o.kind)
+                           .arg(o.items)
+                           .arg(100 * o.baseAccuracy, 0, 'f', 1)
+                           .arg(100 * o.adapterAccuracy, 0, 'f', 1)
+                           .arg(delta >= 0 ? QStringLiteral("+") : QString())
+                           .arg(delta, 0, 'f', 1));
+  Q_EMIT evaluationFinished(o);
+}
+
+void TrainPanel::onCancelled() {
+  const bool eval = evaluating_;
+  evaluating_ = false;
+  setRunning(false);
+  if (eval) {
+    evalResult_->setText(tr("Evaluation cancelled."));
+  } else {
+    status_->setText(tr("Cancelled. Checkpoints written so far stay in the output folder; Resume continues from the newest."));
+    Q_EMIT trainingCancelled();
+  }
+}
+
+void TrainPanel::onFailed(const QString& message) {
+  const bool eval = evaluating_;
+  evaluating_ = false;
+  setRunning(false);
+  (eval ? evalResult_ : status_)->setText(tr("Failed."));
+  Q_EMIT failed(eval ? tr("Evaluation failed") : tr("Training failed"), message);
+}
+
+}  // namespace layerscope::app

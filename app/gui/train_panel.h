@@ -1,0 +1,134 @@
+// "Train on selection": LS-LoRA / GARFA fine-tuning from the GUI (METHODS section 7). The linked layer
+// selection or the analysis's S_sens / S_rope fill the layer sets; hyperparameters default to METHODS; Start /
+// Cancel / Resume drive a TrainWorker on its own QThread (one job at a time); a live LossCurveView, tokens/s and
+// ETA; when done the adapter folder and "Evaluate vs base" (base vs adapter accuracy on the eval file).
+#pragma once
+
+#include <QThread>
+#include <QVector>
+#include <QWidget>
+
+#include "app/gui/train_worker.h"
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+
+namespace layerscope::views {
+class LayerSelection;
+class LossCurveView;
+}  // namespace layerscope::views
+
+namespace layerscope::app {
+
+class TrainPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit TrainPanel(QWidget* parent = nullptr);
+  ~TrainPanel() override;
+
+  void setModelDir(const QString& dir);
+  QString modelDir() const { return modelDir_; }
+  /// The linked selection used by "Use selection" (and prefillFromSelection).
+  void setSelection(views::LayerSelection* selection) { selection_ = selection; }
+  /// S_sens / S_rope of the analysis shown (stats.json top_k); empty disables the buttons.
+  void setTopK(const QVector<int>& sSens, const QVector<int>& sRope);
+  /// Both layer sets from the current selection (no-op when nothing is selected). Returns true if filled.
+  bool prefillFromSelection();
+  /// Both layer sets from S_sens (true) or S_rope (false).
+  bool prefillFromTopK(bool sens);
+  /// Another job (analysis, ablation) is running: Start / Resume / Evaluate wait for it.
+  void setBlocked(bool blocked);
+
+  /// Starts a fine-tune (resume: from the output folder's newest checkpoint, with its recorded options).
+  /// False (with failed()) if it cannot start.
+  bool startTraining(bool resume = false);
+  bool startEvaluation();
+  void cancel();
+  bool isRunning() const { return running_; }
+  /// Restores the hyperparameters and layer sets recorded in DIR/train_options.json (false if absent).
+  bool loadOptionsFrom(const QString& dir);
+  TrainJob jobFromPanel() const;
+
+  // Widgets, for MainWindow and tests.
+  QLineEdit* loraLayersEdit() const { return loraEdit_; }
+  QLineEdit* garfaLayersEdit() const { return garfaEdit_; }
+  QLineEdit* trainFileEdit() const { return trainEdit_; }
+  QLineEdit* evalFileEdit() const { return evalEdit_; }
+  QLineEdit* outDirEdit() const { return outEdit_; }
+  QSpinBox* stepsSpin() const { return steps_; }
+  QSpinBox* batchSpin() const { return batch_; }
+  QSpinBox* rankSpin() const { return rank_; }
+  QSpinBox* checkpointEverySpin() const { return checkpointEvery_; }
+  QPushButton* startButton() const { return startButton_; }
+  QPushButton* cancelButton() const { return cancelButton_; }
+  QPushButton* resumeButton() const { return resumeButton_; }
+  QPushButton* evaluateButton() const { return evalButton_; }
+  views::LossCurveView* lossView() const { return loss_; }
+  QLabel* resultLabel() const { return result_; }
+
+ Q_SIGNALS:
+  void runningChanged(bool running);
+  void trainingFinished(const QString& adapterDir);
+  void trainingCancelled();
+  void evaluationFinished(const layerscope::app::EvalOutcome& outcome);
+  /// A job failed or could not start; MainWindow shows the dialog.
+  void failed(const QString& title, const QString& message);
+
+ private:
+  void setRunning(bool running);
+  void updateButtons();
+  void onProgress(const TrainProgress& p);
+  void onTrained(const TrainOutcome& o);
+  void onEvaluated(const EvalOutcome& o);
+  void onStage(const QString& text, double fraction);
+  void onCancelled();
+  void onFailed(const QString& message);
+  QString defaultOutDir() const;
+
+  QThread thread_;
+  TrainWorker* worker_;
+  views::LayerSelection* selection_ = nullptr;
+  QString modelDir_;
+  QVector<int> sSens_, sRope_;
+  bool running_ = false, blocked_ = false, evaluating_ = false;
+
+  QLabel* modelLabel_;
+  QLineEdit* loraEdit_;
+  QLineEdit* garfaEdit_;
+  QList<QPushButton*> topKButtons_;
+  QSpinBox* rank_;
+  QDoubleSpinBox* alpha_;
+  QDoubleSpinBox* dropout_;
+  QLineEdit* targets_;
+  QDoubleSpinBox* loraLr_;
+  QDoubleSpinBox* garfaLr_;
+  QCheckBox* clamp_;
+  QDoubleSpinBox* minAlpha_;
+  QDoubleSpinBox* maxAlpha_;
+  QSpinBox* steps_;
+  QSpinBox* batch_;
+  QSpinBox* gradAccum_;
+  QSpinBox* checkpointEvery_;
+  QSpinBox* seed_;
+  QComboBox* dtype_;
+  QLineEdit* trainEdit_;
+  QLineEdit* evalEdit_;
+  QLineEdit* outEdit_;
+  QPushButton* startButton_;
+  QPushButton* cancelButton_;
+  QPushButton* resumeButton_;
+  QPushButton* evalButton_;
+  QProgressBar* progress_;
+  QLabel* status_;
+  QLabel* result_;
+  QLabel* evalResult_;
+  views::LossCurveView* loss_;
+};
+
+}  // namespace layerscope::app

@@ -17,11 +17,17 @@ void AnalysisWorker::cancel() {
   if (stop_) stop_->request_stop();
 }
 
+void AnalysisWorker::arm() {
+  std::lock_guard lock(mutex_);
+  stop_ = std::make_shared<std::stop_source>();
+}
+
 void AnalysisWorker::run(const AnalysisJob& job) {
-  auto stop = std::make_shared<std::stop_source>();
+  std::shared_ptr<std::stop_source> stop;
   {
     std::lock_guard lock(mutex_);
-    stop_ = stop;
+    if (!stop_) stop_ = std::make_shared<std::stop_source>();
+    stop = stop_;
   }
   QElapsedTimer throttle;
   throttle.start();

@@ -40,6 +40,9 @@ class AnalysisWorker : public QObject {
   using QObject::QObject;
   /// Thread-safe: asks the running job to stop at its next check (between layers / batches).
   void cancel();
+  /// Thread-safe: called by the GUI thread just before queuing run(), so a cancel that arrives before the
+  /// queued job starts is kept instead of lost.
+  void arm();
 
  public Q_SLOTS:
   /// Runs `job` on the worker thread. Emits exactly one of finished / cancelled / failed.

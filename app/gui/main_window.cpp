@@ -624,6 +624,7 @@ bool MainWindow::startAnalysis(const QString& outDir) {
   runClock_.start();
   status_->setText(tr("Starting..."));
   progress_->setValue(0);
+  worker_->arm();
   QMetaObject::invokeMethod(worker_, "run", Qt::QueuedConnection, Q_ARG(layerscope::app::AnalysisJob, job));
   return true;
 }

@@ -388,6 +388,7 @@ bool TrainPanel::startTraining(bool resume) {
   evaluating_ = false;
   setRunning(true);
   status_->setText(resume ? tr("Resuming...") : tr("Starting..."));
+  worker_->arm();
   QMetaObject::invokeMethod(worker_, "train", Qt::QueuedConnection, Q_ARG(layerscope::app::TrainJob, job));
   return true;
 }
@@ -409,6 +410,7 @@ bool TrainPanel::startEvaluation() {
   evaluating_ = true;
   evalResult_->setText(tr("Evaluating..."));
   setRunning(true);
+  worker_->arm();
   QMetaObject::invokeMethod(worker_, "evaluate", Qt::QueuedConnection, Q_ARG(layerscope::app::EvalJob, job));
   return true;
 }

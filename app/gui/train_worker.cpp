@@ -84,11 +84,15 @@ void TrainWorker::cancel() {
   if (stop_) stop_->request_stop();
 }
 
-std::shared_ptr<std::stop_source> TrainWorker::begin() {
-  auto stop = std::make_shared<std::stop_source>();
+void TrainWorker::arm() {
   std::lock_guard lock(mutex_);
-  stop_ = stop;
-  return stop;
+  stop_ = std::make_shared<std::stop_source>();
+}
+
+std::shared_ptr<std::stop_source> TrainWorker::begin() {
+  std::lock_guard lock(mutex_);
+  if (!stop_) stop_ = std::make_shared<std::stop_source>();  // armed by the GUI thread, normally
+  return stop_;
 }
 
 void TrainWorker::end() {

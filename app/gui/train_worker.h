@@ -81,6 +81,8 @@ class TrainWorker : public QObject {
   ~TrainWorker() override;
   /// Thread-safe: asks the running job to stop before its next step / batch.
   void cancel();
+  /// Thread-safe: called by the GUI thread just before queuing a job, so an early cancel is not lost.
+  void arm();
 
  public Q_SLOTS:
   /// Emits exactly one of trained / cancelled / failed.

@@ -87,6 +87,18 @@ void Args::finish() const {
   if (!left.empty()) throw InvalidArgument("unknown or unused arguments: " + left);
 }
 
+std::vector<std::string> splitCommaList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
 std::vector<long long> parseIntList(const std::string& text, const std::string& what) {
   std::vector<long long> out;
   size_t start = 0;

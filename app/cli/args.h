@@ -34,6 +34,9 @@ class Args {
   std::vector<bool> used_;
 };
 
+/// Splits "a,b,,c" into {"a", "b", "c"} (empty entries dropped).
+std::vector<std::string> splitCommaList(const std::string& text);
+
 /// Parses "1,2,3" into integers; throws InvalidArgument naming `what` on a bad entry.
 std::vector<long long> parseIntList(const std::string& text, const std::string& what);
 

@@ -26,15 +26,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-std::vector<std::string> splitComma(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 // "all" = every layer; otherwise parseLayerList ("23-31", "0,2", "none").
 std::vector<int> layerArg(const std::string& text, int numLayers, const std::string& what) {
   if (text == "all") {
@@ -114,7 +105,7 @@ core::Task trainingTask(const std::string& spec, uint64_t seed) {
 
 int runTrain(Args& args) {
   const fs::path modelDir = args.required("--model"), trainFile = args.required("--train"), out = args.required("--out");
-  const auto evalFiles = splitComma(args.valueOr("--eval", ""));
+  const auto evalFiles = splitCommaList(args.valueOr("--eval", ""));
   const std::string loraText = args.valueOr("--lora-layers", "none"), garfaText = args.valueOr("--garfa-layers", "none");
   const bool resume = args.flag("--resume");
   TrainArgs t = commonTrainArgs(args);
@@ -197,7 +188,7 @@ json readJsonFile(const fs::path& p) {
 int runAblate(Args& args) {
   const fs::path modelDir = args.required("--model"), analysisDir = args.required("--analysis"),
                  trainFile = args.required("--train"), out = args.required("--out");
-  const auto evalFiles = splitComma(args.required("--eval"));
+  const auto evalFiles = splitCommaList(args.required("--eval"));
   const std::string format = args.valueOr("--format", "auto");
   const int c5Seeds = int(args.intOr("--control-seeds", 3));
   TrainArgs t = commonTrainArgs(args);

@@ -71,15 +71,6 @@ fs::path defaultPath(const std::string& rel) {
   return fs::path(LAYERSCOPE_SOURCE_DIR) / rel;
 }
 
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 // Options shared by analyze / manipulate / drop.
 analysis::AnalyzeRequest commonRequest(Args& args) {
   analysis::AnalyzeRequest r;
@@ -183,7 +174,7 @@ int runAnalyze(Args& args) {
   r.redundancy = !args.flag("--no-redundancy");
   r.sensitivityMode = args.valueOr("--sensitivity-mode", r.sensitivityMode);
   r.position = args.valueOr("--position", r.position);
-  if (auto m = args.value("--metrics")) r.metrics = splitList(*m);
+  if (auto m = args.value("--metrics")) r.metrics = splitCommaList(*m);
   r.bootstrap = size_t(args.intOr("--bootstrap", (long long)r.bootstrap));
   r.confidence = args.doubleOr("--confidence", r.confidence);
   r.probeBootstrap = size_t(args.intOr("--probe-bootstrap", (long long)r.probeBootstrap));
@@ -209,7 +200,7 @@ int runManipulate(Args& args) {
   if (mode == "all") {
     for (auto m : analysis::allManipulations()) r.manipulations.push_back(analysis::manipulationName(m));
   } else {
-    r.manipulations = splitList(mode);
+    r.manipulations = splitCommaList(mode);
   }
   if (auto l = args.value("--layers"))
     for (auto v : parseIntList(*l, "--layers")) r.manipulationLayers.push_back(int(v));

@@ -11,15 +11,6 @@
 namespace layerscope::app {
 namespace {
 
-std::vector<std::string> splitList(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 int runMakeTasks(Args& args) {
   using namespace layerscope::core;
   SuiteRequest req;
@@ -32,7 +23,7 @@ int runMakeTasks(Args& args) {
   const auto knobs = args.value("--knobs");
   args.finish();
   if (knobs)
-    for (const auto& kv : splitList(*knobs)) {
+    for (const auto& kv : splitCommaList(*knobs)) {
       const auto eq = kv.find('=');
       if (eq == std::string::npos) throw InvalidArgument("option --knobs: expected NAME=LO-HI entries, got '" + kv + "'");
       setKnob(req.options, kv.substr(0, eq), kv.substr(eq + 1));
@@ -42,9 +33,9 @@ int runMakeTasks(Args& args) {
   req.n = std::size_t(n);
   req.seed = std::uint64_t(seed);
   if (families)
-    for (const auto& name : splitList(*families)) req.families.push_back(taskFamilyFromName(name));
+    for (const auto& name : splitCommaList(*families)) req.families.push_back(taskFamilyFromName(name));
   if (forms)
-    for (const auto& name : splitList(*forms)) req.forms.push_back(taskKindFromName(name));
+    for (const auto& name : splitCommaList(*forms)) req.forms.push_back(taskKindFromName(name));
 
   const GeneratedSuite suite = generateSuite(req);
   writeSuite(suite, out);

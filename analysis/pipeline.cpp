@@ -2,6 +2,8 @@
 // atomic results directory.
 #include "analysis/pipeline.h"
 
+#include "core/adapters.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,8 +96,9 @@ class StagedProgress {
 }  // namespace
 
 void validateRequest(const AnalyzeRequest& r) {
-  if (r.adapterDir && !r.adapterDir->empty())
-    throw InvalidArgument("--adapter: adapters (LS-LoRA / GARFA) are not applied by the analyses yet; leave it empty");
+  if (r.adapterDir && !r.adapterDir->empty() && !core::AdapterSet::isAdapterDir(*r.adapterDir))
+    throw InvalidArgument("--adapter: '" + r.adapterDir->string() +
+                          "' holds neither adapter_config.json (LS-LoRA) nor garfa_config.json (GARFA)");
   if (!fs::is_directory(r.modelDir))
     throw InvalidArgument("--model: '" + r.modelDir.string() + "' is not a directory");
   const auto cfg = core::loadModelConfig(r.modelDir / "config.json");
@@ -220,6 +223,15 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
   auto t0 = Clock::now();
   const auto dtype = core::parseComputeDtype(req.dtype);
   auto model = core::LlamaModel::load(req.modelDir, dtype);
+  json adapterJson = nullptr;
+  if (req.adapterDir && !req.adapterDir->empty()) {
+    // Analyse the adapted model: LoRA folded into the weights, GARFA baked in as fixed RoPE multipliers.
+    const auto adapter = core::AdapterSet::load(*req.adapterDir, model->config());
+    model = core::bakeAdapter(*model, adapter);
+    adapterJson = {{"path", fs::absolute(*req.adapterDir).string()},
+                   {"lora", adapter.hasLora() ? adapter.peftConfigJson() : json(nullptr)},
+                   {"garfa", adapter.hasGarfa() ? adapter.garfaConfigJson() : json(nullptr)}};
+  }
   auto tok = core::Tokenizer::fromFile(req.modelDir);
   auto task = core::readTask(req.taskFile);
   auto prepared = core::prepareTask(tok, task);
@@ -373,7 +385,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
     res.timings["stats"] = since(t0);
   }
 
-  json modelJson = {{"path", fs::absolute(req.modelDir).string()}, {"adapter", nullptr}, {"config", cfg.summary()},
+  json modelJson = {{"path", fs::absolute(req.modelDir).string()}, {"adapter", adapterJson}, {"config", cfg.summary()},
                     {"dtype", req.dtype}};
   {
     std::string idx = readFile(req.modelDir / "config.json");

@@ -387,6 +387,18 @@ Interventions LoadedModel::interventions() const {
   return adapter->interventions(false);
 }
 
+std::shared_ptr<const LlamaModel> bakeAdapter(const LlamaModel& model, const AdapterSet& adapter) {
+  torch::NoGradGuard noGrad;
+  std::map<std::string, torch::Tensor> weights;
+  for (auto& [name, t] : adapter.mergedWeights(model)) weights[name] = t;
+  auto baked = LlamaModel::fromTensors(model.config(), weights, model.computeDtype());
+  if (!adapter.hasGarfa()) return baked;
+  std::vector<torch::Tensor> alpha(size_t(model.config().numLayers));
+  for (int l = 0; l < model.config().numLayers; ++l)
+    if (adapter.beta(l).defined()) alpha[size_t(l)] = torch::exp(adapter.beta(l).detach());
+  return baked->withRopeMultipliers(std::move(alpha));
+}
+
 LoadedModel loadModelWithAdapter(const fs::path& modelDir, const fs::path& adapterDir, torch::ScalarType dtype) {
   LoadedModel m;
   m.model = LlamaModel::load(modelDir, dtype);

@@ -123,6 +123,11 @@ struct LoadedModel {
   /// Interventions to pass to every forward (empty without an adapter). Built once, inference only.
   Interventions interventions() const;
 };
+/// The adapted model as an immutable model: LoRA folded into the weights (mergedWeights) and GARFA's
+/// alpha = exp(beta) baked in as fixed RoPE multipliers, so code that runs a plain model (the layer analyses)
+/// runs the adapted one unchanged. Same compute dtype as `model`.
+std::shared_ptr<const LlamaModel> bakeAdapter(const LlamaModel& model, const AdapterSet& adapter);
+
 LoadedModel loadModelWithAdapter(const std::filesystem::path& modelDir, const std::filesystem::path& adapterDir,
                                  torch::ScalarType dtype);
 

@@ -154,6 +154,22 @@ std::shared_ptr<const LlamaModel> LlamaModel::fromTensors(const ModelConfig& c,
                [&](const std::string& n) { return tensors.count(n) != 0; }, dtype);
 }
 
+std::shared_ptr<const LlamaModel> LlamaModel::withRopeMultipliers(std::vector<torch::Tensor> alpha) const {
+  if (!alpha.empty() && alpha.size() != size_t(config_.numLayers))
+    throw InvalidArgument("withRopeMultipliers: expected " + std::to_string(config_.numLayers) + " entries, got " +
+                          std::to_string(alpha.size()));
+  for (size_t l = 0; l < alpha.size(); ++l)
+    if (alpha[l].defined()) {
+      if (alpha[l].dim() != 1 || alpha[l].size(0) != config_.numKvHeads)
+        throw InvalidArgument("withRopeMultipliers: layer " + std::to_string(l) + " needs [" +
+                              std::to_string(config_.numKvHeads) + "] multipliers");
+      alpha[l] = alpha[l].detach().to(torch::kFloat64);
+    }
+  auto m = std::make_shared<LlamaModel>(*this);  // tensors are shared, not copied
+  m->fixedAlpha_ = std::move(alpha);
+  return m;
+}
+
 std::shared_ptr<const LlamaModel> LlamaModel::load(const std::filesystem::path& dir, torch::ScalarType dtype) {
   return fromCheckpoint(Checkpoint::open(dir), dtype);
 }
@@ -279,8 +295,13 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
       torch::Tensor k = project(x, W.w[1], W.b[1], slot(Proj::K), training).view({B, T, G, Dh}).transpose(1, 2);
       torch::Tensor v = project(x, W.w[2], W.b[2], slot(Proj::V), training).view({B, T, G, Dh}).transpose(1, 2);
       // q [B,H,T,Dh], k/v [B,G,T,Dh]
-      const bool perHead = iv && !iv->ropeAlpha.empty() && iv->ropeAlpha[size_t(l)].defined();
-      auto [cosT, sinT] = perHead ? ropeCosSin(iv->ropeAlpha[size_t(l)]) : basePair;  // [B,G|1,T,Dh]
+      // Effective multipliers: the model's fixed ones (a baked GARFA adapter) times the intervention's.
+      torch::Tensor alpha = (iv && !iv->ropeAlpha.empty()) ? iv->ropeAlpha[size_t(l)] : torch::Tensor();
+      if (!fixedAlpha_.empty() && fixedAlpha_[size_t(l)].defined()) {
+        const torch::Tensor fixed = fixedAlpha_[size_t(l)].to(acc);  // [G]
+        alpha = alpha.defined() ? alpha.to(acc) * fixed : fixed;        // [G] or [B,G]
+      }
+      auto [cosT, sinT] = alpha.defined() ? ropeCosSin(alpha) : basePair;  // [B,G|1,T,Dh]
       torch::Tensor qg = q.reshape({B, G, R, T, Dh});  // query head h = g * n_rep + r reads KV head g
       qg = qg * cosT.unsqueeze(2) + rotateHalf(qg) * sinT.unsqueeze(2);
       k = k * cosT + rotateHalf(k) * sinT;

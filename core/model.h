@@ -126,6 +126,12 @@ class LlamaModel {
   static std::shared_ptr<const LlamaModel> fromTensors(const ModelConfig& config,
                                                        const std::map<std::string, torch::Tensor>& tensors,
                                                        torch::ScalarType computeDtype);
+  /// A view of this model whose RoPE inverse frequencies carry fixed per-layer, per-KV-head multipliers
+  /// (`alpha` [L] entries, each undefined or [G]): how a trained GARFA adapter is applied to an immutable model.
+  /// Weights are shared; intervention multipliers passed to forward() multiply on top of these.
+  std::shared_ptr<const LlamaModel> withRopeMultipliers(std::vector<torch::Tensor> alpha) const;
+  /// The fixed multipliers of withRopeMultipliers ([L] or empty).
+  const std::vector<torch::Tensor>& fixedRopeMultipliers() const { return fixedAlpha_; }
   /// Convenience: open the directory and load.
   static std::shared_ptr<const LlamaModel> load(const std::filesystem::path& dir, torch::ScalarType computeDtype);
 
@@ -160,6 +166,7 @@ class LlamaModel {
   std::vector<Layer> layers_;
   torch::Tensor invFreq_;    // [Dh/2] float32
   torch::Tensor invFreq64_;  // [Dh/2] float64 (float64 compute, tests)
+  std::vector<torch::Tensor> fixedAlpha_;  // [L] or empty: baked-in RoPE multipliers (GARFA), each [G]
 };
 
 /// Parses "float32" / "bfloat16" (also "fp32", "bf16").

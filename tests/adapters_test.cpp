@@ -437,3 +437,32 @@ TEST(Benchmarks, LoadersFollowTheHarnessTemplates) {
     EXPECT_NE(std::string(e.what()).find("bad.jsonl:1: answer 'C' names no choice"), std::string::npos) << e.what();
   }
 }
+
+// A baked adapter (LoRA folded into the weights, GARFA as fixed RoPE multipliers) is the same model as the base
+// run with the adapter's interventions, so the layer analyses can run on it unchanged.
+TEST_F(Adapters, BakedAdapterEqualsBaseWithAdapterInterventions) {
+  auto adapter = AdapterSet::create(model_->config(), spec(), 11);
+  {
+    torch::NoGradGuard ng;
+    torch::manual_seed(5);
+    for (auto& p : adapter.loraParameters()) p.value.copy_(torch::randn_like(p.value) * 0.2);
+    for (auto& p : adapter.garfaParameters()) p.value.copy_(torch::randn_like(p.value) * 0.5);
+  }
+  c10::InferenceMode guard;
+  auto in = input();
+  const auto iv = adapter.interventions();
+  auto viaInterventions = model_->forward(in, &iv).logits;
+  auto baked = bakeAdapter(*model_, adapter);
+  auto viaBaked = baked->forward(in).logits;
+  EXPECT_TRUE(torch::allclose(viaBaked, viaInterventions, 1e-5, 1e-5))
+      << (viaBaked - viaInterventions).abs().max().item<double>();
+  EXPECT_FALSE(torch::allclose(viaBaked, model_->forward(in).logits, 1e-3, 1e-3));
+  // Intervention multipliers compose with the baked ones: baked alpha a, intervention b == plain model with a*b.
+  Interventions extra;
+  extra.ropeAlpha.assign(3, torch::tensor({1.3f, 0.7f}));
+  Interventions combined = iv;
+  for (int l = 0; l < 3; ++l)
+    combined.ropeAlpha[size_t(l)] =
+        iv.ropeAlpha[size_t(l)].defined() ? iv.ropeAlpha[size_t(l)] * extra.ropeAlpha[size_t(l)] : extra.ropeAlpha[size_t(l)];
+  EXPECT_TRUE(torch::allclose(baked->forward(in, &extra).logits, model_->forward(in, &combined).logits, 1e-5, 1e-5));
+}

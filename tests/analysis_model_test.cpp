@@ -4,6 +4,8 @@
 // skip_attention = the core's skip), and the pipeline's results directory / validation / cancellation.
 #include <gtest/gtest.h>
 
+#include "core/adapters.h"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -276,6 +278,39 @@ class Pipeline : public Analyses {
     return r;
   }
 };
+
+TEST_F(Pipeline, AnalysesTheAdaptedModelWhenGivenAnAdapter) {
+  test::TempDir d;
+  core::writeTask(d / "t.jsonl", mcTask(12));
+  core::AdapterSpec spec;
+  spec.lora.layers = {0, 2};
+  spec.lora.rank = 4;
+  spec.garfa.layers = {1};
+  auto adapter = core::AdapterSet::create(f32_->config(), spec, 3);
+  {
+    torch::NoGradGuard ng;
+    torch::manual_seed(8);
+    for (auto& p : adapter.loraParameters()) p.value.copy_(torch::randn_like(p.value) * 0.3);
+    for (auto& p : adapter.garfaParameters()) p.value.copy_(torch::randn_like(p.value) * 0.5);
+  }
+  adapter.save(d / "adapter");
+  auto base = runAnalysis(request(d / "t.jsonl", d / "base"));
+  auto r = request(d / "t.jsonl", d / "adapted");
+  r.adapterDir = d / "adapter";
+  auto adapted = runAnalysis(r);
+  std::ifstream sf(d / "adapted" / "scores.json");
+  auto scores = nlohmann::json::parse(sf);
+  EXPECT_EQ(scores["model"]["adapter"]["path"], fs::absolute(d / "adapter").string());
+  EXPECT_EQ(scores["model"]["adapter"]["lora"]["layers_to_transform"], nlohmann::json({0, 2}));
+  std::ifstream bf(d / "base" / "scores.json");
+  auto baseScores = nlohmann::json::parse(bf);
+  EXPECT_TRUE(baseScores["model"]["adapter"].is_null());
+  EXPECT_NE(scores["layer_scores"]["redundancy.block"], baseScores["layer_scores"]["redundancy.block"]);
+  r.adapterDir = d.path();  // not an adapter directory
+  r.outDir = d / "bad";
+  EXPECT_THROW(runAnalysis(r), InvalidArgument);
+  EXPECT_FALSE(fs::exists(d / "bad"));
+}
 
 TEST_F(Pipeline, WritesTheDocumentedFiles) {
   test::TempDir d;

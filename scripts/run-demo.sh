@@ -22,11 +22,17 @@ $cli info "$model"
 $cli eval --model "$model" --task "$task" --out "$out/eval.jsonl"
 rm -rf "$out/analysis"
 $cli analyze --model "$model" --task "$task" --out "$out/analysis"
-if $cli --help | grep -q '^  figure '; then
+# `figure` exists when the GUI libraries were built (LAYERSCOPE_BUILD_GUI, on by default). The help text is
+# captured first: with pipefail, `cli --help | grep -q` fails when grep closes the pipe early.
+commands=$($cli --help)
+if grep -q '^  figure ' <<<"$commands"; then
+  rm -rf "$out/figures"
   mkdir -p "$out/figures"
   for kind in profile heatmap scatter redundancy; do
     QT_QPA_PLATFORM=offscreen $cli figure --results "$out/analysis" --kind "$kind" --out "$out/figures/$kind.pdf"
     QT_QPA_PLATFORM=offscreen $cli figure --results "$out/analysis" --kind "$kind" --out "$out/figures/$kind.png" --dpi 150
   done
+  echo "run-demo: results in $out/analysis (scores.json, stats.json, layers.csv, items.jsonl), figures in $out/figures"
+else
+  echo "run-demo: results in $out/analysis (scores.json, stats.json, layers.csv, items.jsonl); no figures: this build has no GUI libraries"
 fi
-echo "run-demo: results in $out/analysis (scores.json, stats.json, layers.csv, items.jsonl), figures in $out/figures"

@@ -100,6 +100,20 @@ void TrainWorker::end() {
   stop_.reset();
 }
 
+void TrainWorker::guarded(const std::function<void()>& body) {
+  // Every worker slot: run the job, turn its outcome into a signal, then disarm the stop source.
+  try {
+    body();
+  } catch (const Cancelled&) {
+    Q_EMIT cancelled();
+  } catch (const std::exception& e) {
+    Q_EMIT failed(QString::fromUtf8(e.what()));
+  } catch (...) {
+    Q_EMIT failed(tr("unknown internal error"));
+  }
+  end();
+}
+
 void TrainWorker::ensureModel(const QString& dir, const QString& dtype) {
   if (model_ && loadedDir_ == dir && loadedDtype_ == dtype) return;
   model_.reset();
@@ -117,7 +131,7 @@ void TrainWorker::ensureModel(const QString& dir, const QString& dtype) {
 void TrainWorker::train(const TrainJob& job) {
   auto stop = begin();
   core::JobControl control(stop->get_token());
-  try {
+  guarded([&] {
     if (job.trainFile.isEmpty() || !QFileInfo(job.trainFile).isFile())
       throw InvalidArgument("training task file not found: '" + job.trainFile.toStdString() +
                             "' (choose a LayerScope task JSONL, e.g. resources/tasks/demo/*.mc.jsonl)");
@@ -181,14 +195,7 @@ void TrainWorker::train(const TrainJob& job) {
     out.loraParameters = res.loraParameters;
     out.garfaParameters = res.garfaParameters;
     Q_EMIT trained(out);
-  } catch (const Cancelled&) {
-    Q_EMIT cancelled();
-  } catch (const std::exception& e) {
-    Q_EMIT failed(QString::fromUtf8(e.what()));
-  } catch (...) {
-    Q_EMIT failed(tr("unknown internal error"));
-  }
-  end();
+  });
 }
 
 void TrainWorker::evaluate(const EvalJob& job) {
@@ -202,7 +209,7 @@ void TrainWorker::evaluate(const EvalJob& job) {
     Q_EMIT stage(label, p.total > 0 ? p.done / p.total : -1.0);
   };
   core::JobControl control(stop->get_token(), onProgress);
-  try {
+  guarded([&] {
     if (!QFileInfo(job.evalFile).isFile())
       throw InvalidArgument("evaluation file not found: '" + job.evalFile.toStdString() + "'");
     if (!core::AdapterSet::isAdapterDir(toPath(job.adapterDir)))
@@ -234,14 +241,7 @@ void TrainWorker::evaluate(const EvalJob& job) {
     out.baseAccuracy = base.accuracy;
     out.adapterAccuracy = withAdapter.accuracy;
     Q_EMIT evaluated(out);
-  } catch (const Cancelled&) {
-    Q_EMIT cancelled();
-  } catch (const std::exception& e) {
-    Q_EMIT failed(QString::fromUtf8(e.what()));
-  } catch (...) {
-    Q_EMIT failed(tr("unknown internal error"));
-  }
-  end();
+  });
 }
 
 }  // namespace layerscope::app

@@ -8,6 +8,7 @@
 #include <QObject>
 #include <QString>
 #include <QVector>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -101,6 +102,8 @@ class TrainWorker : public QObject {
  private:
   std::shared_ptr<std::stop_source> begin();
   void end();
+  /// Runs a slot's body, emitting cancelled() / failed(message) for its exceptions, then end().
+  void guarded(const std::function<void()>& body);
   /// The base model for (dir, dtype), loaded once and kept for the next job.
   void ensureModel(const QString& dir, const QString& dtype);
 

@@ -31,7 +31,12 @@ PretrainRecipe pretrainRecipe(const std::string& name) {
   if (name == "tiny") {  // seconds, for tests: 2 layers, D 32
     c.hiddenSize = 32, c.intermediateSize = 96, c.numLayers = 2, c.numHeads = 4, c.numKvHeads = 1, c.headDim = 8;
     r.batchRows = 8, r.steps = 60, r.warmup = 10;
+    return r;
   }
+  // demo: the families that a 1200-step equal-weight run left at chance (recall, order comparison, addition)
+  // get three times the weight of those it had already learned (indexing, copying, reversing).
+  r.mix.weights = {{TaskFamily::KvRecall, 3u}, {TaskFamily::ListIndex, 1u}, {TaskFamily::FirstOfTwo, 3u},
+                   {TaskFamily::Copy, 1u},     {TaskFamily::Reverse, 1u},   {TaskFamily::Add, 3u}};
   return r;
 }
 
@@ -90,6 +95,12 @@ Batch makeBatch(const TrainingTextStream& stream, const PretrainRecipe& rc, int6
   return {all.narrow(1, 0, T), all.narrow(1, 1, T), w.narrow(1, 1, T), tokens};
 }
 
+nlohmann::json mixJson(const TrainingMix& mix) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [family, w] : mix.weights) j[std::string(familyInfo(family).name)] = w;
+  return j;
+}
+
 std::string utcNow() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -121,8 +132,8 @@ nlohmann::json pretrain(const fs::path& out, const PretrainOptions& opt, const s
   to.checkpointDir = out.parent_path() / (out.filename().string() + ".checkpoints");
   Trainer trainer({decay, noDecay}, to);
 
-  const TrainingTextStream stream(opt.seed, TextSplit::Train);
-  const TrainingTextStream heldout(opt.seed, TextSplit::Heldout);
+  const TrainingTextStream stream(opt.seed, TextSplit::Train, rc.mix);
+  const TrainingTextStream heldout(opt.seed, TextSplit::Heldout, rc.mix);
   auto lossFn = [&](int64_t step, int micro) -> std::pair<torch::Tensor, double> {
     Batch b = makeBatch(stream, rc, step);
     auto logits = model->forward({b.ids, {}, {}}).logits;  // [B,T,V]
@@ -164,6 +175,7 @@ nlohmann::json pretrain(const fs::path& out, const PretrainOptions& opt, const s
                         {"warmup", rc.warmup},
                         {"weight_decay", rc.weightDecay},
                         {"prompt_loss_weight", rc.promptLossWeight},
+                        {"mix", mixJson(rc.mix)},
                         {"parameters", c.parameterCount()},
                         {"task_suite_version", kTaskSuiteVersion},
                         {"resumed_from_step", res.resumedFromStep},

@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/job_control.h"
+#include "core/task_suite.h"
 #include "core/trainer.h"
 
 namespace layerscope::core {
@@ -29,11 +30,12 @@ struct PretrainRecipe {
   ModelConfig config;
   int64_t context = 128;        ///< tokens per packed row
   int64_t batchRows = 32;
-  int64_t steps = 1200;
+  int64_t steps = 4000;
   int64_t warmup = 100;
   double lr = 3e-3;
   double weightDecay = 0.1;     ///< matrices only; norms get none
   double promptLossWeight = 0.1;///< completion tokens weigh 1, prompt tokens this much, BOS targets 0
+  TrainingMix mix = TrainingMix::demo();  ///< family weights of the training text
 };
 
 PretrainRecipe pretrainRecipe(const std::string& name);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/dropout.h"
 #include "core/error.h"
 #include "core/rope.h"
 
@@ -207,13 +208,26 @@ torch::Tensor rotateHalf(const torch::Tensor& x) {
   return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
-torch::Tensor project(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, const LoraSlot* slot,
+// A projection's input, with its float32 copy made once and shared by every LoRA slot that reads it
+// (q, k and v read one input; gate and up another).
+struct ProjInput {
+  const torch::Tensor& x;
+  mutable torch::Tensor f32;
+  const torch::Tensor& asFloat32() const {
+    if (!f32.defined()) f32 = x.to(torch::kFloat32);
+    return f32;
+  }
+};
+
+torch::Tensor project(const ProjInput& in, const torch::Tensor& w, const torch::Tensor& b, const LoraSlot* slot,
                       bool training) {
-  torch::Tensor y = torch::linear(x, w, b);
+  torch::Tensor y = torch::linear(in.x, w, b);
   if (slot && slot->active()) {
-    torch::Tensor xf = x.to(torch::kFloat32);
-    if (training && slot->dropout > 0) xf = torch::dropout(xf, slot->dropout, /*train=*/true);
-    y = y + (torch::linear(torch::linear(xf, slot->A), slot->B) * slot->scale).to(y.scalar_type());
+    torch::Tensor xf = in.asFloat32();
+    if (training && slot->dropout > 0) xf = xf * dropoutKeepScale(xf.sizes(), slot->dropout);
+    // The scale goes on the rank-r intermediate, not on the [.., out] product: same value, r/out the work.
+    torch::Tensor down = torch::linear(xf, slot->A) * slot->scale;
+    y = y + torch::linear(down, slot->B).to(y.scalar_type());
   }
   return y;
 }
@@ -290,7 +304,8 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
 
     const bool skipAttn = iv && !iv->skipAttention.empty() && iv->skipAttention[size_t(l)];
     if (!skipAttn) {
-      torch::Tensor x = rmsNorm(h, W.inputNorm, c.rmsNormEps);                                  // [B,T,D]
+      torch::Tensor xn = rmsNorm(h, W.inputNorm, c.rmsNormEps);                                 // [B,T,D]
+      const ProjInput x{xn, {}};
       torch::Tensor q = project(x, W.w[0], W.b[0], slot(Proj::Q), training).view({B, T, H, Dh}).transpose(1, 2);
       torch::Tensor k = project(x, W.w[1], W.b[1], slot(Proj::K), training).view({B, T, G, Dh}).transpose(1, 2);
       torch::Tensor v = project(x, W.w[2], W.b[2], slot(Proj::V), training).view({B, T, G, Dh}).transpose(1, 2);
@@ -314,7 +329,7 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
       if (want(l, Site::AttnPattern)) sink->record({l, Site::AttnPattern}, probs.reshape({B, H, T, T}));
       torch::Tensor ctx = torch::matmul(probs.view({B, G, R * T, T}), v);  // [B,G,R*T,Dh]
       ctx = ctx.view({B, H, T, Dh}).transpose(1, 2).reshape({B, T, H * Dh});
-      torch::Tensor attnOut = project(ctx, W.w[3], W.b[3], slot(Proj::O), training);  // [B,T,D]
+      torch::Tensor attnOut = project({ctx, {}}, W.w[3], W.b[3], slot(Proj::O), training);  // [B,T,D]
       if (want(l, Site::AttnOut)) sink->record({l, Site::AttnOut}, attnOut);
       h = h + attnOut;
     }
@@ -322,10 +337,11 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
 
     const bool skipMlp = iv && !iv->skipMlp.empty() && iv->skipMlp[size_t(l)];
     if (!skipMlp) {
-      torch::Tensor x = rmsNorm(h, W.postNorm, c.rmsNormEps);
+      torch::Tensor xn = rmsNorm(h, W.postNorm, c.rmsNormEps);
+      const ProjInput x{xn, {}};
       torch::Tensor gate = project(x, W.w[4], W.b[4], slot(Proj::Gate), training);  // [B,T,F]
       torch::Tensor up = project(x, W.w[5], W.b[5], slot(Proj::Up), training);      // [B,T,F]
-      torch::Tensor mlpOut = project(torch::silu(gate) * up, W.w[6], W.b[6], slot(Proj::Down), training);  // [B,T,D]
+      torch::Tensor mlpOut = project({torch::silu(gate) * up, {}}, W.w[6], W.b[6], slot(Proj::Down), training);  // [B,T,D]
       if (want(l, Site::MlpOut)) sink->record({l, Site::MlpOut}, mlpOut);
       h = h + mlpOut;
     }

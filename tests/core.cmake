@@ -11,7 +11,8 @@ add_executable(core_tests
   core_model_test.cpp
   core_intervention_test.cpp
   core_byte_tokenizer_test.cpp
-  core_trainer_test.cpp)
+  core_trainer_test.cpp
+  core_dropout_test.cpp)
 target_link_libraries(core_tests PRIVATE layerscope::core GTest::gtest_main layerscope::warnings)
 target_compile_definitions(core_tests PRIVATE
   LAYERSCOPE_SOURCE_DIR="${PROJECT_SOURCE_DIR}" LAYERSCOPE_PYTHON3="${LAYERSCOPE_PYTHON3}")

@@ -3,6 +3,7 @@
 eval_results.json (read by tests/demo_model_test.cpp) and README.md (the model card) into the model directory.
 
 usage: scripts/demo-model-card.py MODEL_DIR [--cli build/app/layerscope-cli] [--train-wall-seconds S]
+                                  [--machine TEXT] [--notes FILE.md]
 """
 import argparse
 import json
@@ -30,6 +31,9 @@ def main():
     ap.add_argument("--cli", default="build/app/layerscope-cli")
     ap.add_argument("--tasks", default="resources/tasks/demo")
     ap.add_argument("--train-wall-seconds", type=float, default=None)
+    ap.add_argument("--machine", default="the 2-core development machine",
+                    help="where the training time was measured (goes into the card)")
+    ap.add_argument("--notes", default=None, help="markdown file appended after the status line")
     a = ap.parse_args()
     with open(os.path.join(a.model, "training_log.json")) as f:
         log = json.load(f)
@@ -57,11 +61,18 @@ def main():
     wall = a.train_wall_seconds if a.train_wall_seconds else log.get("train_seconds_this_run", float("nan"))
     met = [k for k, v in results.items() if v["in_target"]]
     missed = [k for k, v in results.items() if not v["in_target"]]
-    status = ("**Status:** %d of %d tasks meet the target (40-95%% and at least 15 points above chance): %s. "
-              "Not yet learned (at or near chance): %s. The 4.9M-token budget that fits the 90-minute limit on a busy "
-              "2-core machine was enough for copying, reversing and list indexing, which each appeared after a loss "
-              "plateau (a phase change near step 500); recall, order comparison and addition need a longer run."
-              % (len(met), len(results), ", ".join(met) or "none", ", ".join(missed) or "none"))
+    status = "**Status:** %d of %d tasks meet the target (40-95%% and at least 15 points above chance)" % (
+        len(met), len(results))
+    status += (": " + ", ".join(met) + "." if met else ".")
+    if missed:
+        status += " Below the target: " + ", ".join(
+            "%s (%.1f%%, chance %.0f%%)" % (k, 100 * results[k]["acc"], 100 * results[k]["chance"]) for k in missed) + "."
+    if a.notes:
+        with open(a.notes) as f:
+            status += "\n\n" + f.read().strip()
+    mix = log.get("mix")
+    mix_text = (", training mix " + ", ".join("%s %d" % (k, v) for k, v in mix.items()) +
+                " (relative document weights)") if mix else ""
     card = f"""# LayerScope demo model organism
 
 A 12-layer Llama with 4:1 grouped-query attention, trained from scratch by LayerScope's own trainer on the
@@ -92,8 +103,8 @@ scripts/demo-model-card.py resources/models/demo
 Recipe `demo` (core/pretrain.cpp): {log['steps']} AdamW steps (beta2 0.95, weight decay {log['weight_decay']} on
 matrices), peak lr {log['lr']} with {log['warmup']} warmup steps and cosine decay to 10%, gradient clipping at 1.0,
 {log['batch_rows']} rows x {log['context']} tokens per step packed with whole documents, loss weight 1 on completion
-tokens and {log['prompt_loss_weight']} on prompt tokens, seed {log['seed']}, task suite version {log['task_suite_version']}.
-Training time: {wall:.0f} s wall clock on the 2-core development machine (shared with other jobs).
+tokens and {log['prompt_loss_weight']} on prompt tokens{mix_text}, seed {log['seed']}, task suite version
+{log['task_suite_version']}. Training time: {wall:.0f} s wall clock on {a.machine}.
 Held-out completion loss after training: {log['heldout_completion_loss']:.4f} nats/token.
 
 ## Loss during training (weighted next-token cross-entropy, nats)

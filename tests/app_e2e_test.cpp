@@ -1,6 +1,6 @@
 // app_tests, EndToEnd (main() and the QApplication are in app_test.cpp): through the real main window
 // offscreen, the bundled demo model (resources/models/demo, 12 layers, byte tokenizer) and its list_index.mc
-// task (63.5% accuracy, so both correct and incorrect items exist) are analysed with the window's default
+// task (69.5% accuracy, so both correct and incorrect items exist) are analysed with the window's default
 // options through AnalysisWorker on its thread; the views must then show the 12 layers, and the profile
 // figure is exported as PDF, SVG and PNG by the code File > Export uses (makeFigure + exportFigure) and the
 // files are checked. About 11 s on 2 CPU cores.

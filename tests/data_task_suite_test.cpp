@@ -252,7 +252,7 @@ TEST(DataSuite, LengthBudgetsForTheBytePretrainingContext) {
       for (const auto& c : inst.choices) longest = std::max(longest, c.size());
       for (unsigned char ch : inst.prompt) EXPECT_TRUE(ch >= 0x20 && ch < 0x7f) << "ASCII only: " << inst.prompt;
       if (f.longContext) {
-        EXPECT_GT(inst.prompt.size(), 160u) << inst.prompt;
+        EXPECT_GT(inst.prompt.size(), 128u) << inst.prompt;
         EXPECT_LE(inst.prompt.size() + longest, 300u) << inst.prompt;
       } else {
         EXPECT_LE(inst.prompt.size() + longest + 1, 126u) << inst.prompt;

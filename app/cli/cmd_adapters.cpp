@@ -139,7 +139,8 @@ int runTrain(Args& args) {
       const double base = core::evaluateWithAdapter(*model, nullptr, tok, prepared, so, &job).accuracy;
       const double tuned = core::evaluateWithAdapter(*model, &adapters, tok, prepared, so, &job).accuracy;
       std::cout << std::setprecision(4) << evals[i].name << ": base " << base << ", adapted " << tuned << " ("
-                << std::showpos << std::setprecision(1) << 100 * (tuned - base) << std::noshowpos << " pts)\n";
+                << std::showpos << std::fixed << std::setprecision(1) << 100 * (tuned - base) << std::noshowpos
+                << std::defaultfloat << " pts)\n";
       ev[evals[i].name] = {{"base", base}, {"adapted", tuned}, {"file", evalFiles[i]}};
     }
     core::writeFileAtomically(out / "eval.json", ev.dump(2));

@@ -151,7 +151,8 @@ void ProfileView::build() {
 
   // Centres of mass (layer units) as dashed verticals.
   if (stats_) {
-    auto com = [&](double at, const QColor& c, const QString& text, double yRatio) {
+    // The RoPE label sits one text line below the sensitivity one, so close centres never print over each other.
+    auto com = [&](double at, const QColor& c, const QString& text, int textLine) {
       if (std::isnan(at)) return;
       auto* line = new QCPItemStraightLine(p);
       line->point1->setCoords(at, 0);
@@ -159,15 +160,15 @@ void ProfileView::build() {
       line->setPen(QPen(c, st.pen(1.0), Qt::DashLine));
       auto* label = new QCPItemText(p);
       label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-      label->position->setCoords(at, yRatio);
+      label->position->setCoords(at, 0.02);
       label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
       label->setText(text);
       label->setFont(st.font(-1));
       label->setColor(c);
-      label->setPadding(QMargins(2, 0, 0, 0));
+      label->setPadding(QMargins(2, textLine * QFontMetrics(label->font()).height(), 0, 0));
     };
-    com(stats_->centreOfMassSens, seriesColor(0), tr("CoM %1").arg(stats_->centreOfMassSens, 0, 'f', 1), 0.02);
-    com(stats_->centreOfMassRope, seriesColor(1), tr("CoM %1").arg(stats_->centreOfMassRope, 0, 'f', 1), 0.02);
+    com(stats_->centreOfMassSens, seriesColor(0), tr("CoM %1").arg(stats_->centreOfMassSens, 0, 'f', 1), 0);
+    com(stats_->centreOfMassRope, seriesColor(1), tr("CoM %1").arg(stats_->centreOfMassRope, 0, 'f', 1), 1);
   }
 
   x->setLabel(tr("layer"));

@@ -1,6 +1,7 @@
 #include "views/scatter_view.h"
 
 #include <cmath>
+#include <limits>
 
 #include "results/transforms.h"
 
@@ -97,11 +98,33 @@ void ScatterView::build() {
       p->legend->addElement(p->legend->rowCount(), 0, t);
     }
   }
-  const bool rankOrder = stats_ && stats_->spearmanR < 0;
-  p->axisRect()->insetLayout()->setInsetAlignment(0, rankOrder ? Qt::AlignTop | Qt::AlignRight
-                                                               : Qt::AlignBottom | Qt::AlignRight);
+  p->axisRect()->insetLayout()->setInsetAlignment(0, emptiestCorner());
   setTitle(stats_ && !stats_->verdict.empty() ? tr("Co-localization: %1").arg(QString::fromStdString(stats_->verdict))
                                               : tr("Sensitivity vs RoPE influence"));
+}
+
+Qt::Alignment ScatterView::emptiestCorner() const {
+  // The legend and the statistics take roughly the left or right 55% and the top or bottom 55% of the axis
+  // rect: put them in the corner that covers the fewest points. Ties go to the corner the correlation's sign
+  // leaves empty (top left for r >= 0, top right for r < 0).
+  const QCPRange xr = plot()->xAxis->range(), yr = plot()->yAxis->range();
+  const bool negative = stats_ && stats_->spearmanR < 0;
+  const Qt::Alignment corners[4] = {negative ? Qt::AlignTop | Qt::AlignRight : Qt::AlignTop | Qt::AlignLeft,
+                                    negative ? Qt::AlignTop | Qt::AlignLeft : Qt::AlignTop | Qt::AlignRight,
+                                    Qt::AlignBottom | Qt::AlignRight, Qt::AlignBottom | Qt::AlignLeft};
+  int best = 0, bestCount = std::numeric_limits<int>::max();
+  for (int c = 0; c < 4; ++c) {
+    int count = 0;
+    for (size_t l = 0; l < x_.size(); ++l) {
+      if (std::isnan(x_[l]) || std::isnan(y_[l])) continue;
+      const double u = (x_[l] - xr.lower) / xr.size(), v = (y_[l] - yr.lower) / yr.size();
+      const bool inX = (corners[c] & Qt::AlignLeft) ? u < 0.55 : u > 0.45;
+      const bool inY = (corners[c] & Qt::AlignTop) ? v > 0.45 : v < 0.55;
+      count += inX && inY;
+    }
+    if (count < bestCount) best = c, bestCount = count;
+  }
+  return corners[best];
 }
 
 QVector<int> ScatterView::layersForDrag(double x0, double y0, double x1, double y1) const {

@@ -6,18 +6,9 @@
 #include <cstdint>
 
 #include "core/error.h"
+#include "core/splitmix64.h"
 
 namespace layerscope::core {
-namespace {
-
-inline uint64_t mix64(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
 
 torch::Tensor dropoutKeepScale(at::IntArrayRef shape, double p) {
   if (!(p >= 0.0 && p < 1.0)) throw InvalidArgument("dropout probability must be in [0, 1), got " + std::to_string(p));
@@ -32,7 +23,7 @@ torch::Tensor dropoutKeepScale(at::IntArrayRef shape, double p) {
   const int64_t blocks = (n + 3) / 4;
   at::parallel_for(0, blocks, 16384, [&](int64_t begin, int64_t end) {
     for (int64_t blk = begin; blk < end; ++blk) {
-      uint64_t bits = mix64(seed ^ mix64(uint64_t(blk)));
+      uint64_t bits = splitmix64(seed ^ splitmix64(uint64_t(blk)));
       const int64_t base = blk * 4, lim = std::min<int64_t>(4, n - base);
       for (int64_t j = 0; j < lim; ++j, bits >>= 16) data[base + j] = uint32_t(bits & 0xffff) < threshold ? 0.0f : keep;
     }

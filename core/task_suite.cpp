@@ -312,13 +312,6 @@ void checkRange(const char* name, IntRange r, int lo, int hi) {
 
 // --- PRNG ----------------------------------------------------------------------------------------------------
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  std::uint64_t z = x + kGolden;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 SuiteRng::SuiteRng(std::uint64_t seed) {
   for (int i = 0; i < 4; ++i) s_[i] = splitmix64(seed + std::uint64_t(i) * kGolden);
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/dataset.h"
+#include "core/splitmix64.h"
 
 namespace layerscope::core {
 
@@ -199,8 +200,5 @@ class SuiteRng {
  private:
   std::uint64_t s_[4];
 };
-
-/// splitmix64 finaliser of x (a bijection on 64-bit values).
-std::uint64_t splitmix64(std::uint64_t x);
 
 }  // namespace layerscope::core

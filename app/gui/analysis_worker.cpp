@@ -12,23 +12,8 @@
 
 namespace layerscope::app {
 
-void AnalysisWorker::cancel() {
-  std::lock_guard lock(mutex_);
-  if (stop_) stop_->request_stop();
-}
-
-void AnalysisWorker::arm() {
-  std::lock_guard lock(mutex_);
-  stop_ = std::make_shared<std::stop_source>();
-}
-
 void AnalysisWorker::run(const AnalysisJob& job) {
-  std::shared_ptr<std::stop_source> stop;
-  {
-    std::lock_guard lock(mutex_);
-    if (!stop_) stop_ = std::make_shared<std::stop_source>();
-    stop = stop_;
-  }
+  const auto stop = stop_.begin();
   QElapsedTimer throttle;
   throttle.start();
   auto onProgress = [&](const core::Progress& p) {
@@ -76,8 +61,7 @@ void AnalysisWorker::run(const AnalysisJob& job) {
   } catch (...) {
     Q_EMIT failed(tr("unknown internal error"));
   }
-  std::lock_guard lock(mutex_);
-  stop_.reset();
+  stop_.end();
 }
 
 }  // namespace layerscope::app

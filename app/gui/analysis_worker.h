@@ -7,9 +7,8 @@
 #include <QObject>
 #include <QString>
 #include <QStringList>
-#include <memory>
-#include <mutex>
-#include <stop_token>
+
+#include "app/gui/job_stop.h"
 
 namespace layerscope::app {
 
@@ -39,10 +38,10 @@ class AnalysisWorker : public QObject {
  public:
   using QObject::QObject;
   /// Thread-safe: asks the running job to stop at its next check (between layers / batches).
-  void cancel();
+  void cancel() { stop_.cancel(); }
   /// Thread-safe: called by the GUI thread just before queuing run(), so a cancel that arrives before the
   /// queued job starts is kept instead of lost.
-  void arm();
+  void arm() { stop_.arm(); }
 
  public Q_SLOTS:
   /// Runs `job` on the worker thread. Emits exactly one of finished / cancelled / failed.
@@ -55,8 +54,7 @@ class AnalysisWorker : public QObject {
   void failed(const QString& message);
 
  private:
-  std::mutex mutex_;
-  std::shared_ptr<std::stop_source> stop_;
+  JobStop stop_;
 };
 
 }  // namespace layerscope::app

@@ -79,27 +79,6 @@ void applyRecordedOptions(const fs::path& outDir, core::AdapterSpec& spec, core:
 TrainWorker::TrainWorker(QObject* parent) : QObject(parent) {}
 TrainWorker::~TrainWorker() = default;
 
-void TrainWorker::cancel() {
-  std::lock_guard lock(mutex_);
-  if (stop_) stop_->request_stop();
-}
-
-void TrainWorker::arm() {
-  std::lock_guard lock(mutex_);
-  stop_ = std::make_shared<std::stop_source>();
-}
-
-std::shared_ptr<std::stop_source> TrainWorker::begin() {
-  std::lock_guard lock(mutex_);
-  if (!stop_) stop_ = std::make_shared<std::stop_source>();  // armed by the GUI thread, normally
-  return stop_;
-}
-
-void TrainWorker::end() {
-  std::lock_guard lock(mutex_);
-  stop_.reset();
-}
-
 void TrainWorker::guarded(const std::function<void()>& body) {
   // Every worker slot: run the job, turn its outcome into a signal, then disarm the stop source.
   try {
@@ -111,7 +90,7 @@ void TrainWorker::guarded(const std::function<void()>& body) {
   } catch (...) {
     Q_EMIT failed(tr("unknown internal error"));
   }
-  end();
+  stop_.end();
 }
 
 void TrainWorker::ensureModel(const QString& dir, const QString& dtype) {
@@ -129,7 +108,7 @@ void TrainWorker::ensureModel(const QString& dir, const QString& dtype) {
 }
 
 void TrainWorker::train(const TrainJob& job) {
-  auto stop = begin();
+  auto stop = stop_.begin();
   core::JobControl control(stop->get_token());
   guarded([&] {
     if (job.trainFile.isEmpty() || !QFileInfo(job.trainFile).isFile())
@@ -199,7 +178,7 @@ void TrainWorker::train(const TrainJob& job) {
 }
 
 void TrainWorker::evaluate(const EvalJob& job) {
-  auto stop = begin();
+  auto stop = stop_.begin();
   QElapsedTimer throttle;
   throttle.start();
   QString label;

@@ -10,8 +10,8 @@
 #include <QVector>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <stop_token>
+
+#include "app/gui/job_stop.h"
 
 namespace layerscope::core {
 class LlamaModel;
@@ -81,9 +81,9 @@ class TrainWorker : public QObject {
   explicit TrainWorker(QObject* parent = nullptr);
   ~TrainWorker() override;
   /// Thread-safe: asks the running job to stop before its next step / batch.
-  void cancel();
+  void cancel() { stop_.cancel(); }
   /// Thread-safe: called by the GUI thread just before queuing a job, so an early cancel is not lost.
-  void arm();
+  void arm() { stop_.arm(); }
 
  public Q_SLOTS:
   /// Emits exactly one of trained / cancelled / failed.
@@ -100,15 +100,12 @@ class TrainWorker : public QObject {
   void failed(const QString& message);
 
  private:
-  std::shared_ptr<std::stop_source> begin();
-  void end();
-  /// Runs a slot's body, emitting cancelled() / failed(message) for its exceptions, then end().
+  /// Runs a slot's body, emitting cancelled() / failed(message) for its exceptions, then stop_.end().
   void guarded(const std::function<void()>& body);
   /// The base model for (dir, dtype), loaded once and kept for the next job.
   void ensureModel(const QString& dir, const QString& dtype);
 
-  std::mutex mutex_;
-  std::shared_ptr<std::stop_source> stop_;
+  JobStop stop_;
   // Owned by the worker thread only.
   QString loadedDir_, loadedDtype_;
   std::shared_ptr<const core::LlamaModel> model_;

@@ -23,7 +23,7 @@ void AnalysisWorker::run(const AnalysisJob& job) {
     Q_EMIT progress(QString::fromStdString(p.stage), p.total > 0 ? p.done / p.total : -1.0);
   };
   core::JobControl control(stop->get_token(), onProgress);
-  try {
+  stop_.finish([&] {
 #ifdef LAYERSCOPE_HAVE_PIPELINE
     analysis::AnalyzeRequest req;
     req.modelDir = job.modelDir.toStdString();
@@ -54,14 +54,7 @@ void AnalysisWorker::run(const AnalysisJob& job) {
     throw Error("this build of LayerScope has no analysis pipeline (analysis/pipeline.h); run "
                 "`layerscope-cli analyze` and open its results directory instead");
 #endif
-  } catch (const Cancelled&) {
-    Q_EMIT cancelled();
-  } catch (const std::exception& e) {
-    Q_EMIT failed(QString::fromUtf8(e.what()));
-  } catch (...) {
-    Q_EMIT failed(tr("unknown internal error"));
-  }
-  stop_.end();
+  }, [this] { Q_EMIT cancelled(); }, [this](const QString& message) { Q_EMIT failed(message); });
 }
 
 }  // namespace layerscope::app

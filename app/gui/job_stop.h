@@ -3,9 +3,14 @@
 // worker thread takes it at the start of a job (making one if the job was queued unarmed) and drops it at the end.
 #pragma once
 
+#include <QObject>
+#include <QString>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <stop_token>
+
+#include "core/error.h"
 
 namespace layerscope::app {
 
@@ -31,6 +36,21 @@ class JobStop {
   void end() {
     std::lock_guard lock(mutex_);
     stop_.reset();
+  }
+  /// Worker thread: runs a job's body, turns a Cancelled into onCancelled() and any other exception into
+  /// onFailed(message), then end(). Every worker slot ends this way, so each emits exactly one outcome.
+  template <class Body, class OnCancelled, class OnFailed>
+  void finish(Body&& body, OnCancelled&& onCancelled, OnFailed&& onFailed) {
+    try {
+      body();
+    } catch (const Cancelled&) {
+      onCancelled();
+    } catch (const std::exception& e) {
+      onFailed(QString::fromUtf8(e.what()));
+    } catch (...) {
+      onFailed(QObject::tr("unknown internal error"));
+    }
+    end();
   }
 
  private:

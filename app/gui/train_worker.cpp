@@ -80,17 +80,7 @@ TrainWorker::TrainWorker(QObject* parent) : QObject(parent) {}
 TrainWorker::~TrainWorker() = default;
 
 void TrainWorker::guarded(const std::function<void()>& body) {
-  // Every worker slot: run the job, turn its outcome into a signal, then disarm the stop source.
-  try {
-    body();
-  } catch (const Cancelled&) {
-    Q_EMIT cancelled();
-  } catch (const std::exception& e) {
-    Q_EMIT failed(QString::fromUtf8(e.what()));
-  } catch (...) {
-    Q_EMIT failed(tr("unknown internal error"));
-  }
-  stop_.end();
+  stop_.finish(body, [this] { Q_EMIT cancelled(); }, [this](const QString& message) { Q_EMIT failed(message); });
 }
 
 void TrainWorker::ensureModel(const QString& dir, const QString& dtype) {

@@ -6,5 +6,8 @@ jobs=$(nproc)
 # LibTorch translation units take ~1.5 GB of compiler memory each; keep jobs within memory.
 mem_gb=$(awk '/MemAvailable/ {print int($2/1024/1024)}' /proc/meminfo)
 [ "$jobs" -gt $((mem_gb / 2 > 0 ? mem_gb / 2 : 1)) ] && jobs=$((mem_gb / 2 > 0 ? mem_gb / 2 : 1))
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+# ccache, where installed, makes rebuilds after a branch switch or in a second worktree cheap.
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@"
 cmake --build build -j "$jobs"

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes the demo model's card: evaluates every bundled multiple-choice task with layerscope-cli and writes
-eval_results.json (read by tests/demo_model_test.cpp) and README.md (the model card) into the model directory.
+eval_results.json (read by tests/demo/demo_model_test.cpp) and README.md (the model card) into the model directory.
 
 usage: scripts/demo-model-card.py MODEL_DIR [--cli build/app/layerscope-cli] [--train-wall-seconds S]
                                   [--machine TEXT] [--notes FILE.md]
@@ -100,7 +100,7 @@ build/app/layerscope-cli pretrain --recipe demo --seed {log['seed']} --out resou
 scripts/demo-model-card.py resources/models/demo
 ```
 
-Recipe `demo` (core/pretrain.cpp): {log['steps']} AdamW steps (beta2 0.95, weight decay {log['weight_decay']} on
+Recipe `demo` (core/train/pretrain.cpp): {log['steps']} AdamW steps (beta2 0.95, weight decay {log['weight_decay']} on
 matrices), peak lr {log['lr']} with {log['warmup']} warmup steps and cosine decay to 10%, gradient clipping at 1.0,
 {log['batch_rows']} rows x {log['context']} tokens per step packed with whole documents, loss weight 1 on completion
 tokens and {log['prompt_loss_weight']} on prompt tokens{mix_text}, seed {log['seed']}, task suite version
@@ -121,7 +121,7 @@ Held-out completion loss after training: {log['heldout_completion_loss']:.4f} na
 
 {status}
 
-`eval_results.json` holds these numbers; `tests/demo_model_test.cpp` checks that the shipped weights reproduce
+`eval_results.json` holds these numbers; `tests/demo/demo_model_test.cpp` checks that the shipped weights reproduce
 them within one point. long_first's prompts are longer than the 128-token pretraining context, on purpose: it is
 the task where RoPE frequency adaptation (GARFA) has something to learn.
 """

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Independent float64 reference for the Llama-family forward pass (METHODS section 1).
+"""Independent float64 reference for the Llama-family forward pass (docs/methods.md section 1).
 
 Written from the structure of Hugging Face transformers' modeling_llama.py (LlamaRMSNorm, rotate_half,
 apply_rotary_pos_emb, repeat_kv, eager attention) and _compute_llama3_parameters, in numpy float64, with
-its own safetensors reader. Shares no code with the C++ core. Used by core_tests (ParityTest).
+its own safetensors reader. Shares no code with the C++ core. Used by model_tests (ParityTest) and demo_tests.
 
 usage: llama_reference.py MODEL_DIR --ids 1,2,3 --out logits.npy
 """

@@ -9,7 +9,7 @@ Conventions mirrored from docs/statistics.md:
 - Spearman p: scipy.stats.spearmanr (Student t, n-2 df). Permutation p (two-sided): share of permutations
   of y with |r_perm| >= |r_obs| (exact: all n!; Monte Carlo: (count+1)/(draws+1)).
 - Kendall: scipy.stats.kendalltau defaults (tau-b, method='auto').
-- Metrics: METHODS.md section 2, written out here in numpy.
+- Metrics: docs/methods.md section 2, written out here in numpy.
 """
 import datetime
 import itertools

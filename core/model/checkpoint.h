@@ -1,0 +1,43 @@
+// A Hugging Face checkpoint directory: config.json plus one safetensors file or shards listed in
+// model.safetensors.index.json. Opening validates every file and the tensor set against the config.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model/config.h"
+#include "core/model/safetensors.h"
+
+namespace layerscope::core {
+
+class Checkpoint {
+ public:
+  /// Opens `dir`; throws ConfigError / CheckpointError naming the file and the problem. Every expected tensor
+  /// must be present with the expected shape and a float dtype; extra tensors are listed in `unexpected()`.
+  static Checkpoint open(const std::filesystem::path& dir);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const ModelConfig& config() const { return config_; }
+  /// Zero-copy view of a stored tensor.
+  torch::Tensor tensor(const std::string& name) const;
+  bool contains(const std::string& name) const { return where_.count(name) != 0; }
+  const std::vector<std::string>& unexpected() const { return unexpected_; }
+  /// The stored dtype of the weights ("BF16", "F32", "F16", or "mixed").
+  std::string storedDtype() const;
+  /// Total bytes of the safetensors files.
+  uint64_t fileBytes() const;
+  /// Expected tensor names and shapes for a config (embeddings, layers, final norm, lm_head unless tied).
+  static std::vector<std::pair<std::string, std::vector<int64_t>>> expectedTensors(const ModelConfig& c);
+
+ private:
+  std::filesystem::path dir_;
+  ModelConfig config_;
+  std::vector<std::shared_ptr<SafetensorsFile>> files_;
+  std::map<std::string, size_t> where_;  // tensor name -> index in files_
+  std::vector<std::string> unexpected_;
+};
+
+}  // namespace layerscope::core

@@ -1,0 +1,236 @@
+// config.json parsing with errors that name the file and the field (see config.h).
+#include "core/model/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/base/error.h"
+
+namespace layerscope::core {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(const std::string& source, const std::string& what) {
+  throw ConfigError(source + ": " + what);
+}
+
+std::string typeName(const json& v) { return v.type_name(); }
+
+int requireInt(const json& j, const char* key, const std::string& src, int minValue = 1) {
+  if (!j.contains(key)) fail(src, std::string("missing required field '") + key + "'");
+  const json& v = j.at(key);
+  if (!v.is_number_integer()) fail(src, std::string("field '") + key + "' must be an integer, found " + typeName(v));
+  long long x = v.get<long long>();
+  if (x < minValue || x > (1LL << 30))
+    fail(src, std::string("field '") + key + "' = " + std::to_string(x) + " is out of range (expected >= " +
+                  std::to_string(minValue) + ")");
+  return int(x);
+}
+
+std::optional<int> optionalInt(const json& j, const char* key, const std::string& src) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  return requireInt(j, key, src, 0);
+}
+
+double numberOr(const json& j, const char* key, double fallback, const std::string& src) {
+  if (!j.contains(key) || j.at(key).is_null()) return fallback;
+  const json& v = j.at(key);
+  if (!v.is_number()) fail(src, std::string("field '") + key + "' must be a number, found " + typeName(v));
+  return v.get<double>();
+}
+
+bool boolOr(const json& j, const char* key, bool fallback, const std::string& src) {
+  if (!j.contains(key) || j.at(key).is_null()) return fallback;
+  const json& v = j.at(key);
+  if (!v.is_boolean()) fail(src, std::string("field '") + key + "' must be true or false, found " + typeName(v));
+  return v.get<bool>();
+}
+
+RopeScaling parseRopeScaling(const json& j, const std::string& src) {
+  RopeScaling r;
+  if (!j.contains("rope_scaling") || j.at("rope_scaling").is_null()) return r;
+  const json& rs = j.at("rope_scaling");
+  if (!rs.is_object()) fail(src, "field 'rope_scaling' must be an object or null, found " + typeName(rs));
+  std::string type;
+  // Newer configs use `rope_type`, older ones `type`; accept both (HF does the same).
+  for (const char* key : {"rope_type", "type"}) {
+    if (rs.contains(key)) {
+      if (!rs.at(key).is_string()) fail(src, std::string("field 'rope_scaling.") + key + "' must be a string");
+      type = rs.at(key).get<std::string>();
+      break;
+    }
+  }
+  if (type.empty()) fail(src, "field 'rope_scaling' has neither 'rope_type' nor 'type'");
+  const std::string where = "rope_scaling";
+  auto num = [&](const char* key, std::optional<double> fallback) {
+    if (!rs.contains(key)) {
+      if (fallback) return *fallback;
+      fail(src, "field '" + where + "." + key + "' is required for rope type '" + type + "'");
+    }
+    if (!rs.at(key).is_number()) fail(src, "field '" + where + "." + key + "' must be a number");
+    return rs.at(key).get<double>();
+  };
+  if (type == "default") return r;
+  if (type == "linear") {
+    r.kind = RopeScaling::Kind::Linear;
+    r.factor = num("factor", std::nullopt);
+  } else if (type == "llama3") {
+    r.kind = RopeScaling::Kind::Llama3;
+    r.factor = num("factor", std::nullopt);
+    r.lowFreqFactor = num("low_freq_factor", std::nullopt);
+    r.highFreqFactor = num("high_freq_factor", std::nullopt);
+    r.originalMaxPositions = num("original_max_position_embeddings", std::nullopt);
+    if (!(r.highFreqFactor > r.lowFreqFactor))
+      fail(src, "rope_scaling: high_freq_factor must exceed low_freq_factor");
+  } else {
+    fail(src, "unsupported rope_scaling type '" + type + "' (supported: none, default, linear, llama3)");
+  }
+  if (!(r.factor > 0)) fail(src, "rope_scaling.factor must be positive");
+  return r;
+}
+
+}  // namespace
+
+ModelConfig parseModelConfig(const json& j, const std::string& src) {
+  if (!j.is_object()) fail(src, "expected a JSON object at the top level, found " + typeName(j));
+  ModelConfig c;
+  if (j.contains("model_type") && j.at("model_type").is_string()) c.modelType = j.at("model_type").get<std::string>();
+  c.hiddenSize = requireInt(j, "hidden_size", src);
+  c.intermediateSize = requireInt(j, "intermediate_size", src);
+  c.numLayers = requireInt(j, "num_hidden_layers", src);
+  c.numHeads = requireInt(j, "num_attention_heads", src);
+  c.numKvHeads = j.contains("num_key_value_heads") && !j.at("num_key_value_heads").is_null()
+                     ? requireInt(j, "num_key_value_heads", src)
+                     : c.numHeads;
+  c.vocabSize = requireInt(j, "vocab_size", src);
+  if (c.numHeads % c.numKvHeads != 0)
+    fail(src, "num_attention_heads (" + std::to_string(c.numHeads) + ") must be a multiple of num_key_value_heads (" +
+                  std::to_string(c.numKvHeads) + ")");
+  if (j.contains("head_dim") && !j.at("head_dim").is_null()) {
+    c.headDim = requireInt(j, "head_dim", src);
+  } else {
+    if (c.hiddenSize % c.numHeads != 0)
+      fail(src, "hidden_size must be divisible by num_attention_heads when head_dim is absent");
+    c.headDim = c.hiddenSize / c.numHeads;
+  }
+  if (c.headDim % 2 != 0) fail(src, "head_dim = " + std::to_string(c.headDim) + " must be even for RoPE");
+  c.rmsNormEps = numberOr(j, "rms_norm_eps", 1e-6, src);
+  c.ropeTheta = numberOr(j, "rope_theta", 10000.0, src);
+  if (!(c.ropeTheta > 1.0)) fail(src, "field 'rope_theta' must be > 1");
+  c.ropeScaling = parseRopeScaling(j, src);
+  c.tieWordEmbeddings = boolOr(j, "tie_word_embeddings", false, src);
+  // Qwen2 always has q/k/v biases (and no o bias); Llama's attention_bias puts biases on q, k, v and o.
+  const bool attentionBias = boolOr(j, "attention_bias", false, src);
+  if (c.modelType == "qwen2") {
+    c.qkvBias = true;
+  } else {
+    c.qkvBias = attentionBias;
+    c.oBias = attentionBias;
+  }
+  c.mlpBias = boolOr(j, "mlp_bias", false, src);
+  if (j.contains("hidden_act")) {
+    const json& act = j.at("hidden_act");
+    if (!act.is_string() || act.get<std::string>() != "silu")
+      fail(src, "unsupported hidden_act " + act.dump() + " (only \"silu\", the Llama family's SwiGLU, is implemented)");
+  }
+  if (j.contains("pretraining_tp") && j.at("pretraining_tp").is_number_integer() &&
+      j.at("pretraining_tp").get<int>() != 1) {
+    // pretraining_tp > 1 only changes how HF splits the matmuls, not the maths; accepted.
+  }
+  c.maxPositionEmbeddings = j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", src) : 0;
+  bool useSliding = boolOr(j, "use_sliding_window", c.modelType != "qwen2", src);
+  if (useSliding) c.slidingWindow = optionalInt(j, "sliding_window", src);
+  if (j.contains("torch_dtype") && j.at("torch_dtype").is_string()) c.torchDtype = j.at("torch_dtype").get<std::string>();
+  c.bosTokenId = j.contains("bos_token_id") && j.at("bos_token_id").is_number_integer()
+                     ? std::optional<int>(j.at("bos_token_id").get<int>())
+                     : std::nullopt;
+  c.eosTokenId = j.contains("eos_token_id") && j.at("eos_token_id").is_number_integer()
+                     ? std::optional<int>(j.at("eos_token_id").get<int>())
+                     : std::nullopt;
+  return c;
+}
+
+ModelConfig loadModelConfig(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path.string() + ": cannot open (expected a Hugging Face config.json)");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw ConfigError(path.string() + ": invalid JSON: " + e.what());
+  }
+  return parseModelConfig(j, path.string());
+}
+
+std::string ropeScalingName(RopeScaling::Kind k) {
+  switch (k) {
+    case RopeScaling::Kind::None: return "none";
+    case RopeScaling::Kind::Linear: return "linear";
+    case RopeScaling::Kind::Llama3: return "llama3";
+  }
+  return "?";
+}
+
+long long ModelConfig::parameterCount() const {
+  const long long D = hiddenSize, F = intermediateSize, H = numHeads, G = numKvHeads, Dh = headDim, V = vocabSize;
+  long long perLayer = D * H * Dh + 2 * D * G * Dh + H * Dh * D  // q, k, v, o
+                       + 3 * D * F                               // gate, up, down
+                       + 2 * D;                                  // two RMSNorms
+  if (qkvBias) perLayer += H * Dh + 2 * G * Dh;
+  if (oBias) perLayer += D;
+  if (mlpBias) perLayer += 2 * F + D;
+  return V * D * (tieWordEmbeddings ? 1 : 2) + D + numLayers * perLayer;
+}
+
+nlohmann::json ModelConfig::summary() const {
+  json rope = {{"theta", ropeTheta}, {"scaling", ropeScalingName(ropeScaling.kind)}};
+  if (ropeScaling.kind != RopeScaling::Kind::None) rope["factor"] = ropeScaling.factor;
+  if (ropeScaling.kind == RopeScaling::Kind::Llama3) {
+    rope["low_freq_factor"] = ropeScaling.lowFreqFactor;
+    rope["high_freq_factor"] = ropeScaling.highFreqFactor;
+    rope["original_max_position_embeddings"] = ropeScaling.originalMaxPositions;
+  }
+  return {{"model_type", modelType}, {"layers", numLayers}, {"heads", numHeads}, {"kv_heads", numKvHeads},
+          {"head_dim", headDim}, {"hidden", hiddenSize}, {"intermediate", intermediateSize}, {"vocab", vocabSize},
+          {"parameters", parameterCount()}, {"tie_word_embeddings", tieWordEmbeddings},
+          {"qkv_bias", qkvBias}, {"rms_norm_eps", rmsNormEps}, {"rope", rope}};
+}
+
+nlohmann::json toHfJson(const ModelConfig& c) {
+  json j = {{"architectures", json::array({c.modelType == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"})},
+            {"model_type", c.modelType},
+            {"hidden_size", c.hiddenSize},
+            {"intermediate_size", c.intermediateSize},
+            {"num_hidden_layers", c.numLayers},
+            {"num_attention_heads", c.numHeads},
+            {"num_key_value_heads", c.numKvHeads},
+            {"head_dim", c.headDim},
+            {"vocab_size", c.vocabSize},
+            {"rms_norm_eps", c.rmsNormEps},
+            {"rope_theta", c.ropeTheta},
+            {"tie_word_embeddings", c.tieWordEmbeddings},
+            {"hidden_act", "silu"},
+            {"max_position_embeddings", c.maxPositionEmbeddings > 0 ? c.maxPositionEmbeddings : 2048}};
+  if (c.modelType != "qwen2") {
+    j["attention_bias"] = c.qkvBias;
+    j["mlp_bias"] = c.mlpBias;
+  }
+  if (!c.torchDtype.empty()) j["torch_dtype"] = c.torchDtype;
+  if (c.bosTokenId) j["bos_token_id"] = *c.bosTokenId;
+  if (c.eosTokenId) j["eos_token_id"] = *c.eosTokenId;
+  switch (c.ropeScaling.kind) {
+    case RopeScaling::Kind::None: j["rope_scaling"] = nullptr; break;
+    case RopeScaling::Kind::Linear: j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.ropeScaling.factor}}; break;
+    case RopeScaling::Kind::Llama3:
+      j["rope_scaling"] = {{"rope_type", "llama3"},
+                           {"factor", c.ropeScaling.factor},
+                           {"low_freq_factor", c.ropeScaling.lowFreqFactor},
+                           {"high_freq_factor", c.ropeScaling.highFreqFactor},
+                           {"original_max_position_embeddings", c.ropeScaling.originalMaxPositions}};
+      break;
+  }
+  return j;
+}
+
+}  // namespace layerscope::core

@@ -1,0 +1,430 @@
+// LS-LoRA / GARFA adapter state, PEFT files, merging (see adapters.h).
+#include "core/train/adapters.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/base/atomic_file.h"
+#include "core/model/checkpoint.h"
+#include "core/base/error.h"
+#include "core/base/json_file.h"
+#include "core/model/safetensors.h"
+#include "layerscope/version.h"
+
+namespace layerscope::core {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kPeftConfig = "adapter_config.json";
+constexpr const char* kPeftWeights = "adapter_model.safetensors";
+constexpr const char* kGarfaConfig = "garfa_config.json";
+constexpr const char* kGarfaWeights = "garfa.safetensors";
+
+// [out, in] of a projection, from the config alone (the legend of model.h).
+std::pair<int64_t, int64_t> projShape(const ModelConfig& c, Proj p) {
+  const int64_t D = c.hiddenSize, F = c.intermediateSize, HDh = int64_t(c.numHeads) * c.headDim,
+                GDh = int64_t(c.numKvHeads) * c.headDim;
+  switch (p) {
+    case Proj::Q: return {HDh, D};
+    case Proj::K:
+    case Proj::V: return {GDh, D};
+    case Proj::O: return {D, HDh};
+    case Proj::Gate:
+    case Proj::Up: return {F, D};
+    case Proj::Down: return {D, F};
+  }
+  return {0, 0};
+}
+
+std::vector<int> sortedLayers(std::vector<int> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace
+
+std::vector<int> parseLayerList(const std::string& text, const std::string& what) {
+  std::vector<int> out;
+  if (text == "none" || text.empty()) return out;
+  std::stringstream ss(text);
+  std::string item;
+  auto num = [&](const std::string& s) {
+    try {
+      size_t used = 0;
+      const int v = std::stoi(s, &used);
+      if (used != s.size() || v < 0) throw std::invalid_argument(s);
+      return v;
+    } catch (const std::exception&) {
+      throw InvalidArgument(what + ": '" + s + "' is not a layer index (expected e.g. 23-31, 0,2,5-7 or none)");
+    }
+  };
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) throw InvalidArgument(what + ": empty entry in '" + text + "'");
+    const auto dash = item.find('-');
+    if (dash == std::string::npos) {
+      out.push_back(num(item));
+    } else {
+      const int lo = num(item.substr(0, dash)), hi = num(item.substr(dash + 1));
+      if (hi < lo) throw InvalidArgument(what + ": range '" + item + "' is empty (write low-high)");
+      for (int l = lo; l <= hi; ++l) out.push_back(l);
+    }
+  }
+  std::set<int> seen;
+  for (int l : out)
+    if (!seen.insert(l).second) throw InvalidArgument(what + ": layer " + std::to_string(l) + " is listed twice");
+  return out;
+}
+
+std::vector<Proj> parseTargets(const std::string& text) {
+  std::vector<Proj> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto p = parseProj(item);
+    if (!p) throw InvalidArgument("LoRA target '" + item + "' matches no projection (expected q,k,v,o,gate,up,down or q_proj ...)");
+    if (std::find(out.begin(), out.end(), *p) != out.end())
+      throw InvalidArgument("LoRA target '" + item + "' is listed twice");
+    out.push_back(*p);
+  }
+  if (out.empty()) throw InvalidArgument("LoRA targets: the list is empty");
+  return out;
+}
+
+std::string formatLayerList(const std::vector<int>& layersIn) {
+  if (layersIn.empty()) return "none";
+  auto layers = sortedLayers(layersIn);
+  std::string out;
+  for (size_t i = 0; i < layers.size();) {
+    size_t j = i;
+    while (j + 1 < layers.size() && layers[j + 1] == layers[j] + 1) ++j;
+    if (!out.empty()) out += ",";
+    out += std::to_string(layers[i]);
+    if (j > i) out += "-" + std::to_string(layers[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string peftLoraKey(int layer, Proj p, char which) {
+  return "base_model.model." + hfProjPrefix(layer, p) + ".lora_" + std::string(1, which) + ".weight";
+}
+
+std::string garfaKey(int layer) { return "layers." + std::to_string(layer) + ".beta"; }
+
+void AdapterSet::validate(const ModelConfig& c, const AdapterSpec& s) {
+  auto checkLayers = [&](const std::vector<int>& layers, const char* what) {
+    std::set<int> seen;
+    for (int l : layers) {
+      if (l < 0 || l >= c.numLayers)
+        throw InvalidArgument(std::string(what) + " layer " + std::to_string(l) + " is out of range 0.." +
+                              std::to_string(c.numLayers - 1) + " (the model has " + std::to_string(c.numLayers) + " layers)");
+      if (!seen.insert(l).second) throw InvalidArgument(std::string(what) + " layer " + std::to_string(l) + " is listed twice");
+    }
+  };
+  checkLayers(s.lora.layers, "LoRA");
+  checkLayers(s.garfa.layers, "GARFA");
+  if (!s.lora.layers.empty()) {
+    if (s.lora.targets.empty()) throw InvalidArgument("LoRA targets: the list is empty, so the adapter would change nothing");
+    std::set<Proj> seen;
+    for (Proj p : s.lora.targets)
+      if (!seen.insert(p).second) throw InvalidArgument(std::string("LoRA target '") + projShortName(p) + "' is listed twice");
+    if (s.lora.rank < 1) throw InvalidArgument("LoRA rank must be >= 1, got " + std::to_string(s.lora.rank));
+    if (!(s.lora.alpha > 0)) throw InvalidArgument("lora_alpha must be > 0");
+    if (!(s.lora.dropout >= 0 && s.lora.dropout < 1)) throw InvalidArgument("LoRA dropout must be in [0, 1)");
+  }
+  if (s.garfa.clamp && !(s.garfa.minAlpha > 0 && s.garfa.maxAlpha > s.garfa.minAlpha))
+    throw InvalidArgument("GARFA clamp range must satisfy 0 < min < max");
+}
+
+AdapterSet AdapterSet::create(const ModelConfig& config, const AdapterSpec& spec, uint64_t seed) {
+  validate(config, spec);
+  AdapterSet a;
+  a.spec_ = spec;
+  a.spec_.lora.layers = sortedLayers(spec.lora.layers);
+  a.spec_.garfa.layers = sortedLayers(spec.garfa.layers);
+  a.config_ = config;
+  a.lora_.resize(size_t(config.numLayers));
+  a.beta_.resize(size_t(config.numLayers));
+  auto gen = at::detail::createCPUGenerator(seed);
+  const int r = spec.lora.rank;
+  for (int l : a.spec_.lora.layers)
+    for (Proj p : a.spec_.lora.targets) {
+      const auto [out, in] = projShape(config, p);
+      const double bound = 1.0 / std::sqrt(double(in));  // kaiming_uniform_(a = sqrt(5)) as PEFT initialises A
+      auto A = at::empty({r, in}, torch::kFloat32).uniform_(-bound, bound, gen);
+      auto& s = a.lora_[size_t(l)][size_t(p)];
+      s.A = A.requires_grad_(true);
+      s.B = torch::zeros({out, int64_t(r)}, torch::kFloat32).requires_grad_(true);
+      s.scale = spec.lora.alpha / double(r);
+      s.dropout = spec.lora.dropout;
+    }
+  for (int l : a.spec_.garfa.layers) a.beta_[size_t(l)] = torch::zeros({config.numKvHeads}, torch::kFloat32).requires_grad_(true);
+  return a;
+}
+
+bool AdapterSet::isAdapterDir(const fs::path& dir) {
+  return fs::exists(dir / kPeftConfig) || fs::exists(dir / kGarfaConfig);
+}
+
+json AdapterSet::peftConfigJson() const {
+  std::vector<std::string> modules;
+  for (Proj p : spec_.lora.targets) modules.push_back(projModuleName(p));
+  return {{"peft_type", "LORA"},
+          {"task_type", "CAUSAL_LM"},
+          {"r", spec_.lora.rank},
+          {"lora_alpha", spec_.lora.alpha},
+          {"lora_dropout", spec_.lora.dropout},
+          {"target_modules", modules},
+          {"layers_to_transform", spec_.lora.layers},
+          {"layers_pattern", "layers"},
+          {"bias", "none"},
+          {"fan_in_fan_out", false},
+          {"inference_mode", true},
+          {"init_lora_weights", true},
+          {"base_model_name_or_path", spec_.baseModel},
+          {"layerscope", {{"method", "LS-LoRA (LayerScope operationalisation, see docs/adapters.md)"},
+                          {"version", kVersion}}}};
+}
+
+json AdapterSet::garfaConfigJson() const {
+  json j = {{"format", "layerscope.garfa/1"},
+            {"method", "GARFA per-KV-head RoPE frequency multipliers (LayerScope operationalisation, see docs/adapters.md)"},
+            {"parametrisation", "alpha = exp(beta), multiplies the layer's inverse frequencies for KV head g and its query heads"},
+            {"layers", spec_.garfa.layers},
+            {"num_key_value_heads", config_.numKvHeads},
+            {"clamp_alpha", spec_.garfa.clamp ? json::array({spec_.garfa.minAlpha, spec_.garfa.maxAlpha}) : json(nullptr)},
+            {"base_model_name_or_path", spec_.baseModel},
+            {"version", kVersion}};
+  return j;
+}
+
+void AdapterSet::save(const fs::path& dir) const {
+  fs::create_directories(dir);
+  if (hasLora()) {
+    std::vector<std::pair<std::string, torch::Tensor>> t;
+    for (int l : spec_.lora.layers)
+      for (Proj p : spec_.lora.targets) {
+        const auto& s = slot(l, p);
+        t.emplace_back(peftLoraKey(l, p, 'A'), s.A.detach().contiguous());
+        t.emplace_back(peftLoraKey(l, p, 'B'), s.B.detach().contiguous());
+      }
+    writeSafetensors(dir / kPeftWeights, t, {{"format", "pt"}});
+    writeFileAtomically(dir / kPeftConfig, peftConfigJson().dump(2));
+  }
+  if (hasGarfa()) {
+    std::vector<std::pair<std::string, torch::Tensor>> t;
+    for (int l : spec_.garfa.layers) t.emplace_back(garfaKey(l), beta(l).detach().contiguous());
+    writeSafetensors(dir / kGarfaWeights, t, {{"format", "pt"}});
+    writeFileAtomically(dir / kGarfaConfig, garfaConfigJson().dump(2));
+  }
+}
+
+AdapterSet AdapterSet::load(const fs::path& dir, const ModelConfig& config) {
+  if (!isAdapterDir(dir))
+    throw CheckpointError(dir.string() + ": not an adapter directory (expected adapter_config.json and/or garfa_config.json)");
+  AdapterSpec spec;
+  spec.lora.layers.clear();
+  json peft, garfa;
+  if (fs::exists(dir / kPeftConfig)) {
+    const fs::path p = dir / kPeftConfig;
+    peft = readJsonFile<CheckpointError>(p);
+    try {
+      if (peft.value("peft_type", "") != "LORA")
+        throw CheckpointError(p.string() + ": peft_type is '" + peft.value("peft_type", "") + "', expected LORA");
+      spec.lora.rank = peft.at("r").get<int>();
+      spec.lora.alpha = peft.at("lora_alpha").get<double>();
+      spec.lora.dropout = peft.value("lora_dropout", 0.0);
+      spec.lora.targets.clear();
+      for (const auto& m : peft.at("target_modules")) {
+        auto pr = parseProj(m.get<std::string>());
+        if (!pr) throw CheckpointError(p.string() + ": target module '" + m.get<std::string>() + "' is not a Llama projection");
+        spec.lora.targets.push_back(*pr);
+      }
+      // PEFT: an int, a list, or null / absent for every layer.
+      const json ltt = peft.value("layers_to_transform", json(nullptr));
+      if (ltt.is_null()) {
+        for (int l = 0; l < config.numLayers; ++l) spec.lora.layers.push_back(l);
+      } else if (ltt.is_number_integer()) {
+        spec.lora.layers = {ltt.get<int>()};
+      } else {
+        spec.lora.layers = ltt.get<std::vector<int>>();
+      }
+      if (peft.at("target_modules").is_string())
+        throw CheckpointError(p.string() + ": target_modules as a regular expression is not supported; list the modules");
+      spec.baseModel = peft.value("base_model_name_or_path", "");
+    } catch (const json::exception& e) {
+      throw CheckpointError(p.string() + ": " + e.what() + " (needs r, lora_alpha, target_modules)");
+    }
+  }
+  if (fs::exists(dir / kGarfaConfig)) {
+    const fs::path p = dir / kGarfaConfig;
+    garfa = readJsonFile<CheckpointError>(p);
+    try {
+      spec.garfa.layers = garfa.at("layers").get<std::vector<int>>();
+      const int G = garfa.at("num_key_value_heads").get<int>();
+      if (G != config.numKvHeads)
+        throw CheckpointError(p.string() + ": made for " + std::to_string(G) + " KV heads, the model has " +
+                              std::to_string(config.numKvHeads));
+      if (garfa.contains("clamp_alpha") && garfa["clamp_alpha"].is_array()) {
+        spec.garfa.clamp = true;
+        spec.garfa.minAlpha = garfa["clamp_alpha"][0].get<double>();
+        spec.garfa.maxAlpha = garfa["clamp_alpha"][1].get<double>();
+      }
+      if (spec.baseModel.empty()) spec.baseModel = garfa.value("base_model_name_or_path", "");
+    } catch (const json::exception& e) {
+      throw CheckpointError(p.string() + ": " + e.what() + " (needs layers, num_key_value_heads)");
+    }
+  }
+  try {
+    validate(config, spec);
+  } catch (const InvalidArgument& e) {
+    throw CheckpointError(dir.string() + ": adapter does not fit the model: " + e.what());
+  }
+  AdapterSet a = create(config, spec, 0);
+  torch::NoGradGuard ng;
+  auto restore = [](const std::shared_ptr<SafetensorsFile>& f, const std::string& key, torch::Tensor& dst) {
+    if (!f->contains(key)) throw CheckpointError(f->path().string() + ": missing tensor '" + key + "'");
+    auto src = f->tensor(key);
+    if (src.sizes() != dst.sizes()) {
+      std::ostringstream os;
+      os << f->path().string() << ": '" << key << "' has shape " << src.sizes() << ", expected " << dst.sizes();
+      throw CheckpointError(os.str());
+    }
+    dst.copy_(src.to(torch::kFloat32));
+  };
+  if (a.hasLora()) {
+    auto f = SafetensorsFile::open(dir / kPeftWeights);
+    for (int l : a.spec_.lora.layers)
+      for (Proj p : a.spec_.lora.targets) {
+        auto& s = a.lora_[size_t(l)][size_t(p)];
+        restore(f, peftLoraKey(l, p, 'A'), s.A);
+        restore(f, peftLoraKey(l, p, 'B'), s.B);
+      }
+  }
+  if (a.hasGarfa()) {
+    auto f = SafetensorsFile::open(dir / kGarfaWeights);
+    for (int l : a.spec_.garfa.layers) restore(f, garfaKey(l), a.beta_[size_t(l)]);
+  }
+  return a;
+}
+
+Interventions AdapterSet::interventions(bool training) const {
+  Interventions iv;
+  iv.training = training;
+  if (hasLora()) iv.lora = lora_;
+  if (hasGarfa()) {
+    iv.ropeAlpha.resize(size_t(config_.numLayers));
+    for (int l : spec_.garfa.layers) iv.ropeAlpha[size_t(l)] = torch::exp(beta_[size_t(l)]);
+  }
+  return iv;
+}
+
+std::vector<NamedParam> AdapterSet::loraParameters() const {
+  std::vector<NamedParam> out;
+  for (int l : spec_.lora.layers)
+    for (Proj p : spec_.lora.targets) {
+      const auto& s = slot(l, p);
+      out.push_back({peftLoraKey(l, p, 'A'), s.A});
+      out.push_back({peftLoraKey(l, p, 'B'), s.B});
+    }
+  return out;
+}
+
+std::vector<NamedParam> AdapterSet::garfaParameters() const {
+  std::vector<NamedParam> out;
+  for (int l : spec_.garfa.layers) out.push_back({garfaKey(l), beta(l)});
+  return out;
+}
+
+int64_t AdapterSet::loraParameterCount() const {
+  int64_t n = 0;
+  for (const auto& p : loraParameters()) n += p.value.numel();
+  return n;
+}
+
+int64_t AdapterSet::garfaParameterCount() const { return int64_t(spec_.garfa.layers.size()) * config_.numKvHeads; }
+
+std::function<void(torch::Tensor&)> AdapterSet::garfaProjection() const {
+  if (!spec_.garfa.clamp) return {};
+  const double lo = std::log(spec_.garfa.minAlpha), hi = std::log(spec_.garfa.maxAlpha);
+  return [lo, hi](torch::Tensor& beta) { beta.clamp_(lo, hi); };
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> AdapterSet::mergedWeights(const LlamaModel& model) const {
+  torch::NoGradGuard ng;
+  std::map<std::string, std::pair<int, Proj>> folded;
+  for (int l : spec_.lora.layers)
+    for (Proj p : spec_.lora.targets) folded[hfProjPrefix(l, p) + ".weight"] = {l, p};
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (auto [name, t] : model.namedWeights()) {
+    auto it = folded.find(name);
+    if (it != folded.end()) {
+      const auto& s = slot(it->second.first, it->second.second);
+      t = (t.to(torch::kFloat32) + s.scale * torch::matmul(s.B.detach(), s.A.detach())).to(t.scalar_type());
+    }
+    out.emplace_back(name, t.contiguous());
+  }
+  return out;
+}
+
+Interventions LoadedModel::interventions() const {
+  if (!adapter) return {};
+  torch::NoGradGuard ng;
+  return adapter->interventions(false);
+}
+
+std::shared_ptr<const LlamaModel> bakeAdapter(const LlamaModel& model, const AdapterSet& adapter) {
+  torch::NoGradGuard noGrad;
+  std::map<std::string, torch::Tensor> weights;
+  for (auto& [name, t] : adapter.mergedWeights(model)) weights[name] = t;
+  auto baked = LlamaModel::fromTensors(model.config(), weights, model.computeDtype());
+  if (!adapter.hasGarfa()) return baked;
+  std::vector<torch::Tensor> alpha(size_t(model.config().numLayers));
+  for (int l = 0; l < model.config().numLayers; ++l)
+    if (adapter.beta(l).defined()) alpha[size_t(l)] = torch::exp(adapter.beta(l).detach());
+  return baked->withRopeMultipliers(std::move(alpha));
+}
+
+LoadedModel loadModelWithAdapter(const fs::path& modelDir, const fs::path& adapterDir, torch::ScalarType dtype) {
+  LoadedModel m;
+  m.model = LlamaModel::load(modelDir, dtype);
+  if (!adapterDir.empty()) m.adapter = std::make_shared<const AdapterSet>(AdapterSet::load(adapterDir, m.model->config()));
+  return m;
+}
+
+void mergeAdapter(const fs::path& baseDir, const fs::path& adapterDir, const fs::path& out) {
+  auto ck = Checkpoint::open(baseDir);
+  auto model = LlamaModel::fromCheckpoint(ck, torch::kFloat32);
+  auto adapter = AdapterSet::load(adapterDir, model->config());
+  const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  const fs::path tmp = parent / ("." + out.filename().string() + ".tmp");
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  ModelConfig c = model->config();
+  c.torchDtype = "float32";
+  writeFileAtomically(tmp / "config.json", toHfJson(c).dump(2));
+  writeSafetensors(tmp / "model.safetensors", adapter.mergedWeights(*model),
+                   {{"format", "pt"}, {"generator", "layerscope merge"}});
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"})
+    if (fs::exists(baseDir / f)) fs::copy_file(baseDir / f, tmp / f, fs::copy_options::overwrite_existing);
+  for (const char* f : {kGarfaConfig, kGarfaWeights})
+    if (fs::exists(adapterDir / f)) fs::copy_file(adapterDir / f, tmp / f, fs::copy_options::overwrite_existing);
+  json info = {{"format", "layerscope.merge/1"},
+               {"base_model", baseDir.string()},
+               {"adapter", adapterDir.string()},
+               {"lora_layers", adapter.spec().lora.layers},
+               {"garfa_sidecar", adapter.hasGarfa()},
+               {"note", adapter.hasGarfa() ? "GARFA cannot be folded into weights: load this directory with --adapter "
+                                             "pointing at itself to apply garfa.safetensors"
+                                           : "LoRA folded in; no GARFA"}};
+  writeFileAtomically(tmp / "layerscope_merge.json", info.dump(2));
+  fs::remove_all(out);
+  fs::rename(tmp, out);
+}
+
+}  // namespace layerscope::core

@@ -1,0 +1,134 @@
+// LS-LoRA and GARFA adapters (docs/methods.md section 7): per-run trainable state on top of an immutable LlamaModel,
+// turned into core::Interventions for the forward. Files: the PEFT layout for LoRA (adapter_config.json +
+// adapter_model.safetensors) and a LayerScope sidecar for GARFA (garfa_config.json + garfa.safetensors).
+// Adapters are float32 whatever the base compute dtype. Layer targeting is validated, never a silent no-op.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/model/config.h"
+#include "core/model/model.h"
+#include "core/model/names.h"
+#include "core/train/trainer.h"
+
+namespace layerscope::core {
+
+/// LS-LoRA: W + (alpha / r) B A on chosen layers and projections. Empty `layers` = no LoRA.
+struct LoraSpec {
+  std::vector<int> layers;                                   ///< layer indices (0..L-1), any order, no duplicates
+  std::vector<Proj> targets{kAllProj.begin(), kAllProj.end()};  ///< projections that get a slot
+  int rank = 16;                                             ///< r
+  double alpha = 32;                                         ///< lora_alpha; scale = alpha / r
+  double dropout = 0.05;                                     ///< on the slot input, training only
+};
+
+/// GARFA: alpha_{l,g} = exp(beta_{l,g}) multiplying layer l's inverse frequencies for KV head g (docs/methods.md section 3).
+struct GarfaSpec {
+  std::vector<int> layers;  ///< empty = no GARFA
+  bool clamp = false;       ///< keep alpha in [minAlpha, maxAlpha] after every update (option, default off)
+  double minAlpha = 0.25;
+  double maxAlpha = 4.0;
+};
+
+struct AdapterSpec {
+  LoraSpec lora;
+  GarfaSpec garfa;
+  std::string baseModel;  ///< base_model_name_or_path recorded in the files
+};
+
+/// Parses a layer list "23-31", "0,2,5-7" or "none" (empty); throws InvalidArgument naming `what`.
+std::vector<int> parseLayerList(const std::string& text, const std::string& what);
+/// "q,k,v,o,gate,up,down" (short or HF module names); an unknown name is an InvalidArgument.
+std::vector<Proj> parseTargets(const std::string& text);
+/// Compact text form of a layer list ("0-3,7"; "none" when empty).
+std::string formatLayerList(const std::vector<int>& layers);
+
+/// PEFT key of a LoRA matrix: base_model.model.model.layers.{l}.self_attn.q_proj.lora_A.weight (`which` "A"/"B").
+std::string peftLoraKey(int layer, Proj p, char which);
+/// GARFA key: layers.{l}.beta.
+std::string garfaKey(int layer);
+
+/// Trainable adapter state for one model configuration.
+class AdapterSet {
+ public:
+  /// Fresh adapters: A Kaiming-uniform (PEFT's kaiming_uniform_(a = sqrt 5): U(-1/sqrt(in), 1/sqrt(in))) from
+  /// `seed`, B = 0, beta = 0 (so the adapted model equals the base). Throws InvalidArgument on a layer out of
+  /// range, a duplicate layer, an empty target list, rank < 1, dropout outside [0, 1) or a bad clamp range.
+  static AdapterSet create(const ModelConfig& config, const AdapterSpec& spec, uint64_t seed);
+  /// Loads an adapter directory (LoRA files, GARFA files or both). Throws CheckpointError on a missing or
+  /// malformed file, a missing key or a shape that does not match `config`.
+  static AdapterSet load(const std::filesystem::path& dir, const ModelConfig& config);
+  /// True if `dir` holds adapter_config.json or garfa_config.json.
+  static bool isAdapterDir(const std::filesystem::path& dir);
+
+  /// Writes the PEFT LoRA files (if any LoRA) and the GARFA sidecar (if any GARFA) into `dir`, each file
+  /// atomically (weights before their config, so a config never names tensors that are not there yet).
+  void save(const std::filesystem::path& dir) const;
+
+  /// Interventions for the forward: LoRA slots and ropeAlpha = exp(beta) (recomputed per call, so gradients
+  /// reach beta). `training` enables LoRA dropout.
+  Interventions interventions(bool training = false) const;
+
+  /// Trainable parameters with stable names (the PEFT / GARFA keys), for the Trainer's groups.
+  std::vector<NamedParam> loraParameters() const;
+  std::vector<NamedParam> garfaParameters() const;
+  int64_t loraParameterCount() const;
+  int64_t garfaParameterCount() const;
+
+  /// Projection that keeps exp(beta) in the clamp range (empty function when clamping is off).
+  std::function<void(torch::Tensor&)> garfaProjection() const;
+
+  /// The model's weights under HF names with LoRA folded in (W + scale B A, computed in float32 and cast back
+  /// to the weight's dtype). GARFA cannot be folded (it is not a weight) and stays a sidecar.
+  std::vector<std::pair<std::string, torch::Tensor>> mergedWeights(const LlamaModel& model) const;
+
+  const AdapterSpec& spec() const { return spec_; }
+  const ModelConfig& config() const { return config_; }
+  bool hasLora() const { return !spec_.lora.layers.empty(); }
+  bool hasGarfa() const { return !spec_.garfa.layers.empty(); }
+  const LoraSlot& slot(int layer, Proj p) const { return lora_.at(size_t(layer))[size_t(p)]; }
+  const torch::Tensor& beta(int layer) const { return beta_.at(size_t(layer)); }
+
+  /// adapter_config.json / garfa_config.json contents.
+  nlohmann::json peftConfigJson() const;
+  nlohmann::json garfaConfigJson() const;
+
+ private:
+  static void validate(const ModelConfig& config, const AdapterSpec& spec);
+  AdapterSpec spec_;
+  ModelConfig config_;
+  std::vector<std::array<LoraSlot, kNumProj>> lora_;  // [L]; inactive slots undefined
+  std::vector<torch::Tensor> beta_;                   // [L]; undefined or [G] float32 leaf
+};
+
+/// Writes a full HF checkpoint to `out`: config.json (torch_dtype of the merged weights), model.safetensors with
+/// LoRA folded in, the base directory's tokenizer files, and the GARFA sidecar files copied beside it (they are
+/// then loadable with `--adapter out`). Written into a temporary sibling and renamed, so `out` is all or nothing.
+void mergeAdapter(const std::filesystem::path& baseDir, const std::filesystem::path& adapterDir,
+                  const std::filesystem::path& out);
+
+/// Loads a model and, if `adapterDir` is non-empty, its adapter (the one "model + adapter" entry point the CLI
+/// and GUI use).
+struct LoadedModel {
+  std::shared_ptr<const LlamaModel> model;
+  std::shared_ptr<const AdapterSet> adapter;  ///< null without an adapter
+  /// Interventions to pass to every forward (empty without an adapter). Built once, inference only.
+  Interventions interventions() const;
+};
+/// The adapted model as an immutable model: LoRA folded into the weights (mergedWeights) and GARFA's
+/// alpha = exp(beta) baked in as fixed RoPE multipliers, so code that runs a plain model (the layer analyses)
+/// runs the adapted one unchanged. Same compute dtype as `model`.
+std::shared_ptr<const LlamaModel> bakeAdapter(const LlamaModel& model, const AdapterSet& adapter);
+
+LoadedModel loadModelWithAdapter(const std::filesystem::path& modelDir, const std::filesystem::path& adapterDir,
+                                 torch::ScalarType dtype);
+
+}  // namespace layerscope::core

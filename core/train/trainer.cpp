@@ -1,0 +1,199 @@
+// The training loop (see trainer.h). AdamW follows torch.optim.AdamW: p -= lr*wd*p, then the bias-corrected
+// Adam step lr * m_hat / (sqrt(v_hat) + eps).
+#include "core/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include "core/base/atomic_file.h"
+#include "core/base/error.h"
+#include "core/model/safetensors.h"
+
+namespace layerscope::core {
+namespace fs = std::filesystem;
+
+double lrFactor(const TrainerOptions& o, int64_t step) {
+  if (o.warmupSteps > 0 && step < o.warmupSteps) return double(step + 1) / double(o.warmupSteps);
+  const int64_t decay = std::max<int64_t>(1, o.steps - o.warmupSteps - 1);
+  const double progress = std::min(1.0, double(step - o.warmupSteps) / double(decay));
+  return o.minLrRatio + (1.0 - o.minLrRatio) * 0.5 * (1.0 + std::cos(M_PI * progress));
+}
+
+Trainer::Trainer(std::vector<ParamGroup> groups, TrainerOptions options) : groups_(std::move(groups)), opt_(std::move(options)) {
+  if (opt_.steps < 1) throw InvalidArgument("training needs at least one step");
+  if (opt_.gradAccum < 1) throw InvalidArgument("gradient accumulation must be >= 1");
+  for (const auto& g : groups_) {
+    std::vector<torch::Tensor> m, v;
+    for (const auto& p : g.params) {
+      if (!p.value.requires_grad() || p.value.scalar_type() != torch::kFloat32)
+        throw InvalidArgument("trainable parameter '" + p.name + "' must be a float32 tensor that requires grad");
+      m.push_back(torch::zeros_like(p.value));
+      v.push_back(torch::zeros_like(p.value));
+    }
+    m_.push_back(std::move(m));
+    v_.push_back(std::move(v));
+  }
+}
+
+int64_t Trainer::trainableCount() const {
+  int64_t n = 0;
+  for (const auto& g : groups_)
+    for (const auto& p : g.params) n += p.value.numel();
+  return n;
+}
+
+fs::path Trainer::newestCheckpoint(const fs::path& dir) {
+  fs::path best;
+  int64_t bestStep = -1;
+  if (!fs::is_directory(dir)) return best;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("step-", 0) != 0 || !fs::exists(e.path() / "manifest.json")) continue;
+    try {
+      const int64_t s = std::stoll(name.substr(5));
+      if (s > bestStep) bestStep = s, best = e.path();
+    } catch (...) {
+    }
+  }
+  return best;
+}
+
+void Trainer::saveCheckpoint(int64_t step, const std::vector<double>& losses) const {
+  if (opt_.checkpointDir.empty()) return;
+  fs::create_directories(opt_.checkpointDir);
+  char name[32];
+  std::snprintf(name, sizeof name, "step-%08lld", static_cast<long long>(step));
+  const fs::path final = opt_.checkpointDir / name;
+  const fs::path tmp = opt_.checkpointDir / (std::string(".") + name + ".tmp");
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  std::vector<std::pair<std::string, torch::Tensor>> params, state;
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      const auto& p = groups_[g].params[i];
+      params.emplace_back(p.name, p.value.detach());
+      state.emplace_back(p.name + ".exp_avg", m_[g][i]);
+      state.emplace_back(p.name + ".exp_avg_sq", v_[g][i]);
+    }
+  writeSafetensors(tmp / "params.safetensors", params);
+  writeSafetensors(tmp / "optimizer.safetensors", state);
+  nlohmann::json manifest = {{"format", "layerscope.train-checkpoint/1"}, {"step", step}, {"steps", opt_.steps},
+                             {"seed", opt_.seed}, {"losses", losses}};
+  writeFileAtomically(tmp / "manifest.json", manifest.dump(1));  // written last: marks the checkpoint complete
+  fs::remove_all(final);
+  fs::rename(tmp, final);
+  // Keep the newest N complete checkpoints.
+  std::vector<fs::path> all;
+  for (const auto& e : fs::directory_iterator(opt_.checkpointDir))
+    if (e.path().filename().string().rfind("step-", 0) == 0) all.push_back(e.path());
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + size_t(std::max(1, opt_.keepCheckpoints)) < all.size(); ++i) fs::remove_all(all[i]);
+}
+
+int64_t Trainer::loadCheckpoint(const fs::path& dir, std::vector<double>& losses) {
+  std::ifstream in(dir / "manifest.json");
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError((dir / "manifest.json").string() + ": invalid JSON: " + e.what());
+  }
+  if (manifest.value("seed", uint64_t(0)) != opt_.seed)
+    throw InvalidArgument((dir / "manifest.json").string() + ": checkpoint was made with seed " +
+                          std::to_string(manifest.value("seed", uint64_t(0))) + ", this run uses " + std::to_string(opt_.seed));
+  auto params = SafetensorsFile::open(dir / "params.safetensors");
+  auto state = SafetensorsFile::open(dir / "optimizer.safetensors");
+  torch::NoGradGuard ng;
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      auto& p = groups_[g].params[i];
+      auto restore = [&](torch::Tensor& dst, const std::shared_ptr<SafetensorsFile>& f, const std::string& key) {
+        if (!f->contains(key)) throw CheckpointError(f->path().string() + ": missing '" + key + "'");
+        auto src = f->tensor(key);
+        if (src.sizes() != dst.sizes()) throw CheckpointError(f->path().string() + ": '" + key + "' has the wrong shape");
+        dst.copy_(src);
+      };
+      restore(p.value, params, p.name);
+      restore(m_[g][i], state, p.name + ".exp_avg");
+      restore(v_[g][i], state, p.name + ".exp_avg_sq");
+    }
+  losses = manifest.at("losses").get<std::vector<double>>();
+  return manifest.at("step").get<int64_t>();
+}
+
+TrainResult Trainer::run(const LossFn& lossFn, const std::function<void(const StepReport&)>& onStep, const JobControl* job,
+                         bool resume) {
+  using Clock = std::chrono::steady_clock;
+  TrainResult result;
+  int64_t start = 0;
+  if (resume && !opt_.checkpointDir.empty()) {
+    const fs::path ck = newestCheckpoint(opt_.checkpointDir);
+    if (!ck.empty()) start = result.resumedFromStep = loadCheckpoint(ck, result.losses);
+  }
+  const auto t0 = Clock::now();
+  double tokensSeen = 0;
+  for (int64_t step = start; step < opt_.steps; ++step) {
+    checkCancelled(job);
+    for (auto& g : groups_)
+      for (auto& p : g.params)
+        if (p.value.grad().defined()) p.value.mutable_grad().zero_();
+    double lossSum = 0, tokens = 0;
+    for (int micro = 0; micro < opt_.gradAccum; ++micro) {
+      // Seed per micro-batch so dropout draws depend only on (seed, step, micro): resume is exact.
+      torch::manual_seed(opt_.seed * 1000003ULL + uint64_t(step) * 64ULL + uint64_t(micro));
+      auto [loss, n] = lossFn(step, micro);
+      if (!torch::isfinite(loss).item<bool>())
+        throw Error("training diverged: loss is " + std::to_string(loss.item<double>()) + " at step " + std::to_string(step + 1) +
+                    " (try a lower learning rate)");
+      (loss / double(opt_.gradAccum)).backward();
+      lossSum += loss.item<double>();
+      tokens += n;
+    }
+    torch::NoGradGuard ng;
+    double sq = 0;
+    for (auto& g : groups_)
+      for (auto& p : g.params)
+        if (p.value.grad().defined()) sq += p.value.grad().pow(2).sum().item<double>();
+    const double gradNorm = std::sqrt(sq);
+    const double clip = (opt_.clipNorm > 0 && gradNorm > opt_.clipNorm) ? opt_.clipNorm / (gradNorm + 1e-6) : 1.0;
+    const double factor = lrFactor(opt_, step);
+    const double t = double(step + 1);
+    const double bc1 = 1.0 - std::pow(opt_.beta1, t), bc2 = 1.0 - std::pow(opt_.beta2, t);
+    for (size_t gi = 0; gi < groups_.size(); ++gi) {
+      auto& g = groups_[gi];
+      const double lr = g.lr * factor;
+      for (size_t i = 0; i < g.params.size(); ++i) {
+        auto& p = g.params[i].value;
+        if (!p.grad().defined()) continue;
+        torch::Tensor grad = p.grad() * clip;
+        if (g.weightDecay > 0) p.mul_(1.0 - lr * g.weightDecay);
+        m_[gi][i].mul_(opt_.beta1).add_(grad, 1.0 - opt_.beta1);
+        v_[gi][i].mul_(opt_.beta2).addcmul_(grad, grad, 1.0 - opt_.beta2);
+        torch::Tensor denom = (v_[gi][i] / bc2).sqrt_().add_(opt_.eps);
+        p.addcdiv_(m_[gi][i], denom, -lr / bc1);
+        if (g.project) g.project(p);
+      }
+    }
+    result.losses.push_back(lossSum / opt_.gradAccum);
+    tokensSeen += tokens;
+    const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    StepReport r;
+    r.step = step + 1;
+    r.totalSteps = opt_.steps;
+    r.loss = result.losses.back();
+    r.lr = groups_.empty() ? 0 : groups_[0].lr * factor;
+    r.gradNorm = gradNorm;
+    r.tokens = tokens;
+    r.tokensPerSecond = tokensSeen / std::max(elapsed, 1e-9);
+    r.etaSeconds = elapsed / double(step + 1 - start) * double(opt_.steps - step - 1);
+    if (onStep) onStep(r);
+    reportProgress(job, {"train", double(step + 1), double(opt_.steps)});
+    if ((opt_.checkpointEvery > 0 && (step + 1) % opt_.checkpointEvery == 0) || step + 1 == opt_.steps)
+      saveCheckpoint(step + 1, result.losses);
+  }
+  result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace layerscope::core

@@ -1,0 +1,95 @@
+// The LibTorch training loop shared by pretraining (the demo model organism) and adapter training
+// (LS-LoRA / GARFA): AdamW with parameter groups, linear warmup + cosine decay, gradient clipping, gradient
+// accumulation, deterministic per-step seeding, atomic checkpoints with a manifest, and exact resume on CPU.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/base/job_control.h"
+
+namespace layerscope::core {
+
+/// A named trainable tensor (leaf, requires_grad, float32).
+struct NamedParam {
+  std::string name;
+  torch::Tensor value;
+};
+
+/// One AdamW parameter group.
+struct ParamGroup {
+  std::string name;               ///< "lora", "garfa", "model"
+  std::vector<NamedParam> params;
+  double lr = 1e-3;               ///< peak learning rate
+  double weightDecay = 0.0;       ///< decoupled (AdamW) weight decay
+  /// Optional projection after each update (e.g. clamp GARFA's beta so alpha stays in [0.25, 4]).
+  std::function<void(torch::Tensor&)> project;
+};
+
+struct TrainerOptions {
+  int64_t steps = 100;            ///< optimizer steps
+  int64_t warmupSteps = 10;       ///< linear warmup from 0 to the peak lr
+  double minLrRatio = 0.1;        ///< cosine decays to minLrRatio x peak
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double clipNorm = 1.0;          ///< global L2 gradient norm clip (<= 0: off)
+  int gradAccum = 1;              ///< micro-batches per optimizer step
+  uint64_t seed = 0;              ///< seeds torch's generator per micro-batch (dropout); data order is the caller's
+  int64_t checkpointEvery = 0;    ///< 0: only at the end
+  std::filesystem::path checkpointDir;  ///< empty: no checkpoints
+  int keepCheckpoints = 2;        ///< newest N complete checkpoints are kept
+};
+
+/// What one optimizer step reports.
+struct StepReport {
+  int64_t step = 0;          ///< 1-based
+  int64_t totalSteps = 0;
+  double loss = 0;           ///< mean of the micro-batch losses
+  double lr = 0;             ///< lr factor x first group's peak lr
+  double gradNorm = 0;       ///< before clipping
+  double tokens = 0;         ///< tokens in this step (as the loss function reported them)
+  double tokensPerSecond = 0;
+  double etaSeconds = 0;
+};
+
+/// Loss of micro-batch `micro` of step `step` (0-based), and the number of tokens it covered.
+using LossFn = std::function<std::pair<torch::Tensor, double>(int64_t step, int micro)>;
+
+struct TrainResult {
+  std::vector<double> losses;  ///< per step, from step 1 (including steps replayed from a checkpoint)
+  int64_t resumedFromStep = 0;
+  double seconds = 0;
+};
+
+/// lr multiplier at 0-based `step`: linear warmup to 1, then cosine to minLrRatio at the last step.
+double lrFactor(const TrainerOptions& o, int64_t step);
+
+class Trainer {
+ public:
+  Trainer(std::vector<ParamGroup> groups, TrainerOptions options);
+
+  /// Runs to options.steps. With `resume`, continues from the newest complete checkpoint in checkpointDir
+  /// (restoring parameters, optimizer state and loss history), reproducing the uninterrupted run exactly.
+  TrainResult run(const LossFn& loss, const std::function<void(const StepReport&)>& onStep = {},
+                  const JobControl* job = nullptr, bool resume = false);
+
+  /// Newest complete checkpoint directory in `dir` (manifest present), or empty.
+  static std::filesystem::path newestCheckpoint(const std::filesystem::path& dir);
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+  int64_t trainableCount() const;
+
+ private:
+  void saveCheckpoint(int64_t step, const std::vector<double>& losses) const;
+  int64_t loadCheckpoint(const std::filesystem::path& dir, std::vector<double>& losses);
+  std::vector<ParamGroup> groups_;
+  TrainerOptions opt_;
+  std::vector<std::vector<torch::Tensor>> m_, v_;  // AdamW moments per group, per param
+};
+
+}  // namespace layerscope::core

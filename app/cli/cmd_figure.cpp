@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "app/cli/command.h"
-#include "core/error.h"
+#include "core/base/error.h"
 #include "results/reader.h"
 #include "views/figure_export.h"
 

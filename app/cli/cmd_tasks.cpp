@@ -1,12 +1,12 @@
-// make-tasks: generates the demo task suite (core/task_suite.h) into a directory: one JSONL file per family and
+// make-tasks: generates the demo task suite (core/data/task_suite.h) into a directory: one JSONL file per family and
 // form plus manifest.json. Same arguments, same bytes.
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "app/cli/command.h"
-#include "core/error.h"
-#include "core/task_suite.h"
+#include "core/base/error.h"
+#include "core/data/task_suite.h"
 
 namespace layerscope::app {
 namespace {

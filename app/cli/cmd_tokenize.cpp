@@ -8,8 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/command.h"
-#include "core/error.h"
-#include "core/tokenizer.h"
+#include "experiments/bench.h"
+#include "core/base/error.h"
+#include "core/text/tokenizer.h"
 
 namespace layerscope::app {
 namespace {
@@ -36,32 +37,15 @@ int runTokenize(Args& args) {
 }
 
 int runBench(Args& args) {
-  const std::string path = args.required("--tokenizer");
-  const std::string input = args.required("--input");
-  const long long repeat = args.intOr("--repeat", 5);
+  experiments::TokenizeBenchRequest r;
+  r.tokenizer = args.required("--tokenizer");
+  r.input = args.required("--input");
+  r.repeat = args.intOr("--repeat", r.repeat);
   args.finish();
-  std::ifstream in(input, std::ios::binary);
-  if (!in) throw InvalidArgument("bench tokenize: cannot open --input " + input);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
-  using Clock = std::chrono::steady_clock;
-  auto t0 = Clock::now();
-  const auto tok = core::Tokenizer::fromFile(path);
-  const double loadS = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double mb = static_cast<double>(text.size()) / 1e6;
-  size_t nIds = 0;
-  double first = 0, best = 1e300;
-  for (long long r = 0; r < 1 + std::max(1LL, repeat); ++r) {
-    auto t = Clock::now();
-    nIds = tok.encode(text).size();
-    const double s = std::chrono::duration<double>(Clock::now() - t).count();
-    if (r == 0) first = s;
-    else best = std::min(best, s);
-  }
-  std::cout << "tokenizer " << path << " (load " << loadS << " s)\ninput " << input << ": " << text.size()
-            << " bytes -> " << nIds << " ids\nencode, single thread: first pass " << mb / first
-            << " MB/s (cold word cache), best of " << repeat << " warm passes " << mb / best << " MB/s\n";
+  const auto res = experiments::benchTokenize(r);
+  std::cout << "tokenizer " << r.tokenizer.string() << " (load " << res.loadSeconds << " s)\ninput " << r.input.string()
+            << ": " << res.bytes << " bytes -> " << res.ids << " ids\nencode, single thread: first pass " << res.firstPassMBps
+            << " MB/s (cold word cache), best of " << r.repeat << " warm passes " << res.bestMBps << " MB/s\n";
   return 0;
 }
 

@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "app/cli/command.h"
-#include "app/cli/signals.h"
-#include "core/pretrain.h"
+#include "app/cli/progress.h"
+#include "core/train/pretrain.h"
 
 namespace layerscope::app {
 namespace {

@@ -1,0 +1,37 @@
+// Evaluation of one task file (docs/methods.md section 9), optionally with an adapter: the `eval` command and
+// the GUI's "Evaluate vs base".
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "core/base/job_control.h"
+#include "core/data/benchmarks.h"
+#include "experiments/common.h"
+
+namespace layerscope::experiments {
+
+struct EvalRequest {
+  std::filesystem::path modelDir;
+  std::filesystem::path adapterDir;        ///< empty: the base model
+  std::filesystem::path taskFile;          ///< LayerScope task JSONL or a benchmark layout
+  std::string format = "native";           ///< native | auto | mmlu | arc | gpqa | mgsm | math
+  core::BenchmarkOptions benchmark;        ///< seed (GPQA choice order), few-shot file and count
+  core::ScoringOptions scoring;            ///< batch, stop string, max new tokens
+  std::optional<std::string> extraction;   ///< none | last_number | boxed; unset: the layout's default
+  std::string dtype = "float32";
+  std::filesystem::path itemsOut;          ///< per-item JSONL written atomically; empty: none
+};
+
+struct EvalRunResult {
+  std::string taskName;
+  std::string bosPolicy;   ///< how BOS was handled, in words
+  bool withAdapter = false;
+  core::EvalResult result;
+};
+
+/// Loads the model (with the adapter folded in when given), the task in its layout, and evaluates it.
+EvalRunResult runEvaluation(const EvalRequest& request, const core::JobControl* job = nullptr);
+
+}  // namespace layerscope::experiments

@@ -1,4 +1,4 @@
-// Model-based layer analyses (METHODS.md sections 2, 3, 5, 6) on top of the core's capture and intervention
+// Model-based layer analyses (docs/methods.md sections 2, 3, 5, 6) on top of the core's capture and intervention
 // points: hidden states for the sensitivity scores, RoPE influence (gradient / perturb / nope), layer
 // redundancy and drop plans, previous-token manipulations. Pure functions of (model, prepared task, params);
 // no Qt, no I/O. Each returns its payload plus what produced it (params, counts, timings).
@@ -14,9 +14,9 @@
 
 #include "analysis/sensitivity_metrics.h"
 #include "analysis/statistics.h"
-#include "core/job_control.h"
-#include "core/model.h"
-#include "core/scoring.h"
+#include "core/base/job_control.h"
+#include "core/model/model.h"
+#include "core/model/scoring.h"
 
 namespace layerscope::analysis {
 
@@ -32,7 +32,7 @@ struct ModelTaskInputs {
 // ---------------------------------------------------------------------------------------------------------
 // Sensitivity (section 2): hidden states at the chosen token position, then analysis/sensitivity_metrics.
 
-/// Token position of the state that is compared (METHODS section 2).
+/// Token position of the state that is compared (docs/methods.md section 2).
 enum class TokenPosition {
   Auto,             ///< last_prompt in outcome mode, completion_mean in pairs mode (the last prompt token is shared there)
   LastPrompt,       ///< the decision token (default in outcome mode)

@@ -1,11 +1,11 @@
-// Previous-token manipulations (METHODS.md section 6, "Attend First, Consolidate Later"): random, freeze,
+// Previous-token manipulations (docs/methods.md section 6, "Attend First, Consolidate Later"): random, freeze,
 // shuffle, swap and skip_attention at the input of layer k, built from the core's state replacements and skips;
 // accuracy against k. All k of one batch are evaluated after one base capture of the batch.
 #include <algorithm>
 #include <chrono>
 
 #include "analysis/layer_analyses.h"
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace layerscope::analysis {
 namespace {

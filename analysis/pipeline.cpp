@@ -2,7 +2,7 @@
 // atomic results directory.
 #include "analysis/pipeline.h"
 
-#include "core/adapters.h"
+#include "core/train/adapters.h"
 
 #include <unistd.h>
 
@@ -12,26 +12,33 @@
 #include <ctime>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
+#include "analysis/colocalization_stats.h"
 #include "analysis/layer_analyses.h"
-#include "core/atomic_file.h"
-#include "core/config.h"
-#include "core/dataset.h"
-#include "core/error.h"
-#include "core/tokenizer.h"
+#include "core/base/atomic_file.h"
+#include "core/base/stopwatch.h"
+#include "core/model/config.h"
+#include "core/data/dataset.h"
+#include "core/base/error.h"
+#include "core/text/tokenizer.h"
 #include "layerscope/version.h"
 
 namespace layerscope::analysis {
 namespace fs = std::filesystem;
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using core::Clock;
 
 namespace {
 
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
 std::vector<double> toVec(const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
 
 std::string utcNow() {
   std::time_t t = std::time(nullptr);
@@ -56,9 +63,10 @@ json optionsJson(const AnalyzeRequest& r) {
           {"sensitivity_mode", r.sensitivityMode}, {"position", r.position}, {"metrics", r.metrics},
           {"bootstrap", r.bootstrap}, {"confidence", r.confidence}, {"probe_bootstrap", r.probeBootstrap},
           {"probe_folds", r.probeFolds}, {"rope_mode", r.ropeMode}, {"rope_loss", r.ropeLoss}, {"eps", r.eps},
-          {"rope_per_head", r.ropePerHead}, {"angular", r.angular}, {"k_sens", r.kSens}, {"k_rope", r.kRope},
+          {"rope_per_head", r.ropePerHead}, {"angular", r.angular}, {"profiles", r.profiles},
+          {"coloc", {colocalizationKeys(r).first, colocalizationKeys(r).second}}, {"k_sens", r.kSens}, {"k_rope", r.kRope},
           {"alpha", r.alpha}, {"verdict_basis", r.verdictBasis}, {"permutation_draws", r.permutationDraws},
-          {"method", "LayerScope operationalisation where METHODS.md is silent; see docs/analyses.md"}};
+          {"method", "LayerScope operationalisation where docs/methods.md is silent; see docs/analyses.md"}};
 }
 
 // Maps each stage's own progress onto an overall 0..1 for the ETA, and forwards cancellation.
@@ -152,8 +160,54 @@ void validateRequest(const AnalyzeRequest& r) {
       throw InvalidArgument("--n " + std::to_string(r.dropN) + " is out of range 1.." + std::to_string(maxN) +
                             " for plan " + r.dropPlan + " (L = " + std::to_string(L) + ")");
   }
+  std::set<std::string> profiles;
+  for (const auto& p : r.profiles) {
+    if (!findProfile(p))
+      throw InvalidArgument("--profiles: unknown profile '" + p + "' (registered: " + joined(registeredProfileNames()) +
+                            "; 'none' runs none)");
+    if (!profiles.insert(p).second) throw InvalidArgument("--profiles: '" + p + "' is listed twice");
+  }
+  if (r.colocFirst.empty() != r.colocSecond.empty())
+    throw InvalidArgument("--coloc needs two layer_scores keys, KEY_A,KEY_B");
+  if (!r.colocFirst.empty()) {
+    const auto keys = layerScoreKeys(r);
+    for (const auto& k : {r.colocFirst, r.colocSecond})
+      if (!std::binary_search(keys.begin(), keys.end(), k)) {
+        const auto* p = findProfile(k.substr(0, k.find('.')));
+        throw InvalidArgument("--coloc: '" + k + "' is not a layer_scores key of this run" +
+                              (p && !profiles.count(p->name) ? " (add --profiles " + p->name + ")" : "") +
+                              "; available: " + joined(keys));
+      }
+    if (r.colocFirst == r.colocSecond) throw InvalidArgument("--coloc: the two keys are the same ('" + r.colocFirst + "')");
+  }
   if (!r.outDir.empty() && fs::exists(r.outDir) && !r.overwrite)
     throw InvalidArgument("--out: '" + r.outDir.string() + "' already exists (pass --overwrite to replace it)");
+}
+
+std::vector<std::string> layerScoreKeys(const AnalyzeRequest& r) {
+  std::vector<std::string> keys;
+  if (r.sensitivity)
+    for (const auto& name : r.metrics) {
+      const auto m = parseMetric(name);
+      const std::string key = "sensitivity." + metricName(m);
+      keys.push_back(key);
+      if ((m != SensitivityMetric::Probe && r.bootstrap > 0) || (m == SensitivityMetric::Probe && r.probeBootstrap > 0))
+        keys.insert(keys.end(), {key + ".ci_low", key + ".ci_high"});
+    }
+  if (r.rope) keys.push_back("rope_influence." + r.ropeMode);
+  if (r.redundancy)
+    keys.insert(keys.end(), {"redundancy.attn", "redundancy.mlp", "redundancy.block", "redundancy.block_bi"});
+  for (const auto& name : r.profiles)
+    if (const auto* p = findProfile(name)) keys.insert(keys.end(), p->keys.begin(), p->keys.end());
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+std::pair<std::string, std::string> colocalizationKeys(const AnalyzeRequest& r) {
+  if (!r.colocFirst.empty() || !r.colocSecond.empty()) return {r.colocFirst, r.colocSecond};
+  const std::string first = r.metrics.empty() ? std::string("rel_l2") : metricName(parseMetric(r.metrics.front()));
+  return {"sensitivity." + first, "rope_influence." + r.ropeMode};
 }
 
 std::string layersCsv(const std::map<std::string, std::vector<double>>& scores, std::size_t layers) {
@@ -213,11 +267,15 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
   const auto tAll = Clock::now();
   AnalyzeResult res;
   StagedProgress progress(job);
-  const bool coloc = req.sensitivity && req.rope;
+  // Statistics run on an explicit --coloc pair (validated to be produced) or on the default pair when both exist.
+  const auto [colocA, colocB] = colocalizationKeys(req);
+  const bool coloc = !req.colocFirst.empty() || (req.sensitivity && req.rope);
   // Rough stage weights (forward-pass units on the demo model) for the overall fraction and ETA.
+  double wProfiles = 0;
+  for (const auto& name : req.profiles) wProfiles += findProfile(name)->weight;
   const double wEval = 1, wSens = req.sensitivity ? 1.5 : 0, wRope = req.rope ? 5 : 0, wRed = req.redundancy ? 0.5 : 0,
                wStats = coloc ? 1 : 0, wMan = 6.0 * double(req.manipulations.size()), wDrop = req.dropPlan.empty() ? 0 : 4;
-  const double wTotal = 0.3 + wEval + wSens + wRope + wRed + wStats + wMan + wDrop;
+  const double wTotal = 0.3 + wEval + wSens + wRope + wRed + wProfiles + wStats + wMan + wDrop;
 
   progress.begin("load", 0.3 / wTotal);
   auto t0 = Clock::now();
@@ -237,7 +295,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
   auto prepared = core::prepareTask(tok, task);
   const auto& cfg = model->config();
   const int L = cfg.numLayers, G = cfg.numKvHeads;
-  res.timings["load"] = since(t0);
+  res.timings["load"] = core::secondsSince(t0);
 
   progress.begin("eval", wEval / wTotal);
   t0 = Clock::now();
@@ -247,7 +305,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
   so.maxNewTokens = req.maxNewTokens;
   so.extraction = core::parseAnswerExtraction(req.extraction);
   auto eval = core::evaluate(*model, tok, prepared, so, progress.job());
-  res.timings["eval"] = since(t0);
+  res.timings["eval"] = core::secondsSince(t0);
   const ModelTaskInputs in{model.get(), &tok, &prepared, &eval};
   const std::size_t nCorrect = eval.correct, nIncorrect = eval.items.size() - eval.correct;
   const auto sensMode = parseMode(req.sensitivityMode);
@@ -293,7 +351,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
         res.layerScores[key + ".ci_high"] = toVec(r.high);
       }
     }
-    res.timings["sensitivity"] = since(t0);
+    res.timings["sensitivity"] = core::secondsSince(t0);
   }
 
   std::optional<RopeInfluenceResult> rope;
@@ -315,7 +373,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
         for (int g = 0; g < G; ++g) m[size_t(l)][size_t(g)] = rope->perHead(l, g);
       res.layerHeadScores[key + ".per_head"] = m;
     }
-    res.timings["rope_influence"] = since(t0);
+    res.timings["rope_influence"] = core::secondsSince(t0);
   }
 
   if (req.redundancy) {
@@ -329,60 +387,79 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
     res.layerScores["redundancy.mlp"] = toVec(r.mlp);
     res.layerScores["redundancy.block"] = toVec(r.block);
     res.layerScores["redundancy.block_bi"] = toVec(r.blockBi);
-    res.timings["redundancy"] = since(t0);
+    res.timings["redundancy"] = core::secondsSince(t0);
+  }
+
+  // Registered extra profiles (analysis/profile_registry.h): their keys join layer_scores like any other.
+  std::map<std::string, Eigen::MatrixXd> itemScores;  // per-item values [N, L] of profile keys (r_s bootstrap)
+  json profileInfo = json::object();
+  for (const auto& name : req.profiles) {
+    const ProfileSpec& spec = *findProfile(name);
+    progress.begin(name, spec.weight / wTotal);
+    t0 = Clock::now();
+    auto pr = spec.run(in, ProfileOptions{req.batchSize, req.seed}, progress.job());
+    for (const auto& k : spec.keys) {
+      const auto it = pr.layerScores.find(k);
+      if (it == pr.layerScores.end() || it->second.size() != size_t(L) || pr.layerScores.size() != spec.keys.size())
+        throw InvalidArgument("profile '" + name + "' must return exactly its keys (" + joined(spec.keys) + "), each with L = " +
+                              std::to_string(L) + " values");
+      res.layerScores[k] = it->second;
+    }
+    for (auto& [k, m] : pr.itemScores) {
+      if (!std::count(spec.keys.begin(), spec.keys.end(), k) || m.rows() != Eigen::Index(prepared.items.size()) || m.cols() != L)
+        throw InvalidArgument("profile '" + name + "': per-item values of '" + k + "' must be one of its keys, [items, L]");
+      itemScores[k] = std::move(m);
+    }
+    profileInfo[name + "_info"] = pr.info;
+    res.timings[name] = core::secondsSince(t0);
   }
 
   if (coloc) {
     progress.begin("co-localization", wStats / wTotal);
     t0 = Clock::now();
-    const auto& [metric, profile] = sens->profiles.front();
     CoLocalizationParams cp;
     cp.spearman.seed = req.seed;
     cp.spearman.monteCarloDraws = req.permutationDraws;
     cp.kSens = req.kSens, cp.kRope = req.kRope, cp.alpha = req.alpha;
     cp.verdictBasis = req.verdictBasis == "t" ? VerdictBasis::TDistribution : VerdictBasis::Permutation;
-    auto co = coLocalization({profile.score, rope->perLayer}, cp, progress.job());
-    json st = {{"format", "layerscope.stats/1"},
-               {"profiles", {{"sensitivity", "sensitivity." + metricName(metric)}, {"rope", "rope_influence." + req.ropeMode}}},
-               {"stats.spearman.r", co.spearman.r}, {"stats.spearman.p", co.spearman.p},
-               {"stats.spearman.p_perm", co.spearman.pPermutation},
-               {"stats.spearman.p_perm_method", co.spearman.permutationMethod == PermutationMethod::Exact ? "exact"
-                                                : co.spearman.permutationMethod == PermutationMethod::MonteCarlo ? "monte_carlo" : "none"},
-               {"stats.kendall.tau", co.kendall.tau}, {"stats.kendall.p", co.kendall.p},
-               {"top_k", {{"k_sens", co.kSens}, {"k_rope", co.kRope}, {"S_sens", co.topSens}, {"S_rope", co.topRope}}},
-               {"overlap", co.overlap}, {"jaccard", co.jaccard},
-               {"centre_of_mass", {{"sensitivity", co.centreSens}, {"rope", co.centreRope}}},
-               {"verdict", verdictName(co.verdict)}, {"verdict_text", co.verdictText}, {"alpha", req.alpha},
-               {"n_layers", L}};
-    if (req.bootstrap > 0) {
-      // both profiles recomputed on the same resample of items (METHODS section 4)
+    cp.allowSignedProfiles = true;  // e.g. logit_lens.gold_logprob: no centre of mass, everything else applies
+    // The r_s bootstrap resamples the sensitivity items (docs/methods.md section 4): a sensitivity key is recomputed
+    // from the states, the RoPE key and profile keys are means of the resampled items' per-item values.
+    auto resampler = [&](const std::string& k) -> ResampledProfile {
+      if (!sens) return {};
+      for (const auto& [m, r] : sens->profiles)
+        if (k == "sensitivity." + metricName(m)) {
+          SensitivityParams sp = sens->params.metric;
+          sp.mode = sens->params.mode;
+          sp.metric = m;
+          return [&, sp](std::span<const std::size_t> idx, const std::vector<std::size_t>&) {
+            return scoresOnItems(sens->states, idx, sp);
+          };
+        }
+      if (rope && k == "rope_influence." + req.ropeMode)
+        return [&](std::span<const std::size_t>, const std::vector<std::size_t>& rows) { return meanOfRows(rope->itemLayer, rows); };
+      if (const auto it = itemScores.find(k); it != itemScores.end())
+        return [&m = it->second](std::span<const std::size_t>, const std::vector<std::size_t>& rows) { return meanOfRows(m, rows); };
+      return {};
+    };
+    auto profile = [&](const std::string& k) {
+      const auto& v = res.layerScores.at(k);
+      return ColocalizationProfile{k, Eigen::Map<const Eigen::VectorXd>(v.data(), Eigen::Index(v.size())), resampler(k)};
+    };
+    ColocalizationBootstrap boot;
+    boot.params.resamples = req.bootstrap;
+    boot.params.confidence = req.confidence;
+    boot.params.seed = req.seed;
+    if (sens) {
       SensitivityParams sp = sens->params.metric;
       sp.mode = sens->params.mode;
-      sp.metric = metric;
-      const auto& items = sens->items;
-      auto fn = [&](std::span<const std::size_t> idx) {
-        std::vector<std::size_t> rows;
-        rows.reserve(idx.size());
-        for (auto j : idx) rows.push_back(items[j]);
-        return ProfilePair{scoresOnItems(sens->states, idx, sp), meanOfRows(rope->itemLayer, rows)};
-      };
-      BootstrapParams bp;
-      bp.resamples = req.bootstrap;
-      bp.confidence = req.confidence;
-      bp.seed = req.seed;
-      try {
-        auto bs = bootstrapSpearman(itemCount(sens->states, sp), fn, bp, progress.job());
-        st["stats.spearman.ci_low"] = bs.low;
-        st["stats.spearman.ci_high"] = bs.high;
-        st["stats.spearman.ci_median"] = bs.median;
-        st["stats.spearman.bootstrap_undefined"] = bs.undefined;
-        st["stats.spearman.bootstrap_resamples"] = req.bootstrap;
-      } catch (const InvalidArgument& e) {
-        st["stats.spearman.ci_error"] = e.what();
-      }
+      boot.items = sens->items;
+      boot.count = itemCount(sens->states, sp);
+    } else {
+      boot.unavailable = "no bootstrap interval: r_s is bootstrapped over the sensitivity items, and sensitivity was not run";
     }
-    res.stats = st;
-    res.timings["stats"] = since(t0);
+    res.stats = colocalizationStats(profile(colocA), profile(colocB), cp, boot, progress.job());
+    res.timings["stats"] = core::secondsSince(t0);
   }
 
   json modelJson = {{"path", fs::absolute(req.modelDir).string()}, {"adapter", adapterJson}, {"config", cfg.summary()},
@@ -417,7 +494,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
       auto m = manipulate(in, mp, progress.job());
       curves[name] = m.accuracy;
       man["k"] = m.k;
-      res.timings["manipulation." + name] = since(t0);
+      res.timings["manipulation." + name] = core::secondsSince(t0);
     }
     man["format"] = "layerscope.manipulation/1";
     if (req.manipulations.size() == 1) {
@@ -452,14 +529,14 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
                 {"accuracy", d.accuracy}, {"base_accuracy", d.baseAccuracy}, {"speedup", d.speedup},
                 {"base_forward_seconds", d.baseForwardSeconds}, {"dropped_forward_seconds", d.droppedForwardSeconds},
                 {"options", optionsJson(req)}, {"model", modelJson}, {"task", taskJson}};
-    res.timings["drop"] = since(t0);
+    res.timings["drop"] = core::secondsSince(t0);
   }
 
-  if (req.sensitivity || req.rope || req.redundancy) {
+  if (req.sensitivity || req.rope || req.redundancy || !req.profiles.empty()) {
     json ls = json::object(), lhs = json::object();
     for (const auto& [k, v] : res.layerScores) ls[k] = v;
     for (const auto& [k, v] : res.layerHeadScores) lhs[k] = v;
-    res.timings["total"] = since(tAll);
+    res.timings["total"] = core::secondsSince(tAll);
     res.scores = {{"format", "layerscope.scores/1"}, {"layerscope_version", kVersion}, {"created_utc", utcNow()},
                   {"model", modelJson}, {"task", taskJson}, {"options", optionsJson(req)},
                   {"timings_seconds", res.timings}, {"num_layers", L}, {"num_kv_heads", G},
@@ -470,8 +547,9 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
                                         {"forward_passes", sens->forwardPasses}};
     }
     if (rope) res.scores["rope_influence_info"] = {{"mode", req.ropeMode}, {"forward_passes", rope->forwardPasses}};
+    for (const auto& [k, v] : profileInfo.items()) res.scores[k] = v;
   }
-  res.timings["total"] = since(tAll);
+  res.timings["total"] = core::secondsSince(tAll);
   if (!req.outDir.empty()) {
     core::checkCancelled(job);
     writeResultsDirectory(res, req.outDir, req.overwrite);

@@ -1,6 +1,6 @@
 // The analysis pipeline the GUI and `layerscope-cli analyze` call: validate every option, load the model and
-// task, evaluate, run the requested analyses (sensitivity, RoPE influence, redundancy, co-localization
-// statistics; optionally manipulations and a drop plan) with progress / ETA and cancellation, and write the
+// task, evaluate, run the requested analyses (sensitivity, RoPE influence, redundancy, registered extra profiles,
+// co-localization statistics; optionally manipulations and a drop plan) with progress / ETA and cancellation, write the
 // results directory of docs/results-format.md atomically (temporary sibling directory + rename: a cancelled or
 // failed run leaves nothing). Torch-free header: plain values in, plain values (and JSON documents) out.
 #pragma once
@@ -11,21 +11,23 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/profile_registry.h"
 #include "analysis/statistics.h"
-#include "core/job_control.h"
+#include "core/base/job_control.h"
 
 namespace layerscope::analysis {
 
-/// Every option of an analysis run, with the METHODS.md defaults. Names match the CLI options and the
+/// Every option of an analysis run, with the defaults of docs/methods.md. Names match the CLI options and the
 /// "options" object of scores.json (snake_case there).
 struct AnalyzeRequest {
   std::filesystem::path modelDir;  ///< Hugging Face layout: config.json, *.safetensors, tokenizer.json
-  /// Reserved for LS-LoRA / GARFA adapters (METHODS section 7, adapters issue): not applied yet, so a non-empty
-  /// value is rejected rather than silently ignored.
+  /// An LS-LoRA / GARFA adapter folder (docs/methods.md section 7): the adapted model is analysed, LoRA folded into
+  /// the weights and GARFA baked in as fixed RoPE multipliers; recorded under "model.adapter" in scores.json.
   std::optional<std::filesystem::path> adapterDir;
   std::filesystem::path taskFile;  ///< JSONL task (docs/tasks.md)
   std::filesystem::path outDir;    ///< results directory to create; empty = do not write
@@ -34,7 +36,7 @@ struct AnalyzeRequest {
   int batchSize = 8;               ///< sequences per forward pass
   std::uint64_t seed = kDefaultSeed;  ///< seeds every bootstrap, permutation, probe fold and manipulation
 
-  // evaluation (METHODS section 9)
+  // evaluation (docs/methods.md section 9)
   std::string stopString = "\n";   ///< short answer: decoding stops here
   int maxNewTokens = 32;           ///< short answer: greedy steps at most
   std::string extraction = "none"; ///< short answer: none | last_number | boxed
@@ -47,25 +49,32 @@ struct AnalyzeRequest {
   int dropN = 4;                           ///< modules to drop
   std::string dropModule = "attn";         ///< one-shot / iterative: attn | mlp | block
 
-  // sensitivity (METHODS section 2)
+  // sensitivity (docs/methods.md section 2)
   std::string sensitivityMode = "outcome";  ///< outcome | pairs
   std::string position = "auto";           ///< auto | last_prompt | completion_mean | first_completion
-  std::vector<std::string> metrics = {"rel_l2", "raw_l2", "cos", "fisher", "probe"};  ///< first = co-localization profile
+  std::vector<std::string> metrics = {"rel_l2", "raw_l2", "cos", "fisher", "probe"};  ///< first = default co-localization profile
   std::size_t bootstrap = 1000;             ///< B of the per-layer intervals and of the r_s interval
   double confidence = 0.95;                 ///< interval mass
   std::size_t probeBootstrap = 0;           ///< B for the probe metric (B x folds refits per layer); 0 = none
   std::size_t probeFolds = 5;               ///< k of the probe's stratified cross-validation
 
-  // RoPE influence (METHODS section 3)
+  // RoPE influence (docs/methods.md section 3)
   std::string ropeMode = "gradient";  ///< gradient | perturb | nope
   std::string ropeLoss = "prompt";    ///< gradient: prompt | completion
   double eps = 0.1;                   ///< perturb: frequencies x (1 +- eps)
   bool ropePerHead = true;            ///< perturb / nope: per-KV-head values too
 
-  // redundancy (METHODS section 5)
+  // redundancy (docs/methods.md section 5)
   bool angular = false;  ///< ShortGPT BI as arccos(sim)/pi
 
-  // co-localization (METHODS section 4)
+  // extra per-layer profiles (analysis/profile_registry.h, docs/analyses.md): run after redundancy
+  std::vector<std::string> profiles = defaultProfileNames();  ///< registered names (logit_lens, ...); default: the default-on ones
+
+  // co-localization (docs/methods.md section 4)
+  /// The two layer_scores keys compared; both "" = the first metric's sensitivity key and the RoPE mode's key. Any
+  /// key the run produces is accepted; the first is the "sensitivity side" (S_sens, k_sens), the second the "rope
+  /// side" (S_rope, k_rope).
+  std::string colocFirst, colocSecond;
   std::size_t kSens = 0;               ///< |S_sens|; 0 = ceil(0.28 L)
   std::size_t kRope = 0;               ///< |S_rope|; 0 = ceil(0.31 L)
   double alpha = 0.05;                 ///< verdict significance level
@@ -89,6 +98,13 @@ struct AnalyzeResult {
 /// Checks every option against the model config and the task file without loading weights; throws
 /// InvalidArgument / ConfigError / DatasetError naming the option or file.
 void validateRequest(const AnalyzeRequest& request);
+
+/// The layer_scores keys the request will produce (built-in analyses and selected profiles), sorted; needs only
+/// validated option values, no model.
+std::vector<std::string> layerScoreKeys(const AnalyzeRequest& request);
+
+/// The co-localization pair of the request, defaults resolved (first = sensitivity side, second = rope side).
+std::pair<std::string, std::string> colocalizationKeys(const AnalyzeRequest& request);
 
 /// Runs the request. Progress: stage text plus overall done/total (0..1) for an ETA. Throws Cancelled
 /// through `job` (nothing written); any failure leaves no results directory either.

@@ -9,7 +9,7 @@
 
 #include <Eigen/Cholesky>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace layerscope::analysis {
 

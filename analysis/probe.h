@@ -1,4 +1,4 @@
-// Linear probe for the `probe` sensitivity metric (METHODS.md section 2): L2-regularised logistic regression
+// Linear probe for the `probe` sensitivity metric (docs/methods.md section 2): L2-regularised logistic regression
 // fitted by Newton's method with Eigen, Mann-Whitney AUC with ties, and seeded stratified, grouped k-fold
 // cross-validation. Pure functions; no torch, no Qt.
 #pragma once
@@ -10,7 +10,7 @@
 #include <Eigen/Core>
 
 #include "analysis/statistics.h"
-#include "core/job_control.h"
+#include "core/base/job_control.h"
 
 namespace layerscope::analysis {
 

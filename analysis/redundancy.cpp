@@ -1,4 +1,4 @@
-// Layer redundancy (METHODS.md section 5): per-token cosine similarities of the residual stream around each
+// Layer redundancy (docs/methods.md section 5): per-token cosine similarities of the residual stream around each
 // sub-block, computed in a capture sink in float32 and averaged over all prompt tokens; ShortGPT Block
 // Influence; one-shot / iterative / joint drop plans through the core's skipAttention / skipMlp, evaluated for
 // accuracy and measured forward speedup.
@@ -9,7 +9,7 @@
 #include <numeric>
 
 #include "analysis/layer_analyses.h"
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace layerscope::analysis {
 namespace {
@@ -29,7 +29,7 @@ class CosineSink : public core::CaptureSink {
   }
   void record(const core::SiteKey& k, const torch::Tensor& x) override {
     const auto l = size_t(k.layer);
-    auto xf = x.to(torch::kFloat32);  // METHODS: cosine in float32
+    auto xf = x.to(torch::kFloat32);  // docs/methods.md section 5: cosine in float32
     if (k.site == Site::ResidPre) {
       pre_[l] = xf;
     } else if (k.site == Site::ResidMid) {

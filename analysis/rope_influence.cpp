@@ -1,4 +1,4 @@
-// RoPE influence R_l and R_{l,g} (METHODS.md section 3): gradient, perturb and nope modes.
+// RoPE influence R_l and R_{l,g} (docs/methods.md section 3): gradient, perturb and nope modes.
 // gradient: one forward + backward per batch gives every item's |dLoss/dbeta| for all L x G values at once:
 // each row gets its own beta [L,G] (the core accepts per-row multipliers), and rows are independent, so the
 // gradient of the summed row losses w.r.t. row b's beta is row b's own gradient. Nothing loops over layers.
@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "analysis/layer_analyses.h"
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace layerscope::analysis {
 

@@ -1,10 +1,10 @@
-// Sensitivity inputs (METHODS.md section 2): resid_post[l] of every layer at the chosen token position, captured
+// Sensitivity inputs (docs/methods.md section 2): resid_post[l] of every layer at the chosen token position, captured
 // by a sink that keeps only the [B,D] rows it needs, then the metrics of analysis/sensitivity_metrics.
 #include <algorithm>
 #include <chrono>
 
 #include "analysis/layer_analyses.h"
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace layerscope::analysis {
 namespace {

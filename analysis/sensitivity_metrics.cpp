@@ -1,4 +1,4 @@
-// Sensitivity scores S_l (METHODS.md section 2). Bootstrap resamples are represented as count matrices
+// Sensitivity scores S_l (docs/methods.md section 2). Bootstrap resamples are represented as count matrices
 // [B, N] so the class means of all B resamples of a layer come from one matrix product.
 #include "analysis/sensitivity_metrics.h"
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace layerscope::analysis {
 

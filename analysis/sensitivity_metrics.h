@@ -1,4 +1,4 @@
-// Correctness-differential sensitivity scores S_l (METHODS.md section 2) from captured hidden states, as
+// Correctness-differential sensitivity scores S_l (docs/methods.md section 2) from captured hidden states, as
 // plain Eigen matrices: `outcome` mode (states of correctly vs incorrectly answered items) and `pairs` mode
 // (the two teacher-forced states of each prompt). Metrics rel_l2, raw_l2, cos, fisher, probe; per-layer
 // bootstrap intervals over items. Pure functions; no torch, no Qt. Formulas: docs/statistics.md.
@@ -15,17 +15,17 @@
 
 #include "analysis/probe.h"
 #include "analysis/statistics.h"
-#include "core/job_control.h"
+#include "core/base/job_control.h"
 
 namespace layerscope::analysis {
 
-/// How correct and incorrect states are obtained (METHODS.md section 2).
+/// How correct and incorrect states are obtained (docs/methods.md section 2).
 enum class SensitivityMode {
   Outcome,  ///< correct [Nc, D] and incorrect [Ni, D] states from different items
   Pairs,    ///< correct [N, D] and incorrect [N, D], row j of both from prompt j
 };
 
-/// The score of one layer (METHODS.md section 2).
+/// The score of one layer (docs/methods.md section 2).
 enum class SensitivityMetric {
   RelL2,   ///< |mu_c - mu_i| / ((|mu_c| + |mu_i|) / 2); pairs: per pair, averaged (default)
   RawL2,   ///< |mu_c - mu_i|; pairs: per pair, averaged

@@ -1,4 +1,4 @@
-// Co-localization statistics (METHODS.md section 4). Conventions and references: docs/statistics.md.
+// Co-localization statistics (docs/methods.md section 4). Conventions and references: docs/statistics.md.
 #include "analysis/statistics.h"
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 
 #include <boost/math/distributions/students_t.hpp>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace layerscope::analysis {
 
@@ -464,8 +464,15 @@ CoLocalizationResult coLocalization(const CoLocalizationInputs& in, const CoLoca
     }
   }
   // Validate the centre-of-mass inputs before the (possibly long) permutation test.
-  res.centreSens = centreOfMass(in.sensitivity);
-  res.centreRope = centreOfMass(in.ropeInfluence);
+  auto centre = [&](const Eigen::VectorXd& profile, const char* name) {
+    if (!params.allowSignedProfiles || (profile.allFinite() && (profile.array() >= 0).all() && profile.sum() > 0))
+      return centreOfMass(profile);
+    res.centreNote += std::string(res.centreNote.empty() ? "" : "; ") + name +
+                      ": no centre of mass (the profile has negative values or sums to 0, so it is no layer mass)";
+    return std::numeric_limits<double>::quiet_NaN();
+  };
+  res.centreSens = centre(in.sensitivity, "first profile");
+  res.centreRope = centre(in.ropeInfluence, "second profile");
 
   res.spearman = spearman(in.sensitivity, in.ropeInfluence, params.spearman, job);
   res.kendall = kendallTauB(in.sensitivity, in.ropeInfluence);

@@ -1,4 +1,4 @@
-// Co-localization statistics over layer profiles (METHODS.md section 4): Spearman r_s with t, exact and
+// Co-localization statistics over layer profiles (docs/methods.md section 4): Spearman r_s with t, exact and
 // Monte Carlo permutation p-values, Kendall tau-b, bootstrap interval of r_s over items, top-k sets, Jaccard,
 // centres of mass and the verdict. Pure functions on Eigen vectors; no torch, no Qt, no I/O.
 // Formulas, conventions and reference provenance: docs/statistics.md.
@@ -15,7 +15,7 @@
 
 #include <Eigen/Core>
 
-#include "core/job_control.h"
+#include "core/base/job_control.h"
 
 namespace layerscope::analysis {
 
@@ -179,7 +179,7 @@ enum class Verdict {
 /// "co-localized", "anti-localized" or "inconclusive".
 std::string verdictName(Verdict v);
 
-/// The verdict rule of METHODS.md section 4.
+/// The verdict rule of docs/methods.md section 4.
 Verdict verdictFor(double r, double p, double alpha = 0.05);
 
 /// One line for reports, e.g. "anti-localized (r_s = -0.735, p = 1.66e-06 < 0.05, n = 32)".
@@ -187,14 +187,14 @@ std::string verdictText(Verdict v, double r, double p, std::size_t n, double alp
 
 /// Which p-value decides the verdict.
 enum class VerdictBasis {
-  TDistribution,  ///< the Student-t p of r_s (METHODS.md default)
+  TDistribution,  ///< the Student-t p of r_s (docs/methods.md default)
   Permutation,    ///< the permutation p (exact or Monte Carlo)
 };
 
 /// The two per-layer profiles being compared, each [L].
 struct CoLocalizationInputs {
-  Eigen::VectorXd sensitivity;    ///< S_l, METHODS.md section 2
-  Eigen::VectorXd ropeInfluence;  ///< R_l, METHODS.md section 3
+  Eigen::VectorXd sensitivity;    ///< S_l, docs/methods.md section 2
+  Eigen::VectorXd ropeInfluence;  ///< R_l, docs/methods.md section 3
 };
 
 /// Options of coLocalization().
@@ -206,9 +206,12 @@ struct CoLocalizationParams {
   double ropeFraction = 0.31;     ///< default k_rope as a fraction of L (10 of 32)
   double alpha = 0.05;            ///< significance level of the verdict
   VerdictBasis verdictBasis = VerdictBasis::TDistribution;  ///< which p decides the verdict
+  /// true: a profile that is no layer mass (a negative value or a zero sum, e.g. a log-probability) gets a NaN
+  /// centre of mass and a note instead of an InvalidArgument, so any per-layer score can be compared.
+  bool allowSignedProfiles = false;
 };
 
-/// Everything METHODS.md section 4 reports for one pair of profiles (the bootstrap interval needs the items
+/// Everything docs/methods.md section 4 reports for one pair of profiles (the bootstrap interval needs the items
 /// and comes from bootstrapSpearman()).
 struct CoLocalizationResult {
   SpearmanResult spearman;
@@ -219,6 +222,7 @@ struct CoLocalizationResult {
   double jaccard = 0;                 ///< |S_sens n S_rope| / |S_sens u S_rope|
   double centreSens = 0;              ///< centre of mass of S_l in layer units
   double centreRope = 0;              ///< centre of mass of R_l in layer units
+  std::string centreNote;             ///< why a centre is NaN (allowSignedProfiles only), else empty
   Verdict verdict = Verdict::Inconclusive;
   std::string verdictText;
   std::size_t layers = 0;             ///< L

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace layerscope::results {
 
@@ -96,7 +96,7 @@ struct DropPlan {
   }
 };
 
-/// report.json: the 4-way cross-layer ablation (METHODS section 8).
+/// report.json: the 4-way cross-layer ablation (docs/methods.md section 8).
 struct AblationReport {
   struct Arm {
     std::string name;

@@ -80,7 +80,7 @@ inline void writeSyntheticResults(const std::filesystem::path& dir, int L = 32, 
                  {"layer_scores", ls}, {"layer_head_scores", {{"rope_influence.gradient.per_head", perHead}}}};
   detail::writeText(dir / "scores.json", scores.dump(1));
 
-  // Spearman r_s = Pearson of average ranks; p from Student t with n-2 df (METHODS section 4).
+  // Spearman r_s = Pearson of average ranks; p from Student t with n-2 df (docs/methods.md section 4).
   const auto rs = averageRanks(sens), rr = averageRanks(rope);
   const double mean = (L + 1) / 2.0;
   double sxy = 0, sxx = 0, syy = 0;

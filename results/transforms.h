@@ -56,7 +56,7 @@ inline LayerTable layerTableOf(const ResultsBundle& b) {
   return t;
 }
 
-/// "importance = 1 - similarity" (METHODS section 5).
+/// "importance = 1 - similarity" (docs/methods.md section 5).
 inline std::vector<double> importanceOf(const std::vector<double>& similarity) {
   std::vector<double> out(similarity.size());
   std::transform(similarity.begin(), similarity.end(), out.begin(), [](double s) { return 1.0 - s; });

@@ -1,4 +1,4 @@
-// The 4-way cross-layer ablation (METHODS section 8): accuracy per arm per task as grouped bars, the base
+// The 4-way cross-layer ablation (docs/methods.md section 8): accuracy per arm per task as grouped bars, the base
 // model first, each bar labelled with its delta versus the base in percentage points.
 #pragma once
 

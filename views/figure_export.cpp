@@ -96,7 +96,7 @@ std::unique_ptr<PlotView> makeFigure(FigureKind kind, const results::ResultsBund
   if (!canMakeFigure(kind, b)) {
     static const char* const kNeeds[] = {
         "scores.json with layer_scores", "scores.json with layer_head_scores or layer scores",
-        "scores.json with sensitivity / rope_influence / redundancy scores",
+        "scores.json with layer_scores",
         "scores.json with the sensitivity and RoPE-influence profiles named in stats.json",
         "redundancy.* scores in scores.json or a drop.json", "manipulation.json", "report.json (ablation)"};
     throw results::ResultsError("cannot draw a '" + figureKindName(kind).toStdString() + "' figure from '" +

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "views/score_names.h"
+
 namespace layerscope::views {
 
 HeatmapData headHeatmap(const results::Scores& scores, const std::string& key) {
@@ -23,9 +25,7 @@ HeatmapData headHeatmap(const results::Scores& scores, const std::string& key) {
 HeatmapData metricHeatmap(const results::Scores& scores) {
   HeatmapData d;
   std::vector<std::pair<std::string, const std::vector<double>*>> rows;
-  for (const char* prefix : {"sensitivity.", "rope_influence.", "redundancy."})
-    for (const auto& [key, v] : scores.layerScores)
-      if (key.rfind(prefix, 0) == 0 && key.find(".ci_") == std::string::npos) rows.push_back({key, &v});
+  for (const std::string& key : profileKeys(scores)) rows.push_back({key, scores.find(key)});
   if (rows.empty()) return d;
   const size_t L = size_t(scores.numLayers);
   d.values.assign(L, std::vector<double>(rows.size(), results::kNaN));
@@ -40,11 +40,11 @@ HeatmapData metricHeatmap(const results::Scores& scores) {
       d.raw[l][r] = y;
       d.values[l][r] = hi > lo ? (y - lo) / (hi - lo) : 0.5;
     }
-    QString name = QString::fromStdString(rows[r].first);
-    if (redundancy) name = name.section(QLatin1Char('.'), 1) + QObject::tr(" importance");
-    else name = name.section(QLatin1Char('.'), 0, 0).replace(QLatin1String("rope_influence"), QStringLiteral("RoPE")) +
-                QLatin1Char(' ') + name.section(QLatin1Char('.'), 1);
-    d.rowNames << name;
+    const QString key = QString::fromStdString(rows[r].first), group = keyGroup(key), rest = key.section(QLatin1Char('.'), 1);
+    if (redundancy) d.rowNames << rest + QObject::tr(" importance");
+    else if (group == QLatin1String("sensitivity")) d.rowNames << group + QLatin1Char(' ') + rest;
+    else if (group == QLatin1String("rope_influence")) d.rowNames << QStringLiteral("RoPE ") + rest;
+    else d.rowNames << readableKey(key);  // registered extra profiles: "logit lens: accuracy"
   }
   d.rowAxisLabel.clear();
   d.title = QObject::tr("All layer scores (min-max per row)");

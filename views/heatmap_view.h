@@ -21,7 +21,8 @@ struct HeatmapData {
 
 /// Layer x KV head matrix of `key` (e.g. "rope_influence.gradient.per_head").
 HeatmapData headHeatmap(const results::Scores& scores, const std::string& key);
-/// Layer x metric: every sensitivity, RoPE-influence and redundancy profile, each min-max scaled per row.
+/// Layer x score: every layer_scores key except interval bounds (sensitivity, RoPE influence, redundancy as
+/// importance, then registered extra profiles such as the logit lens), each min-max scaled per row.
 HeatmapData metricHeatmap(const results::Scores& scores);
 
 class HeatmapView : public PlotView {

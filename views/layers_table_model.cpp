@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "views/figure_style.h"
+#include "views/score_names.h"
 
 namespace layerscope::views {
 
@@ -34,10 +35,13 @@ QVariant LayersTableModel::data(const QModelIndex& index, int role) const {
 }
 
 QVariant LayersTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  const bool column = orientation == Qt::Horizontal && section >= 1 && section - 1 < int(table_.columns.size());
+  // The header is the exact layers.csv column name; its tooltip the readable name (score_names.h).
+  if (role == Qt::ToolTipRole && column) return readableKey(QString::fromStdString(table_.columns[size_t(section - 1)]));
   if (role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, orientation, role);
   if (orientation == Qt::Vertical) return section;
   if (section == 0) return tr("layer");
-  if (section - 1 < int(table_.columns.size())) return QString::fromStdString(table_.columns[size_t(section - 1)]);
+  if (column) return QString::fromStdString(table_.columns[size_t(section - 1)]);
   return {};
 }
 

@@ -1,4 +1,4 @@
-// Live training loss: loss against optimizer step for an adapter fine-tune (METHODS section 7). Passive: the
+// Live training loss: loss against optimizer step for an adapter fine-tune (docs/methods.md section 7). Passive: the
 // app appends the points a training worker reports; the view only draws them (line + markers, log-free axes).
 #pragma once
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "results/transforms.h"
+#include "views/score_names.h"
 
 namespace layerscope::views {
 namespace {
@@ -15,8 +16,6 @@ QVector<double> layerKeys(int n) {
   for (int i = 0; i < n; ++i) k[i] = i;
   return k;
 }
-
-QString shortName(const QString& key) { return key.section(QLatin1Char('.'), 1); }
 
 }  // namespace
 
@@ -35,19 +34,19 @@ void ProfileView::setProfileKeys(const QString& sensitivityKey, const QString& r
 void ProfileView::resolveKeys() {
   sens_ = rope_ = nullptr;
   if (!scores_) return;
-  auto pick = [&](const QString& override, const std::string& fromStats, const char* prefix) -> QString {
+  // The override, else the pair stats.json names, else the first key of the side's built-in group; the first
+  // side falls back to any profile key, so a results set with only extra profiles (logit lens, ...) still draws.
+  const std::vector<std::string> keys = profileKeys(*scores_);
+  auto pick = [&](const QString& override, const std::string& fromStats, const QString& group, bool anyKey) -> QString {
     if (!override.isEmpty() && scores_->has(override.toStdString())) return override;
     if (!fromStats.empty() && scores_->has(fromStats)) return QString::fromStdString(fromStats);
-    for (const auto& [key, v] : scores_->layerScores) {
-      const QString k = QString::fromStdString(key);
-      if (k.startsWith(QLatin1String(prefix)) && !k.contains(QLatin1String(".ci_")) &&
-          !k.contains(QLatin1String(".per_head")))
-        return k;
-    }
-    return {};
+    for (const std::string& key : keys)
+      if (keyGroup(QString::fromStdString(key)) == group) return QString::fromStdString(key);
+    return anyKey && !keys.empty() ? QString::fromStdString(keys.front()) : QString();
   };
-  sensKey_ = pick(sensOverride_, stats_ ? stats_->sensitivityKey : "sensitivity.rel_l2", "sensitivity.");
-  ropeKey_ = pick(ropeOverride_, stats_ ? stats_->ropeKey : "rope_influence.gradient", "rope_influence.");
+  sensKey_ = pick(sensOverride_, stats_ ? stats_->sensitivityKey : "sensitivity.rel_l2", QStringLiteral("sensitivity"), true);
+  ropeKey_ = pick(ropeOverride_, stats_ ? stats_->ropeKey : "rope_influence.gradient", QStringLiteral("rope_influence"), false);
+  if (ropeKey_ == sensKey_) ropeKey_.clear();
   if (!sensKey_.isEmpty()) sens_ = scores_->find(sensKey_.toStdString());
   if (!ropeKey_.isEmpty()) rope_ = scores_->find(ropeKey_.toStdString());
 }
@@ -77,10 +76,11 @@ void ProfileView::build() {
     QString label;
   };
   std::vector<Series> series;
-  if (sens_) series.push_back({sens_, sensKey_, seriesColor(0), ySens, tr("sensitivity (%1)").arg(shortName(sensKey_))});
-  if (rope_) series.push_back({rope_, ropeKey_, seriesColor(1), yRope, tr("RoPE influence (%1)").arg(shortName(ropeKey_))});
+  if (sens_) series.push_back({sens_, sensKey_, seriesColor(0), ySens, seriesLabel(sensKey_)});
+  if (rope_) series.push_back({rope_, ropeKey_, seriesColor(1), yRope, seriesLabel(ropeKey_)});
 
-  // Top-k sets first so they sit under the lines: filled bands for S_sens, hatched for S_rope.
+  // Top-k sets first so they sit under the lines: filled bands for S_sens, hatched for S_rope, named after the
+  // pair stats.json compared (which the drawn keys may override).
   if (stats_) {
     auto shade = [&](const std::vector<int>& layers, const QColor& c, Qt::BrushStyle style, const QString& name) {
       if (layers.empty()) return;
@@ -102,9 +102,11 @@ void ProfileView::build() {
       legendPatch->setBrush(QBrush(fill, style));
     };
     shade(stats_->topSens, seriesColor(0), Qt::SolidPattern,
-          tr("top-%1 sensitivity layers").arg(stats_->kSens ? stats_->kSens : int(stats_->topSens.size())));
+          tr("top-%1 %2 layers").arg(stats_->kSens ? stats_->kSens : int(stats_->topSens.size()))
+              .arg(sideName(QString::fromStdString(stats_->sensitivityKey))));
     shade(stats_->topRope, seriesColor(1), Qt::BDiagPattern,
-          tr("top-%1 RoPE layers").arg(stats_->kRope ? stats_->kRope : int(stats_->topRope.size())));
+          tr("top-%1 %2 layers").arg(stats_->kRope ? stats_->kRope : int(stats_->topRope.size()))
+              .arg(sideName(QString::fromStdString(stats_->ropeKey))));
   }
 
   for (const Series& s : series) {
@@ -199,8 +201,10 @@ QString ProfileView::tooltipAt(double key, double) const {
   add(sensKey_, sens_);
   add(ropeKey_, rope_);
   if (stats_) {
-    if (std::count(stats_->topSens.begin(), stats_->topSens.end(), l)) lines << tr("in S_sens (top-k sensitivity)");
-    if (std::count(stats_->topRope.begin(), stats_->topRope.end(), l)) lines << tr("in S_rope (top-k RoPE influence)");
+    if (std::count(stats_->topSens.begin(), stats_->topSens.end(), l))
+      lines << tr("in S_sens (top-k %1)").arg(sideName(QString::fromStdString(stats_->sensitivityKey)));
+    if (std::count(stats_->topRope.begin(), stats_->topRope.end(), l))
+      lines << tr("in S_rope (top-k %1)").arg(sideName(QString::fromStdString(stats_->ropeKey)));
   }
   return lines.join(QLatin1Char('\n'));
 }

@@ -1,5 +1,6 @@
-// Layer profiles: sensitivity S_l and RoPE influence R_l against layer, normalised on one axis or on twin axes,
-// bootstrap bands, the top-k sets shaded, centres of mass marked and the co-localization verdict in the title.
+// Layer profiles: the two layer_scores keys of the co-localization pair (by default sensitivity S_l and RoPE
+// influence R_l; any key, e.g. logit_lens.accuracy, labelled from the key) against layer, normalised on one axis or
+// on twin axes, bootstrap bands, the top-k sets shaded, centres of mass marked and the verdict in the title.
 #pragma once
 
 #include <optional>
@@ -16,9 +17,10 @@ class ProfileView : public PlotView {
   QString csv() const override;
   bool hasData() const override { return scores_.has_value() && (sens_ || rope_); }
 
-  /// Shows the profiles named by `stats` (or the first sensitivity / rope_influence key of `scores`).
+  /// Shows the pair named by `stats` (else the first sensitivity key, or any profile key, and the first
+  /// rope_influence key of `scores`).
   void setData(const results::Scores& scores, const std::optional<results::Stats>& stats);
-  /// Overrides which layer_scores keys are drawn ("" = default from stats.json).
+  /// Overrides which layer_scores keys are drawn ("" = default from stats.json); any non-interval key.
   void setProfileKeys(const QString& sensitivityKey, const QString& ropeKey);
   QString sensitivityKey() const { return sensKey_; }
   QString ropeKey() const { return ropeKey_; }

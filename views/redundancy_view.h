@@ -1,4 +1,4 @@
-// Layer redundancy bars: importance = 1 - cosine similarity for attention, MLP and block (METHODS section 5),
+// Layer redundancy bars: importance = 1 - cosine similarity for attention, MLP and block (docs/methods.md section 5),
 // grouped per layer; modules removed by a drop plan are hatched and outlined.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "results/transforms.h"
+#include "views/score_names.h"
 
 namespace layerscope::views {
 
@@ -43,7 +44,7 @@ void ScatterView::build() {
   QCustomPlot* p = plot();
   const FigureStyle& st = figureStyle();
   if (!hasData()) {
-    setTitle(tr("No correlation data: scores.json needs a sensitivity and a RoPE-influence profile"));
+    setTitle(tr("No correlation data: scores.json needs the two profiles stats.json names"));
     return;
   }
   const int n = int(x_.size());
@@ -76,9 +77,9 @@ void ScatterView::build() {
     const double pad = std::max(1e-12, r.size()) * 0.08;
     ax->setRange(r.lower - pad, r.upper + pad);
   }
-  const QString sName = sensKey_.section(QLatin1Char('.'), 1), rName = ropeKey_.section(QLatin1Char('.'), 1);
-  p->xAxis->setLabel(st.ranks ? tr("rank of sensitivity (%1)").arg(sName) : tr("sensitivity (%1)").arg(sName));
-  p->yAxis->setLabel(st.ranks ? tr("rank of RoPE influence (%1)").arg(rName) : tr("RoPE influence (%1)").arg(rName));
+  const QString sName = seriesLabel(sensKey_), rName = seriesLabel(ropeKey_);
+  p->xAxis->setLabel(st.ranks ? tr("rank of %1").arg(sName) : sName);
+  p->yAxis->setLabel(st.ranks ? tr("rank of %1").arg(rName) : rName);
 
   p->legend->setVisible(true);
   if (stats_) {

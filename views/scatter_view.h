@@ -1,5 +1,6 @@
-// Correlation scatter: sensitivity S_l against RoPE influence R_l (or their average ranks), one point per
-// layer labelled with its index; Spearman r_s, t-test p, permutation p and the bootstrap CI in the legend.
+// Correlation scatter: the co-localization pair (by default sensitivity S_l against RoPE influence R_l; any two
+// layer_scores keys, labelled from the key) or their average ranks, one point per layer labelled with its index;
+// Spearman r_s, t-test p, permutation p and the bootstrap CI in the legend.
 #pragma once
 
 #include <optional>

@@ -5,7 +5,7 @@
 #include <QJsonDocument>
 #include <QSaveFile>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace layerscope::app {
 

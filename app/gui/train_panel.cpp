@@ -2,7 +2,6 @@
 
 #include <QCheckBox>
 #include <QComboBox>
-#include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -26,6 +25,9 @@
 #include <functional>
 #include <limits>
 
+#include "app/gui/first_run.h"
+#include "app/gui/job_runner.h"
+#include "app/gui/progress_text.h"
 #include "views/layer_selection.h"
 #include "views/loss_curve_view.h"
 
@@ -47,44 +49,14 @@ QString layerText(QVector<int> layers) {
   return parts.join(QLatin1Char(','));
 }
 
-QString bundled(const QString& rel) {
-  const QStringList roots{QCoreApplication::applicationDirPath() + QStringLiteral("/../share/layerscope"),
-                          QStringLiteral(LAYERSCOPE_SOURCE_DIR) + QStringLiteral("/resources")};
-  for (const QString& r : roots)
-    if (QFileInfo::exists(r + QLatin1Char('/') + rel)) return QDir::cleanPath(r + QLatin1Char('/') + rel);
-  return {};
-}
-
 bool hasCheckpoint(const QString& outDir) {
   if (outDir.isEmpty()) return false;
   return !QDir(outDir + QStringLiteral("/checkpoints")).entryList({QStringLiteral("step-*")}, QDir::Dirs).isEmpty();
 }
 
-QString clock(double seconds) {
-  const int s = int(std::max(0.0, seconds) + 0.5);
-  return s >= 3600 ? QStringLiteral("%1:%2:%3").arg(s / 3600).arg(s / 60 % 60, 2, 10, QLatin1Char('0')).arg(s % 60, 2, 10, QLatin1Char('0'))
-                   : QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
-}
-
 }  // namespace
 
-TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent), worker_(new TrainWorker) {
-  qRegisterMetaType<TrainJob>("layerscope::app::TrainJob");
-  qRegisterMetaType<EvalJob>("layerscope::app::EvalJob");
-  qRegisterMetaType<TrainProgress>("layerscope::app::TrainProgress");
-  qRegisterMetaType<TrainOutcome>("layerscope::app::TrainOutcome");
-  qRegisterMetaType<EvalOutcome>("layerscope::app::EvalOutcome");
-  worker_->moveToThread(&thread_);
-  connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
-  connect(worker_, &TrainWorker::progress, this, &TrainPanel::onProgress);
-  connect(worker_, &TrainWorker::stage, this, &TrainPanel::onStage);
-  connect(worker_, &TrainWorker::trained, this, &TrainPanel::onTrained);
-  connect(worker_, &TrainWorker::evaluated, this, &TrainPanel::onEvaluated);
-  connect(worker_, &TrainWorker::cancelled, this, &TrainPanel::onCancelled);
-  connect(worker_, &TrainWorker::failed, this, &TrainPanel::onFailed);
-  thread_.setObjectName(QStringLiteral("layerscope-train"));
-  thread_.start();
-
+TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), runner_(runner) {
   auto* outer = new QVBoxLayout(this);
   modelLabel_ = new QLabel(tr("<i>No model: open a model folder first.</i>"));
   modelLabel_->setWordWrap(true);
@@ -120,8 +92,9 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent), worker_(new TrainWork
   lf->addRow(tr("GARFA"), layerRow(garfaEdit_, false));
   outer->addWidget(layersBox);
 
-  // Hyperparameters (METHODS section 7 defaults).
-  auto* hp = new QGroupBox(tr("Hyperparameters (METHODS defaults)"));
+  // Hyperparameters (docs/methods.md section 7 defaults).
+  auto* hp = new QGroupBox(tr("Hyperparameters"));
+  hp->setToolTip(tr("Defaults from docs/methods.md (section 7)"));
   auto* hf = new QFormLayout(hp);
   auto dspin = [](double lo, double hi, int decimals, double value, double step) {
     auto* s = new QDoubleSpinBox;
@@ -216,7 +189,7 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent), worker_(new TrainWork
     h->addWidget(b);
     return row;
   };
-  const QString demoTask = bundled(QStringLiteral("tasks/demo/copy.mc.jsonl"));
+  const QString demoTask = bundledResource(QStringLiteral("tasks/demo/copy.mc.jsonl"));
   ff->addRow(tr("Train file"), pathRow(trainEdit_, demoTask, false));
   ff->addRow(tr("Eval file"), pathRow(evalEdit_, demoTask, false));
   evalEdit_->setToolTip(tr("LayerScope task JSONL or a benchmark layout (MMLU, ARC, GPQA, MGSM, MATH; auto-detected). "
@@ -257,14 +230,9 @@ TrainPanel::TrainPanel(QWidget* parent) : QWidget(parent), worker_(new TrainWork
   evalResult_ = new QLabel;
   evalResult_->setWordWrap(true);
   outer->addWidget(evalResult_);
+  connect(runner_, &JobRunner::busyChanged, this, &TrainPanel::updateButtons);
   setTopK({}, {});
   setRunning(false);
-}
-
-TrainPanel::~TrainPanel() {
-  worker_->cancel();
-  thread_.quit();
-  thread_.wait();  // the job stops before its next step / batch
 }
 
 void TrainPanel::setModelDir(const QString& dir) {
@@ -292,11 +260,6 @@ bool TrainPanel::prefillFromTopK(bool sens) {
   loraEdit_->setText(layerText(l));
   garfaEdit_->setText(layerText(l));
   return true;
-}
-
-void TrainPanel::setBlocked(bool blocked) {
-  blocked_ = blocked;
-  updateButtons();
 }
 
 TrainJob TrainPanel::jobFromPanel() const {
@@ -364,7 +327,7 @@ QString TrainPanel::defaultOutDir() const {
 }
 
 bool TrainPanel::startTraining(bool resume) {
-  if (running_ || blocked_) return false;  // one job at a time
+  if (runner_->isBusy()) return false;  // one job at a time
   if (modelDir_.isEmpty() || !QFileInfo(modelDir_).isDir()) {
     Q_EMIT failed(tr("No model"), tr("Open a model folder (File > Open model folder) before training an adapter."));
     return false;
@@ -382,19 +345,29 @@ bool TrainPanel::startTraining(bool resume) {
   }
   TrainJob job = jobFromPanel();
   job.resume = resume;
+  job_ = runner_->start(tr("Training"), [job](JobContext& ctx) { return runTrainJob(job, ctx); });
+  if (!job_) return false;
+  watch(job_);
+  connect(job_, &Job::data, this, &TrainPanel::onSteps);
+  connect(job_, &Job::finished, this, [this](const QVariant& v) { onTrained(v.value<TrainOutcome>()); });
   loss_->setData({}, {}, job.steps);
   result_->clear();
   evalResult_->clear();
   evaluating_ = false;
+  stepSeen_ = false;
   setRunning(true);
   status_->setText(resume ? tr("Resuming...") : tr("Starting..."));
-  worker_->arm();
-  QMetaObject::invokeMethod(worker_, "train", Qt::QueuedConnection, Q_ARG(layerscope::app::TrainJob, job));
   return true;
 }
 
+void TrainPanel::watch(Job* job) {
+  connect(job, &Job::progress, this, &TrainPanel::onStage);
+  connect(job, &Job::cancelled, this, &TrainPanel::onCancelled);
+  connect(job, &Job::failed, this, &TrainPanel::onFailed);
+}
+
 bool TrainPanel::startEvaluation() {
-  if (running_ || blocked_) return false;
+  if (runner_->isBusy()) return false;
   const QString adapter = outEdit_->text().trimmed();
   if (modelDir_.isEmpty() || adapter.isEmpty()) {
     Q_EMIT failed(tr("Nothing to evaluate"), tr("Train an adapter first (or put an adapter folder in 'Output folder')."));
@@ -407,60 +380,69 @@ bool TrainPanel::startEvaluation() {
   job.dtype = dtype_->currentText();
   job.batchSize = batch_->value();
   job.seed = qulonglong(seed_->value());
+  job_ = runner_->start(tr("Evaluation"), [job](JobContext& ctx) { return runEvalJob(job, ctx); });
+  if (!job_) return false;
+  watch(job_);
+  connect(job_, &Job::finished, this, [this](const QVariant& v) { onEvaluated(v.value<EvalOutcome>()); });
   evaluating_ = true;
+  stepSeen_ = false;
   evalResult_->setText(tr("Evaluating..."));
   setRunning(true);
-  worker_->arm();
-  QMetaObject::invokeMethod(worker_, "evaluate", Qt::QueuedConnection, Q_ARG(layerscope::app::EvalJob, job));
   return true;
 }
 
 void TrainPanel::cancel() {
-  if (!running_) return;
-  worker_->cancel();  // thread-safe: flips the stop_source the job polls
-  status_->setText(tr("Cancelling before the next step / batch..."));
-  cancelButton_->setEnabled(false);
+  if (!job_) return;
+  job_->cancel();  // thread-safe: flips the stop_source the job polls
+  (evaluating_ ? evalResult_ : status_)->setText(tr("Cancelling before the next step / batch..."));
+  updateButtons();
 }
 
 void TrainPanel::setRunning(bool running) {
-  const bool changed = running != running_;
-  running_ = running;
+  if (!running) job_ = nullptr;
   updateButtons();
   progress_->setVisible(running);
-  if (changed) Q_EMIT runningChanged(running);
 }
 
 void TrainPanel::updateButtons() {
-  const bool idle = !running_ && !blocked_;
+  const bool idle = !runner_->isBusy();
   startButton_->setEnabled(idle);
   resumeButton_->setEnabled(idle && hasCheckpoint(outEdit_->text().trimmed()));
   evalButton_->setEnabled(idle && !outEdit_->text().trimmed().isEmpty());
-  cancelButton_->setEnabled(running_);
+  cancelButton_->setEnabled(job_ && !job_->cancelRequested());
 }
 
-void TrainPanel::onStage(const QString& text, double fraction) {
-  if (!running_) return;
+void TrainPanel::onStage(const QString& text, double fraction, double etaSeconds) {
+  if (job_ && job_->cancelRequested()) return;  // keep "Cancelling..." on screen
   if (fraction < 0) {
     progress_->setRange(0, 0);
   } else {
     progress_->setRange(0, 1000);
     progress_->setValue(int(fraction * 1000));
   }
-  (evaluating_ ? evalResult_ : status_)->setText(text);
+  // Once steps arrive the status line is the step report (onSteps); before that, the stage (loading, ...).
+  if (!stepSeen_) (evaluating_ ? evalResult_ : status_)->setText(progressText(text, fraction, etaSeconds));
 }
 
-void TrainPanel::onProgress(const TrainProgress& p) {
-  if (!running_) return;
-  loss_->setTotalSteps(int(p.totalSteps));
-  loss_->appendPoints(p.steps, p.losses);
-  progress_->setRange(0, 1000);
-  progress_->setValue(p.totalSteps > 0 ? int(1000 * p.step / p.totalSteps) : 0);
+void TrainPanel::onSteps(const QVariantList& values) {
+  QVector<double> steps, losses;
+  TrainStep last;
+  for (const QVariant& v : values) {
+    last = v.value<TrainStep>();
+    steps << double(last.step);
+    losses << last.loss;
+  }
+  if (steps.isEmpty()) return;
+  stepSeen_ = true;
+  loss_->setTotalSteps(int(last.totalSteps));
+  loss_->appendPoints(steps, losses);
+  if (job_ && job_->cancelRequested()) return;
   status_->setText(tr("step %1 / %2   loss %3   %4 tokens/s   ETA %5")
-                       .arg(p.step)
-                       .arg(p.totalSteps)
-                       .arg(p.losses.isEmpty() ? 0.0 : p.losses.back(), 0, 'f', 4)
-                       .arg(p.tokensPerSecond, 0, 'f', 0)
-                       .arg(clock(p.etaSeconds)));
+                       .arg(last.step)
+                       .arg(last.totalSteps)
+                       .arg(last.loss, 0, 'f', 4)
+                       .arg(last.tokensPerSecond, 0, 'f', 0)
+                       .arg(clockText(last.etaSeconds)));
 }
 
 void TrainPanel::onTrained(const TrainOutcome& o) {

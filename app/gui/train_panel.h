@@ -1,14 +1,14 @@
-// "Train on selection": LS-LoRA / GARFA fine-tuning from the GUI (METHODS section 7). The linked layer
-// selection or the analysis's S_sens / S_rope fill the layer sets; hyperparameters default to METHODS; Start /
-// Cancel / Resume drive a TrainWorker on its own QThread (one job at a time); a live LossCurveView, tokens/s and
-// ETA; when done the adapter folder and "Evaluate vs base" (base vs adapter accuracy on the eval file).
+// "Train on selection": LS-LoRA / GARFA fine-tuning from the GUI (docs/methods.md section 7). The linked layer
+// selection or the analysis's S_sens / S_rope fill the layer sets; hyperparameters default to docs/methods.md
+// section 7; Start / Cancel / Resume and "Evaluate vs base" run as jobs on the shared JobRunner (one job at a
+// time, the base model kept between jobs); a live LossCurveView, tokens/s and ETA; when done the adapter folder.
 #pragma once
 
-#include <QThread>
+#include <QPointer>
 #include <QVector>
 #include <QWidget>
 
-#include "app/gui/train_worker.h"
+#include "app/gui/train_jobs.h"
 
 class QCheckBox;
 class QComboBox;
@@ -26,11 +26,13 @@ class LossCurveView;
 
 namespace layerscope::app {
 
+class Job;
+class JobRunner;
+
 class TrainPanel : public QWidget {
   Q_OBJECT
  public:
-  explicit TrainPanel(QWidget* parent = nullptr);
-  ~TrainPanel() override;
+  explicit TrainPanel(JobRunner* runner, QWidget* parent = nullptr);
 
   void setModelDir(const QString& dir);
   QString modelDir() const { return modelDir_; }
@@ -42,15 +44,12 @@ class TrainPanel : public QWidget {
   bool prefillFromSelection();
   /// Both layer sets from S_sens (true) or S_rope (false).
   bool prefillFromTopK(bool sens);
-  /// Another job (analysis, ablation) is running: Start / Resume / Evaluate wait for it.
-  void setBlocked(bool blocked);
-
   /// Starts a fine-tune (resume: from the output folder's newest checkpoint, with its recorded options).
-  /// False (with failed()) if it cannot start.
+  /// False (with failed()) if it cannot start, false while another job runs.
   bool startTraining(bool resume = false);
   bool startEvaluation();
   void cancel();
-  bool isRunning() const { return running_; }
+  bool isRunning() const { return !job_.isNull(); }
   /// Restores the hyperparameters and layer sets recorded in DIR/train_options.json (false if absent).
   bool loadOptionsFrom(const QString& dir);
   TrainJob jobFromPanel() const;
@@ -73,7 +72,6 @@ class TrainPanel : public QWidget {
   QLabel* resultLabel() const { return result_; }
 
  Q_SIGNALS:
-  void runningChanged(bool running);
   void trainingFinished(const QString& adapterDir);
   void trainingCancelled();
   void evaluationFinished(const layerscope::app::EvalOutcome& outcome);
@@ -81,22 +79,25 @@ class TrainPanel : public QWidget {
   void failed(const QString& title, const QString& message);
 
  private:
+  /// Connects the outcome signals shared by training and evaluation.
+  void watch(Job* job);
   void setRunning(bool running);
+  /// Start / Resume / Evaluate wait while any job runs (one at a time across the panels).
   void updateButtons();
-  void onProgress(const TrainProgress& p);
+  void onSteps(const QVariantList& steps);
   void onTrained(const TrainOutcome& o);
   void onEvaluated(const EvalOutcome& o);
-  void onStage(const QString& text, double fraction);
+  void onStage(const QString& text, double fraction, double etaSeconds);
   void onCancelled();
   void onFailed(const QString& message);
   QString defaultOutDir() const;
 
-  QThread thread_;
-  TrainWorker* worker_;
+  JobRunner* runner_;
+  QPointer<Job> job_;
   views::LayerSelection* selection_ = nullptr;
   QString modelDir_;
   QVector<int> sSens_, sRope_;
-  bool running_ = false, blocked_ = false, evaluating_ = false;
+  bool evaluating_ = false, stepSeen_ = false;
 
   QLabel* modelLabel_;
   QLineEdit* loraEdit_;

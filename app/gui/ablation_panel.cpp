@@ -1,0 +1,221 @@
+#include "app/gui/ablation_panel.h"
+
+#include <QComboBox>
+#include <QDateTime>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QVBoxLayout>
+#include <limits>
+
+#include "app/gui/job_runner.h"
+#include "app/gui/progress_text.h"
+
+namespace layerscope::app {
+
+AblationPanel::AblationPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), runner_(runner) {
+  auto* outer = new QVBoxLayout(this);
+  modelLabel_ = new QLabel;
+  modelLabel_->setWordWrap(true);
+  outer->addWidget(modelLabel_);
+  setModelDir({});
+  auto* box = new QGroupBox(tr("Ablation"));
+  box->setToolTip(tr("Defaults from docs/methods.md"));
+  auto* form = new QFormLayout(box);
+  enum Browse { Dir, File, Files };
+  auto pathRow = [&](QLineEdit*& edit, const QString& tip, Browse mode) {
+    auto* row = new QWidget;
+    auto* h = new QHBoxLayout(row);
+    h->setContentsMargins(0, 0, 0, 0);
+    edit = new QLineEdit;
+    edit->setToolTip(tip);
+    auto* b = new QPushButton(QStringLiteral("..."));
+    b->setMaximumWidth(32);
+    QLineEdit* e = edit;
+    connect(b, &QPushButton::clicked, this, [this, e, mode] {
+      const QString tasks = tr("Task files (*.jsonl);;All files (*)");
+      if (mode == Dir) {
+        const QString d = QFileDialog::getExistingDirectory(this, tr("Choose a folder"), e->text());
+        if (!d.isEmpty()) e->setText(d);
+      } else if (mode == File) {
+        const QString f = QFileDialog::getOpenFileName(this, tr("Choose a task file"), e->text(), tasks);
+        if (!f.isEmpty()) e->setText(f);
+      } else {
+        const QStringList fs = QFileDialog::getOpenFileNames(this, tr("Choose eval files"), {}, tasks);
+        if (!fs.isEmpty()) e->setText(fs.join(QLatin1Char(',')));
+      }
+    });
+    h->addWidget(edit, 1);
+    h->addWidget(b);
+    return row;
+  };
+  form->addRow(tr("Analysis results"), pathRow(analysisEdit_, tr("Results folder of an analysis (stats.json with top_k.S_sens / S_rope)"), Dir));
+  form->addRow(tr("Train file"), pathRow(trainEdit_, tr("Task JSONL the arms are fine-tuned on"), File));
+  form->addRow(tr("Eval files"), pathRow(evalEdit_, tr("Comma-separated task / benchmark files"), Files));
+  form->addRow(tr("Output folder"), pathRow(outEdit_, tr("Ablation folder (report.json); an existing one resumes arm by arm"), Dir));
+  outEdit_->setPlaceholderText(tr("new folder under the results root"));
+  auto ispin = [](int lo, int hi, int value) {
+    auto* s = new QSpinBox;
+    s->setRange(lo, hi);
+    s->setValue(value);
+    return s;
+  };
+  steps_ = ispin(1, 10000000, 200);
+  steps_->setToolTip(tr("The same training budget for every arm"));
+  controlSeeds_ = ispin(0, 100, 3);
+  controlSeeds_->setToolTip(tr("C5 control runs (random layers), averaged"));
+  seed_ = ispin(0, std::numeric_limits<int>::max(), 0);
+  batch_ = ispin(1, 4096, 8);
+  dtype_ = new QComboBox;
+  dtype_->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16")});
+  form->addRow(tr("Steps per arm"), steps_);
+  form->addRow(tr("C5 seeds"), controlSeeds_);
+  form->addRow(tr("Seed"), seed_);
+  form->addRow(tr("Batch"), batch_);
+  form->addRow(tr("Dtype"), dtype_);
+  outer->addWidget(box);
+  auto* note = new QLabel(tr("<small>Arms C1-C4 combine S_sens / S_rope for LS-LoRA and GARFA, C5 uses random layers; "
+                             "the other hyperparameters are the defaults of docs/methods.md.</small>"));
+  note->setWordWrap(true);
+  outer->addWidget(note);
+  auto* buttons = new QHBoxLayout;
+  startButton_ = new QPushButton(tr("Run ablation"));
+  cancelButton_ = new QPushButton(tr("Cancel"));
+  connect(startButton_, &QPushButton::clicked, this, &AblationPanel::start);
+  connect(cancelButton_, &QPushButton::clicked, this, &AblationPanel::cancel);
+  buttons->addWidget(startButton_);
+  buttons->addWidget(cancelButton_);
+  outer->addLayout(buttons);
+  progress_ = new QProgressBar;
+  progress_->setRange(0, 1000);
+  outer->addWidget(progress_);
+  status_ = new QLabel(tr("Idle"));
+  status_->setWordWrap(true);
+  outer->addWidget(status_);
+  log_ = new QPlainTextEdit;
+  log_->setReadOnly(true);
+  log_->setMaximumBlockCount(500);
+  log_->setPlaceholderText(tr("Arm plans and results"));
+  outer->addWidget(log_, 1);
+  connect(runner_, &JobRunner::busyChanged, this, &AblationPanel::updateButtons);
+  setRunning(false);
+}
+
+void AblationPanel::setModelDir(const QString& dir) {
+  modelDir_ = dir;
+  modelLabel_->setText(dir.isEmpty() ? tr("<i>No model: open a model folder first.</i>") : tr("Base model: <b>%1</b>").arg(dir.toHtmlEscaped()));
+}
+
+void AblationPanel::setAnalysisDir(const QString& dir) {
+  if (!isRunning() && QFileInfo::exists(dir + QStringLiteral("/stats.json"))) analysisEdit_->setText(dir);
+}
+
+AblationJob AblationPanel::jobFromPanel() const {
+  AblationJob j;
+  j.modelDir = modelDir_;
+  j.analysisDir = analysisEdit_->text().trimmed();
+  j.trainFile = trainEdit_->text().trimmed();
+  for (const QString& e : evalEdit_->text().split(QLatin1Char(','), Qt::SkipEmptyParts)) j.evalFiles << e.trimmed();
+  j.steps = steps_->value();
+  j.controlSeeds = controlSeeds_->value();
+  j.seed = qulonglong(seed_->value());
+  j.batchSize = batch_->value();
+  j.dtype = dtype_->currentText();
+  j.outDir = outEdit_->text().trimmed();
+  return j;
+}
+
+bool AblationPanel::start() {
+  if (runner_->isBusy()) return false;  // one job at a time
+  auto fail = [this](const QString& title, const QString& msg) {
+    Q_EMIT failed(title, msg);
+    return false;
+  };
+  AblationJob job = jobFromPanel();
+  if (job.modelDir.isEmpty() || !QFileInfo(job.modelDir).isDir())
+    return fail(tr("No model"), tr("Open a model folder (File > Open model folder) before running the ablation."));
+  if (!QFileInfo::exists(job.analysisDir + QStringLiteral("/stats.json")))
+    return fail(tr("No analysis"), tr("Choose the results folder of an analysis of this model (it must hold stats.json with "
+                                      "top_k.S_sens and top_k.S_rope)."));
+  if (!job.trainFile.startsWith(QLatin1String("demo:")) && !QFileInfo(job.trainFile).isFile())
+    return fail(tr("No train file"), tr("Choose the task file the arms are trained on."));
+  if (job.evalFiles.isEmpty()) return fail(tr("No eval files"), tr("Choose at least one evaluation file."));
+  if (job.outDir.isEmpty()) {
+    const QString root = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/ablations");
+    job.outDir = QStringLiteral("%1/%2_%3").arg(root, QFileInfo(job.modelDir).fileName(),
+                                               QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")));
+    outEdit_->setText(job.outDir);
+  }
+  job_ = runner_->start(tr("Ablation"), [job](JobContext& ctx) { return runAblationJob(job, ctx); });
+  if (!job_) return false;
+  runningOut_ = job.outDir;
+  connect(job_, &Job::progress, this, &AblationPanel::onProgress);
+  connect(job_, &Job::data, this, [this](const QVariantList& lines) {
+    for (const QVariant& l : lines) log_->appendPlainText(l.toString());
+  });
+  connect(job_, &Job::finished, this, [this] {
+    setRunning(false);
+    fraction_ = 1;
+    status_->setText(tr("Finished in %1: %2").arg(clockText(clock_.elapsed() / 1000.0), runningOut_));
+    Q_EMIT finished(runningOut_);
+  });
+  connect(job_, &Job::cancelled, this, [this] {
+    setRunning(false);
+    status_->setText(tr("Cancelled. Finished arms are kept in %1; run again with the same output folder to resume.").arg(runningOut_));
+    Q_EMIT cancelled();
+  });
+  connect(job_, &Job::failed, this, [this](const QString& message) {
+    setRunning(false);
+    status_->setText(tr("Failed."));
+    Q_EMIT failed(tr("Ablation failed"), message);
+  });
+  fraction_ = 0;
+  clock_.start();
+  log_->clear();
+  status_->setText(tr("Starting..."));
+  progress_->setRange(0, 0);
+  setRunning(true);
+  return true;
+}
+
+void AblationPanel::cancel() {
+  if (!job_) return;
+  job_->cancel();  // thread-safe: the current arm stops before its next step
+  status_->setText(tr("Cancelling (the current arm stops before its next step)..."));
+  updateButtons();
+}
+
+void AblationPanel::setRunning(bool running) {
+  if (!running) job_ = nullptr;
+  progress_->setVisible(running);
+  updateButtons();
+}
+
+void AblationPanel::updateButtons() {
+  startButton_->setEnabled(!runner_->isBusy());
+  cancelButton_->setEnabled(job_ && !job_->cancelRequested());
+}
+
+void AblationPanel::onProgress(const QString& stage, double fraction, double etaSeconds) {
+  if (job_ && job_->cancelRequested()) return;  // keep "Cancelling..." on screen
+  if (fraction < 0) {
+    progress_->setRange(0, 0);
+  } else {
+    fraction_ = fraction;
+    progress_->setRange(0, 1000);
+    progress_->setValue(int(1000 * fraction));
+  }
+  // The overall fraction and ETA, then the experiment's stage (an arm's step line carries that arm's own ETA).
+  status_->setText(fraction < 0 ? stage : progressText(tr("All arms"), fraction, etaSeconds) + QLatin1Char('\n') + stage);
+}
+
+}  // namespace layerscope::app

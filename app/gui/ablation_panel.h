@@ -1,0 +1,93 @@
+// "Run 4-way ablation" (docs/methods.md section 8): the analysis results folder (its stats.json top_k), train
+// and eval files, steps per arm, C5 control seeds, seed, batch, dtype and output folder; Run / Cancel; progress
+// over all arms with an ETA and the experiment's log. The run is an AblationJob on the shared JobRunner
+// (experiments::runAblation in-process, the function `layerscope-cli ablate` calls). Cancel stops before the
+// next step; finished arms stay and a run into the same folder resumes arm by arm. report.json appears only
+// when every arm is done.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QPointer>
+#include <QWidget>
+
+#include "app/gui/ablation_job.h"
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+
+namespace layerscope::app {
+
+class Job;
+class JobRunner;
+
+class AblationPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit AblationPanel(JobRunner* runner, QWidget* parent = nullptr);
+
+  void setModelDir(const QString& dir);
+  /// Prefills the analysis results folder when `dir` holds stats.json (and no ablation runs).
+  void setAnalysisDir(const QString& dir);
+  /// The job the inputs describe (the output folder as typed; start() fills an empty one).
+  AblationJob jobFromPanel() const;
+  /// Starts the ablation; false (with failed()) when an input is missing, false while another job runs.
+  bool start();
+  void cancel();
+  bool isRunning() const { return !job_.isNull(); }
+  /// Overall fraction of the running (or last finished) ablation, in [0, 1].
+  double fraction() const { return fraction_; }
+
+  QLineEdit* analysisEdit() const { return analysisEdit_; }
+  QLineEdit* trainEdit() const { return trainEdit_; }
+  QLineEdit* evalEdit() const { return evalEdit_; }
+  QLineEdit* outEdit() const { return outEdit_; }
+  QSpinBox* stepsSpin() const { return steps_; }
+  QSpinBox* controlSeedsSpin() const { return controlSeeds_; }
+  QSpinBox* seedSpin() const { return seed_; }
+  QSpinBox* batchSpin() const { return batch_; }
+  QComboBox* dtypeCombo() const { return dtype_; }
+  QPushButton* startButton() const { return startButton_; }
+  QPushButton* cancelButton() const { return cancelButton_; }
+  QLabel* statusLabel() const { return status_; }
+  QPlainTextEdit* logView() const { return log_; }
+
+ Q_SIGNALS:
+  /// report.json was written into `outDir`.
+  void finished(const QString& outDir);
+  void cancelled();
+  void failed(const QString& title, const QString& message);
+
+ private:
+  void onProgress(const QString& stage, double fraction, double etaSeconds);
+  void setRunning(bool running);
+  void updateButtons();
+
+  JobRunner* runner_;
+  QPointer<Job> job_;
+  QString modelDir_, runningOut_;
+  QElapsedTimer clock_;
+  double fraction_ = 0;
+
+  QLabel* modelLabel_;
+  QLineEdit* analysisEdit_;
+  QLineEdit* trainEdit_;
+  QLineEdit* evalEdit_;
+  QLineEdit* outEdit_;
+  QSpinBox* steps_;
+  QSpinBox* controlSeeds_;
+  QSpinBox* seed_;
+  QSpinBox* batch_;
+  QComboBox* dtype_;
+  QPushButton* startButton_;
+  QPushButton* cancelButton_;
+  QProgressBar* progress_;
+  QLabel* status_;
+  QPlainTextEdit* log_;
+};
+
+}  // namespace layerscope::app

@@ -1,0 +1,54 @@
+// An analysis run as a job for the JobRunner: the options panel's values as plain Qt values, turned into an
+// analysis::AnalyzeRequest (defaults of docs/methods.md) and run by analysis::runAnalysis on the worker thread.
+#pragma once
+
+#include <QString>
+#include <QStringList>
+#include <QVariant>
+
+namespace layerscope::analysis {
+struct AnalyzeRequest;  // analysis/pipeline.h
+}
+
+namespace layerscope::app {
+
+class JobContext;
+
+/// Names of the registered extra profiles that run by default (analysis::defaultProfileNames()).
+QStringList defaultExtraProfiles();
+
+/// Everything one analysis run needs.
+struct AnalysisJob {
+  QString modelDir;
+  QString adapterDir;   ///< empty: none
+  QString taskFile;
+  QString outDir;       ///< results directory to create (must not exist)
+  // options of docs/methods.md (defaults as in AnalyzeRequest)
+  QString sensitivityMode = QStringLiteral("outcome");
+  QString position = QStringLiteral("auto");
+  QString metric = QStringLiteral("rel_l2");  ///< co-localization profile; all metrics are computed
+  QString ropeMode = QStringLiteral("gradient");
+  bool redundancy = true;
+  QStringList manipulations;
+  /// Registered extra per-layer profiles to run (analysis/profile_registry.h), e.g. "logit_lens".
+  QStringList profiles = defaultExtraProfiles();
+  /// The co-localization pair: layer_scores keys, "" = that side's default (sensitivity.<metric> /
+  /// rope_influence.<ropeMode>).
+  QString colocFirst, colocSecond;
+  int kSens = 0, kRope = 0;  ///< 0 = ceil(0.28 L) / ceil(0.31 L)
+  int bootstrap = 1000;
+  qulonglong seed = 1234;
+  double eps = 0.1;
+  QString dtype = QStringLiteral("float32");
+  int batchSize = 8;
+};
+
+/// The request `job` stands for. A pair with one side chosen gets the other side's default, since the pipeline
+/// takes both keys or neither.
+analysis::AnalyzeRequest analyzeRequestOf(const AnalysisJob& job);
+
+/// The job body: writes the results directory job.outDir (atomically; nothing when cancelled or failed) and
+/// returns it as a QString.
+QVariant runAnalysisJob(const AnalysisJob& job, JobContext& ctx);
+
+}  // namespace layerscope::app

@@ -1,0 +1,25 @@
+// How every panel words a running job's progress: "stage (42%, about 1:05 left)".
+#pragma once
+
+#include <QObject>
+#include <QString>
+#include <algorithm>
+
+namespace layerscope::app {
+
+/// "1:05" or "1:02:05".
+inline QString clockText(double seconds) {
+  const int s = int(std::max(0.0, seconds) + 0.5);
+  const QLatin1Char zero('0');
+  return s >= 3600 ? QStringLiteral("%1:%2:%3").arg(s / 3600).arg(s / 60 % 60, 2, 10, zero).arg(s % 60, 2, 10, zero)
+                   : QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, zero);
+}
+
+/// The stage alone when the fraction is unknown (< 0); the ETA once the runner has one (>= 0).
+inline QString progressText(const QString& stage, double fraction, double etaSeconds) {
+  if (fraction < 0) return stage;
+  const QString eta = etaSeconds >= 0 ? QObject::tr(", about %1 left").arg(clockText(etaSeconds)) : QString();
+  return QObject::tr("%1 (%2%%3)").arg(stage, QString::number(int(fraction * 100)), eta);
+}
+
+}  // namespace layerscope::app

@@ -1,0 +1,237 @@
+#include "app/gui/results_area.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFileDialog>
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QLabel>
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QToolBar>
+#include <algorithm>
+
+#include "results/reader.h"
+#include "results/transforms.h"
+#include "views/ablation_view.h"
+#include "views/figure_export.h"
+#include "views/heatmap_view.h"
+#include "views/layer_selection.h"
+#include "views/layers_table_model.h"
+#include "views/manipulation_view.h"
+#include "views/profile_view.h"
+#include "views/redundancy_view.h"
+#include "views/scatter_view.h"
+#include "views/score_names.h"
+
+namespace layerscope::app {
+
+ResultsArea::ResultsArea(QWidget* parent)
+    : QTabWidget(parent), selection_(new views::LayerSelection(this)), toolBar_(new QToolBar(tr("Figure"), this)) {
+  buildToolBar();
+  setDocumentMode(true);
+  profile_ = new views::ProfileView;
+  heatmap_ = new views::HeatmapView;
+  scatter_ = new views::ScatterView;
+  redundancy_ = new views::RedundancyView;
+  manipulation_ = new views::ManipulationView;
+  ablation_ = new views::AblationView;
+  addTab(profile_, tr("Profiles"));
+  addTab(heatmap_, tr("Heatmap"));
+  addTab(scatter_, tr("Correlation"));
+  addTab(redundancy_, tr("Redundancy"));
+  addTab(manipulation_, tr("Manipulations"));
+  addTab(ablation_, tr("Ablation"));
+  for (views::PlotView* v : plotViews()) {
+    v->setSelection(selection_);
+    v->setFigureStyle(screenStyle());
+  }
+  tableModel_ = new views::LayersTableModel(this);
+  auto* proxy = new QSortFilterProxyModel(this);
+  proxy->setSourceModel(tableModel_);
+  proxy->setSortRole(views::LayersTableModel::kRawRole);
+  table_ = new QTableView;
+  table_->setModel(proxy);
+  table_->setSortingEnabled(true);
+  table_->sortByColumn(0, Qt::AscendingOrder);
+  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->verticalHeader()->setVisible(false);
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  addTab(table_, tr("Layers table"));
+  // Linked selection: table rows <-> LayerSelection (setLayers ignores no-op changes, so no loop).
+  connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this, proxy] {
+    QVector<int> layers;
+    for (const QModelIndex& i : table_->selectionModel()->selectedRows()) layers << proxy->mapToSource(i).row();
+    selection_->setLayers(layers);
+  });
+  connect(selection_, &views::LayerSelection::changed, this, [this, proxy](const QVector<int>& layers) {
+    QItemSelection sel;
+    for (int l : layers) {
+      if (l >= tableModel_->rowCount()) continue;
+      const QModelIndex i = proxy->mapFromSource(tableModel_->index(l, 0));
+      sel.select(i, i);
+    }
+    const QSignalBlocker block(table_->selectionModel());
+    table_->selectionModel()->select(sel, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    table_->viewport()->update();
+    QStringList names;
+    for (int l : layers) names << QString::number(l);
+    Q_EMIT statusMessage(layers.isEmpty() ? tr("No layers selected") : tr("Selected layers: %1").arg(names.join(QStringLiteral(", "))), 0);
+  });
+}
+
+void ResultsArea::buildToolBar() {
+  // Display options shared by every view and by export.
+  toolBar_->setObjectName(QStringLiteral("figureToolbar"));
+  toolBar_->addWidget(new QLabel(tr(" Size ")));
+  sizePreset_ = new QComboBox;
+  sizePreset_->addItems(views::presetNames());
+  toolBar_->addWidget(sizePreset_);
+  toolBar_->addWidget(new QLabel(tr("  Colour map ")));
+  colormap_ = new QComboBox;
+  colormap_->addItems({QStringLiteral("viridis"), QStringLiteral("cividis")});
+  toolBar_->addWidget(colormap_);
+  twinAxes_ = new QCheckBox(tr("Twin axes"));
+  twinAxes_->setToolTip(tr("Profiles on their own axes instead of each divided by its maximum"));
+  toolBar_->addWidget(twinAxes_);
+  ranks_ = new QCheckBox(tr("Ranks"));
+  ranks_->setToolTip(tr("Correlation plot of average ranks (what Spearman's r_s correlates)"));
+  toolBar_->addWidget(ranks_);
+  toolBar_->addWidget(new QLabel(tr("  Profile ")));
+  profileMetric_ = new QComboBox;
+  profileMetric_->setToolTip(tr("Layer score drawn first in the profile and correlation views (default: the "
+                                  "first key of the co-localization pair in stats.json)"));
+  toolBar_->addWidget(profileMetric_);
+  toolBar_->addWidget(new QLabel(tr("  Heatmap ")));
+  heatmapKind_ = new QComboBox;
+  heatmapKind_->addItems({tr("RoPE influence per KV head"), tr("all layer scores")});
+  toolBar_->addWidget(heatmapKind_);
+  for (QComboBox* c : {sizePreset_, colormap_, heatmapKind_, profileMetric_})
+    connect(c, &QComboBox::currentIndexChanged, this, &ResultsArea::updateStyle);
+  for (QCheckBox* c : {twinAxes_, ranks_}) connect(c, &QCheckBox::toggled, this, &ResultsArea::updateStyle);
+}
+
+QList<views::PlotView*> ResultsArea::plotViews() const {
+  return {profile_, heatmap_, scatter_, redundancy_, manipulation_, ablation_};
+}
+
+void ResultsArea::showAblationTab() { setCurrentWidget(ablation_); }
+
+views::FigureStyle ResultsArea::screenStyle() const {
+  views::FigureStyle s = views::withPreset(views::FigureStyle{}, views::SizePreset(sizePreset_->currentIndex()));
+  s.pxPerPt = std::max(1.0, logicalDpiY() / 72.0);
+  s.normalise = !twinAxes_->isChecked();
+  s.ranks = ranks_->isChecked();
+  s.colormap = colormap_->currentText();
+  return s;
+}
+
+void ResultsArea::open(const QString& dir, bool add) {
+  auto b = results::readResultsDir(dir.toStdString());
+  if (add && bundle_) {
+    results::mergeInto(*bundle_, b);
+    dirs_ << dir;
+  } else {
+    bundle_ = std::move(b);
+    dirs_ = QStringList{dir};
+    selection_->clear();
+  }
+  showBundle();
+  Q_EMIT bundleChanged();
+}
+
+void ResultsArea::showBundle() {
+  if (!bundle_) return;
+  const auto& b = *bundle_;
+  {
+    const QSignalBlocker block(profileMetric_);
+    const QString current = profileMetric_->currentText();
+    profileMetric_->clear();
+    // Every profile key (interval bounds left out), grouped by the part before the dot with a separator between
+    // groups; a registered extra profile (logit_lens.*, ...) appears here with no GUI change.
+    if (b.scores) {
+      QString group;
+      for (const std::string& k : views::profileKeys(*b.scores)) {
+        const QString key = QString::fromStdString(k);
+        if (!group.isEmpty() && views::keyGroup(key) != group) profileMetric_->insertSeparator(profileMetric_->count());
+        group = views::keyGroup(key);
+        profileMetric_->addItem(key);
+        profileMetric_->setItemData(profileMetric_->count() - 1, views::readableKey(key), Qt::ToolTipRole);
+      }
+    }
+    const QString wanted = current.isEmpty() && b.stats ? QString::fromStdString(b.stats->sensitivityKey) : current;
+    profileMetric_->setCurrentIndex(std::max(0, profileMetric_->findText(wanted)));
+  }
+  if (b.scores) {
+    profile_->setData(*b.scores, b.stats);
+    scatter_->setData(*b.scores, b.stats);
+  }
+  updateStyle();  // heatmap kind, metric choice and style in one place
+  redundancy_->setData(b.scores, b.drop);
+  if (b.manipulation) manipulation_->setData(*b.manipulation);
+  if (b.ablation) ablation_->setData(*b.ablation);
+  tableModel_->setTable(results::layerTableOf(b));
+  // Tabs without data stay, greyed, so the layout never jumps.
+  for (int i = 0; i < count(); ++i)
+    if (auto* v = qobject_cast<views::PlotView*>(widget(i))) setTabEnabled(i, v->hasData());
+}
+
+void ResultsArea::updateStyle() {
+  const views::FigureStyle s = screenStyle();
+  if (bundle_ && bundle_->scores) {
+    const bool perHead = heatmapKind_->currentIndex() == 0 && !bundle_->scores->layerHeadScores.empty();
+    std::string headKey;
+    for (const auto& [k, m] : bundle_->scores->layerHeadScores)
+      if (headKey.empty()) headKey = k;
+    heatmap_->setData(perHead ? views::headHeatmap(*bundle_->scores, headKey) : views::metricHeatmap(*bundle_->scores));
+    const QString metric = profileMetric_->currentText();
+    profile_->setProfileKeys(metric, {});
+    scatter_->setProfileKeys(metric, {});
+  }
+  for (views::PlotView* v : plotViews()) v->setFigureStyle(s);
+}
+
+void ResultsArea::exportCurrentFigure() {
+  auto* view = qobject_cast<views::PlotView*>(currentWidget());
+  if (!bundle_ || !view || !view->hasData()) {
+    Q_EMIT errorOccurred(tr("Nothing to export"), tr("Open results and choose a figure tab first."));
+    return;
+  }
+  const QString file = QFileDialog::getSaveFileName(this, tr("Export figure"), view->kind() + QStringLiteral(".pdf"),
+                                                    tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
+  if (file.isEmpty()) return;
+  try {
+    auto kind = views::parseFigureKind(view->kind());
+    if (view == heatmap_ && heatmapKind_->currentIndex() == 1) kind = views::FigureKind::HeatmapMetrics;
+    views::FigureStyle s = screenStyle();
+    s.pxPerPt = 1;
+    auto fig = views::makeFigure(*kind, *bundle_, s, selection_);
+    if (view == profile_ || view == scatter_) {
+      if (auto* p = qobject_cast<views::ProfileView*>(fig.get())) p->setProfileKeys(profileMetric_->currentText(), {});
+      if (auto* p = qobject_cast<views::ScatterView*>(fig.get())) p->setProfileKeys(profileMetric_->currentText(), {});
+    }
+    views::exportFigure(*fig, file, s);
+    Q_EMIT statusMessage(tr("Wrote %1 and its data as CSV").arg(file), 8000);
+  } catch (const std::exception& e) {
+    Q_EMIT errorOccurred(tr("Export failed"), QString::fromUtf8(e.what()));
+  }
+}
+
+void ResultsArea::exportAllFigures() {
+  if (!bundle_) {
+    Q_EMIT errorOccurred(tr("Nothing to export"), tr("Open a results folder first."));
+    return;
+  }
+  const QString dir = QFileDialog::getExistingDirectory(this, tr("Export all figures into"));
+  if (dir.isEmpty()) return;
+  try {
+    views::FigureStyle s = screenStyle();
+    s.pxPerPt = 1;
+    const auto manifest = views::exportAllFigures(*bundle_, dir, s);
+    Q_EMIT statusMessage(tr("Wrote %1 figures and figures.json to %2").arg(manifest.value(QStringLiteral("figures")).toArray().size()).arg(dir), 8000);
+  } catch (const std::exception& e) {
+    Q_EMIT errorOccurred(tr("Export failed"), QString::fromUtf8(e.what()));
+  }
+}
+
+}  // namespace layerscope::app

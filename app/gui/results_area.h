@@ -1,0 +1,90 @@
+// The results shown in the window: the tabs of linked views (profiles, heatmap, correlation, redundancy,
+// manipulations, ablation, layers table) over one results bundle (one results folder, or several merged), the
+// layer selection they share, the figure toolbar (size preset, colour map, axes, metric) and figure export.
+#pragma once
+
+#include <QStringList>
+#include <QTabWidget>
+#include <optional>
+
+#include "results/results.h"
+#include "views/figure_style.h"
+
+class QCheckBox;
+class QComboBox;
+class QTableView;
+class QToolBar;
+
+namespace layerscope::views {
+class AblationView;
+class HeatmapView;
+class LayerSelection;
+class LayersTableModel;
+class ManipulationView;
+class PlotView;
+class ProfileView;
+class RedundancyView;
+class ScatterView;
+}  // namespace layerscope::views
+
+namespace layerscope::app {
+
+class ResultsArea : public QTabWidget {
+  Q_OBJECT
+ public:
+  explicit ResultsArea(QWidget* parent = nullptr);
+
+  /// The figure toolbar, for the window to add.
+  QToolBar* figureToolBar() const { return toolBar_; }
+  /// Reads `dir` and shows it, merged into the results shown when `add` (analyze + manipulate + drop + ablation).
+  /// Throws (layerscope::Error naming the file) and keeps what was shown when the folder cannot be read.
+  void open(const QString& dir, bool add);
+  const std::optional<results::ResultsBundle>& bundle() const { return bundle_; }
+  /// The folders shown, the first one opened first.
+  QStringList dirs() const { return dirs_; }
+  views::LayerSelection* selection() const { return selection_; }
+  QList<views::PlotView*> plotViews() const;
+  views::LayersTableModel* layersModel() const { return tableModel_; }
+  /// The toolbar's "Profile" choice: every layer_scores key except interval bounds.
+  QComboBox* profileMetricCombo() const { return profileMetric_; }
+  void showAblationTab();
+
+  /// File > Export figure: the current tab as PDF / SVG / PNG (+ CSV), size from the toolbar's preset.
+  void exportCurrentFigure();
+  /// File > Export all figures: every figure the results support, plus figures.json.
+  void exportAllFigures();
+
+ Q_SIGNALS:
+  /// New results are shown.
+  void bundleChanged();
+  /// For the status bar; `timeoutMs` 0: until the next message.
+  void statusMessage(const QString& text, int timeoutMs);
+  void errorOccurred(const QString& title, const QString& message);
+
+ private:
+  void buildToolBar();
+  void showBundle();
+  void updateStyle();
+  views::FigureStyle screenStyle() const;
+
+  std::optional<results::ResultsBundle> bundle_;
+  QStringList dirs_;
+  views::LayerSelection* selection_;
+  QToolBar* toolBar_;
+  QComboBox* sizePreset_ = nullptr;
+  QComboBox* colormap_ = nullptr;
+  QCheckBox* twinAxes_ = nullptr;
+  QCheckBox* ranks_ = nullptr;
+  QComboBox* profileMetric_ = nullptr;
+  QComboBox* heatmapKind_ = nullptr;
+  views::ProfileView* profile_;
+  views::HeatmapView* heatmap_;
+  views::ScatterView* scatter_;
+  views::RedundancyView* redundancy_;
+  views::ManipulationView* manipulation_;
+  views::AblationView* ablation_;
+  views::LayersTableModel* tableModel_;
+  QTableView* table_;
+};
+
+}  // namespace layerscope::app

@@ -1,0 +1,79 @@
+// The training panel's jobs for the JobRunner, as plain Qt values: an LS-LoRA / GARFA fine-tune (or its resume)
+// through experiments::runTraining, and "evaluate vs base" through experiments::compareWithBase, both on the
+// runner's kept base model. Defaults: docs/methods.md section 7.
+#pragma once
+
+#include <QMetaType>
+#include <QString>
+#include <QVariant>
+#include <QVector>
+
+namespace layerscope::app {
+
+class JobContext;
+
+/// One fine-tune.
+struct TrainJob {
+  QString modelDir;
+  QString trainFile;        ///< task JSONL, or demo:N / demo:FAMILY:N
+  QString outDir;           ///< adapter folder (train_options.json, checkpoints/, adapter files)
+  bool resume = false;      ///< continue from outDir's newest checkpoint with its recorded options
+  QString loraLayers;       ///< "23-31", "0,2,5-7", "all" or "none"
+  QString garfaLayers;
+  int rank = 16;
+  double alpha = 32;
+  double dropout = 0.05;
+  QString targets = QStringLiteral("q,k,v,o,gate,up,down");
+  double loraLr = 2e-4;
+  double garfaLr = 1e-3;
+  bool clampAlpha = false;  ///< keep GARFA alpha in [minAlpha, maxAlpha]
+  double minAlpha = 0.25, maxAlpha = 4.0;
+  int steps = 200;
+  int batchSize = 8;
+  int gradAccum = 1;
+  int checkpointEvery = 50;
+  qulonglong seed = 0;
+  QString dtype = QStringLiteral("float32");
+};
+
+/// Base vs adapter accuracy on one evaluation file.
+struct EvalJob {
+  QString modelDir;
+  QString adapterDir;
+  QString evalFile;  ///< LayerScope task JSONL or a benchmark layout (auto-detected)
+  QString dtype = QStringLiteral("float32");
+  int batchSize = 8;
+  qulonglong seed = 0;
+};
+
+/// One optimizer step, posted by a training job (Job::data) for the loss curve.
+struct TrainStep {
+  qint64 step = 0, totalSteps = 0;
+  double loss = 0, tokensPerSecond = 0, etaSeconds = 0;
+};
+
+/// A training job's result (Job::finished).
+struct TrainOutcome {
+  QString outDir;
+  QVector<double> losses;  ///< every step from 1 (replayed steps included after a resume)
+  qint64 resumedFromStep = 0;
+  double seconds = 0, tokensPerSecond = 0;
+  qint64 loraParameters = 0, garfaParameters = 0;
+};
+
+/// An evaluation job's result (Job::finished).
+struct EvalOutcome {
+  QString task, kind;
+  int items = 0;
+  double baseAccuracy = 0, adapterAccuracy = 0;
+};
+
+/// Job bodies: post a TrainStep per step and return a TrainOutcome / return an EvalOutcome.
+QVariant runTrainJob(const TrainJob& job, JobContext& ctx);
+QVariant runEvalJob(const EvalJob& job, JobContext& ctx);
+
+}  // namespace layerscope::app
+
+Q_DECLARE_METATYPE(layerscope::app::TrainStep)
+Q_DECLARE_METATYPE(layerscope::app::TrainOutcome)
+Q_DECLARE_METATYPE(layerscope::app::EvalOutcome)

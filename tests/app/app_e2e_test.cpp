@@ -1,0 +1,128 @@
+// app_tests, EndToEnd (main() and the QApplication are in app_test.cpp): through the real main window
+// offscreen, the bundled demo model (resources/models/demo, 12 layers, byte tokenizer) and its list_index.mc
+// task (69.5% accuracy, so both correct and incorrect items exist) are analysed with the window's default
+// options through the window's JobRunner on its worker thread; the views must then show the 12 layers, and the
+// profile figure is exported as PDF, SVG and PNG by the code File > Export uses (makeFigure + exportFigure) and
+// the files are checked. About 11 s on 2 CPU cores.
+#include <gtest/gtest.h>
+
+#include <QFile>
+#include <QFileInfo>
+#include <QImage>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QXmlStreamReader>
+
+#include "app/gui/main_window.h"
+#include "results/reader.h"
+#include "views/figure_export.h"
+#include "views/plot_view.h"
+#include "views/qcp.h"
+
+using namespace layerscope;
+
+TEST(EndToEnd, DemoModelAnalysisShowsEveryLayerAndExportsPdfSvgPng) {
+  const QString model = QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/models/demo");
+  const QString task = QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/tasks/demo/list_index.mc.jsonl");
+  if (!QFileInfo::exists(model + QStringLiteral("/model.safetensors"))) GTEST_SKIP() << "no demo model";
+  constexpr int kLayers = 12;  // resources/models/demo/config.json num_hidden_layers
+
+  QTemporaryDir tmp;
+  ASSERT_TRUE(tmp.isValid());
+  app::MainWindow w(tmp.filePath(QStringLiteral("settings.ini")));
+  w.setQuietErrors(true);
+  w.show();
+  w.setModelDir(model);
+  w.addTaskFile(task);
+
+  // The default analysis (options panel untouched), run to completion through the worker thread.
+  const QString out = tmp.filePath(QStringLiteral("results"));
+  QSignalSpy finished(&w, &app::MainWindow::analysisFinished);
+  QSignalSpy failed(&w, &app::MainWindow::analysisFailed);
+  QSignalSpy errors(&w, &app::MainWindow::errorShown);
+  ASSERT_TRUE(w.startAnalysis(out)) << (errors.isEmpty() ? "" : errors.first().first().toString().toStdString());
+  ASSERT_TRUE(finished.wait(300000))
+      << (failed.isEmpty() ? "timeout" : failed.first().first().toString().toStdString());
+  EXPECT_FALSE(w.isRunning());
+  EXPECT_TRUE(w.runButton()->isEnabled());
+  EXPECT_TRUE(QFileInfo::exists(out + QStringLiteral("/scores.json")));
+  ASSERT_TRUE(w.bundle().has_value());
+  ASSERT_EQ(w.bundle()->numLayers(), kLayers);
+
+  // Views: the layer-axis views have plottables and an x range covering layers 0..11 (and not far beyond).
+  int withData = 0;
+  for (views::PlotView* v : w.plotViews()) {
+    if (!v->hasData()) continue;
+    ++withData;
+    const std::string name = v->kind().toStdString();
+    EXPECT_GT(v->plot()->plottableCount(), 0) << name;
+    if (v->kind() == QLatin1String("profile") || v->kind() == QLatin1String("heatmap") ||
+        v->kind() == QLatin1String("redundancy")) {
+      const QCPRange x = v->plot()->xAxis->range();
+      EXPECT_LE(x.lower, 0.0) << name;
+      EXPECT_GE(x.upper, kLayers - 1.0) << name;
+      EXPECT_GT(x.lower, -1.0) << name;
+      EXPECT_LT(x.upper, double(kLayers)) << name;
+    }
+  }
+  EXPECT_GE(withData, 2);  // profile and heatmap at least
+
+  // The profile view plots one point per layer, keys 0..11.
+  views::PlotView* profile = nullptr;
+  for (views::PlotView* v : w.plotViews())
+    if (v->kind() == QLatin1String("profile")) profile = v;
+  ASSERT_NE(profile, nullptr);
+  ASSERT_TRUE(profile->hasData());
+  bool perLayerSeries = false;
+  for (int i = 0; i < profile->plot()->plottableCount(); ++i) {
+    QCPPlottableInterface1D* d = profile->plot()->plottable(i)->interface1D();
+    if (!d || d->dataCount() != kLayers) continue;
+    bool keys = true;
+    for (int k = 0; k < kLayers; ++k) keys = keys && d->dataMainKey(k) == k;
+    perLayerSeries = perLayerSeries || keys;
+  }
+  EXPECT_TRUE(perLayerSeries);
+
+  // Export the profile figure as File > Export does (pxPerPt = 1, the window's selection).
+  views::FigureStyle style;
+  style.widthIn = 3.5;
+  style.heightIn = 2.5;
+  style.dpi = 200;
+  style.pxPerPt = 1;
+  auto fig = views::makeFigure(views::FigureKind::Profile, *w.bundle(), style, w.selection());
+  ASSERT_TRUE(fig->hasData());
+  const QString pdf = tmp.filePath(QStringLiteral("profile.pdf")), svg = tmp.filePath(QStringLiteral("profile.svg")),
+                png = tmp.filePath(QStringLiteral("profile.png"));
+  views::exportFigure(*fig, pdf, style);
+  views::exportFigure(*fig, svg, style);
+  views::exportFigure(*fig, png, style);
+
+  QFile p(pdf);
+  ASSERT_TRUE(p.open(QIODevice::ReadOnly));
+  const QByteArray bytes = p.readAll();
+  EXPECT_TRUE(bytes.startsWith("%PDF"));
+  EXPECT_TRUE(bytes.contains("/MediaBox [0 0 252.000000 180.000000]"));  // 3.5 x 2.5 in, in points
+
+  QFile s(svg);
+  ASSERT_TRUE(s.open(QIODevice::ReadOnly));
+  const QByteArray svgBytes = s.readAll();
+  EXPECT_TRUE(svgBytes.contains("<path"));
+  QXmlStreamReader xml(svgBytes);
+  int paths = 0;
+  bool root = false;
+  while (!xml.atEnd()) {
+    if (xml.readNext() == QXmlStreamReader::StartElement) {
+      if (xml.name() == QLatin1String("svg")) root = true;
+      if (xml.name() == QLatin1String("path")) ++paths;
+    }
+  }
+  EXPECT_FALSE(xml.hasError()) << xml.errorString().toStdString();
+  EXPECT_TRUE(root);
+  EXPECT_GT(paths, 0);
+
+  const QImage img(png);
+  ASSERT_FALSE(img.isNull());
+  EXPECT_EQ(img.width(), 700);   // 3.5 in x 200 dpi
+  EXPECT_EQ(img.height(), 500);  // 2.5 in x 200 dpi
+}

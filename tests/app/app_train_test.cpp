@@ -1,0 +1,207 @@
+// app_tests, adapters in the GUI: the "Train on selection" panel prefilled from the linked selection and
+// from stats.json top_k; a short real fine-tune of a tiny random model through the window's JobRunner (adapter
+// files, one loss point per step, evaluate vs base on the kept model); an exact resume from a checkpoint; cancel
+// leaving the window usable. The 4-way ablation panel is in app_ablation_test.cpp.
+#include <gtest/gtest.h>
+
+#include <QFile>
+#include <QDir>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QTest>
+#include <filesystem>
+#include <algorithm>
+#include <cmath>
+
+#include "app/gui/ablation_panel.h"
+#include "app/gui/job_runner.h"
+#include "app/gui/main_window.h"
+#include "app/gui/train_panel.h"
+#include "results/synthetic.h"
+#include "tests/app/tiny_setup.h"
+#include "views/layer_selection.h"
+#include "views/loss_curve_view.h"
+
+namespace fs = std::filesystem;
+using namespace layerscope;
+
+namespace {
+
+struct TrainFixture : ::testing::Test {
+  QTemporaryDir tmp;
+  QString model, task;
+  std::unique_ptr<app::MainWindow> w;
+
+  void SetUp() override {
+    w = std::make_unique<app::MainWindow>(tmp.filePath(QStringLiteral("settings.ini")));
+    w->setQuietErrors(true);
+    w->show();
+  }
+  // Tiny random model (2 layers) with the byte tokenizer and a 6-item MC task.
+  void makeModelAndTask() {
+    model = tmp.filePath(QStringLiteral("tiny"));
+    task = tmp.filePath(QStringLiteral("tiny.mc.jsonl"));
+    apptest::writeTinyModel(model, 5);
+    apptest::writeTinyTask(task);
+    w->setModelDir(model);
+  }
+  app::TrainPanel* panel() { return w->trainPanel(); }
+  void configure(const QString& out, int steps) {
+    panel()->loraLayersEdit()->setText(QStringLiteral("0"));
+    panel()->garfaLayersEdit()->setText(QStringLiteral("1"));
+    panel()->rankSpin()->setValue(4);
+    panel()->stepsSpin()->setValue(steps);
+    panel()->batchSpin()->setValue(2);
+    panel()->trainFileEdit()->setText(task);
+    panel()->evalFileEdit()->setText(task);
+    panel()->outDirEdit()->setText(out);
+  }
+  QString firstError(const QSignalSpy& s) { return s.isEmpty() ? QString() : s.first().last().toString(); }
+};
+
+QVector<int> jsonInts(const QJsonValue& v) {
+  QVector<int> out;
+  for (const auto& x : v.toArray()) out << x.toInt();
+  return out;
+}
+
+}  // namespace
+
+TEST_F(TrainFixture, PrefillsLayerSetsFromSelectionAndStats) {
+  const QString results = tmp.filePath(QStringLiteral("res"));
+  results::writeSyntheticResults(results.toStdString(), 16, 4);
+  ASSERT_TRUE(w->openResults(results));
+  // From the linked selection (Adapters > Train on selection): ranges compressed in the core layer-list syntax.
+  w->selection()->setLayers({7, 1, 2, 3});
+  w->showTrainPanel();
+  EXPECT_TRUE(panel()->isVisible());
+  EXPECT_EQ(panel()->loraLayersEdit()->text(), QStringLiteral("1-3,7"));
+  EXPECT_EQ(panel()->garfaLayersEdit()->text(), QStringLiteral("1-3,7"));
+
+  // From stats.json top_k, read here independently of the results reader.
+  QFile f(results + QStringLiteral("/stats.json"));
+  ASSERT_TRUE(f.open(QIODevice::ReadOnly));
+  const QJsonObject topK = QJsonDocument::fromJson(f.readAll()).object().value(QStringLiteral("top_k")).toObject();
+  QVector<int> sens = jsonInts(topK.value(QStringLiteral("S_sens"))), rope = jsonInts(topK.value(QStringLiteral("S_rope")));
+  ASSERT_FALSE(sens.isEmpty());
+  ASSERT_FALSE(rope.isEmpty());
+  auto asSet = [](const QString& text) {  // expand "a-b,c" back to layers
+    QVector<int> v;
+    for (const QString& part : text.split(QLatin1Char(','))) {
+      const QStringList ab = part.split(QLatin1Char('-'));
+      for (int l = ab.first().toInt(); l <= ab.last().toInt(); ++l) v << l;
+    }
+    return v;
+  };
+  std::sort(sens.begin(), sens.end());
+  std::sort(rope.begin(), rope.end());
+  ASSERT_TRUE(panel()->prefillFromTopK(true));
+  EXPECT_EQ(asSet(panel()->loraLayersEdit()->text()), sens);
+  EXPECT_EQ(asSet(panel()->garfaLayersEdit()->text()), sens);
+  ASSERT_TRUE(panel()->prefillFromTopK(false));
+  EXPECT_EQ(asSet(panel()->garfaLayersEdit()->text()), rope);
+  // With no selection the dock falls back to S_sens.
+  w->selection()->clear();
+  w->showTrainPanel();
+  EXPECT_EQ(asSet(panel()->loraLayersEdit()->text()), sens);
+  // The ablation panel picks the analysis folder up too.
+  EXPECT_EQ(w->ablationPanel()->analysisEdit()->text(), results);
+}
+
+TEST_F(TrainFixture, ShortTrainingRunWritesAdapterShowsLossAndEvaluates) {
+  makeModelAndTask();
+  const QString out = tmp.filePath(QStringLiteral("adapter"));
+  configure(out, 3);
+  QSignalSpy done(panel(), &app::TrainPanel::trainingFinished);
+  QSignalSpy failed(panel(), &app::TrainPanel::failed);
+  ASSERT_TRUE(panel()->startTraining());
+  // One job at a time: the analysis and the ablation wait.
+  EXPECT_FALSE(w->runButton()->isEnabled());
+  EXPECT_FALSE(w->startAnalysis(tmp.filePath(QStringLiteral("never"))));
+  EXPECT_FALSE(w->ablationPanel()->startButton()->isEnabled());
+  EXPECT_FALSE(panel()->startTraining());
+  ASSERT_TRUE(done.wait(120000)) << firstError(failed).toStdString();
+  EXPECT_EQ(done.first().first().toString(), out);
+  for (const char* file : {"adapter_config.json", "adapter_model.safetensors", "garfa_config.json", "garfa.safetensors",
+                           "train_options.json", "training_log.json"})
+    EXPECT_TRUE(QFileInfo::exists(out + QLatin1Char('/') + QLatin1String(file))) << file;
+  EXPECT_EQ(panel()->lossView()->pointCount(), 3);
+  for (double l : panel()->lossView()->losses()) EXPECT_TRUE(std::isfinite(l) && l > 0);
+  EXPECT_TRUE(panel()->lossView()->hasData());
+  EXPECT_TRUE(panel()->resultLabel()->text().contains(out));
+  EXPECT_FALSE(w->jobRunner()->isBusy());
+  EXPECT_TRUE(w->runButton()->isEnabled());
+
+  QSignalSpy evaluated(panel(), &app::TrainPanel::evaluationFinished);
+  ASSERT_TRUE(panel()->startEvaluation());
+  ASSERT_TRUE(evaluated.wait(120000)) << firstError(failed).toStdString();
+  const auto o = evaluated.first().first().value<app::EvalOutcome>();
+  EXPECT_EQ(o.items, 6);
+  EXPECT_GE(o.baseAccuracy, 0.0);
+  EXPECT_LE(o.adapterAccuracy, 1.0);
+  EXPECT_TRUE(failed.isEmpty());
+}
+
+TEST_F(TrainFixture, ResumeFromCheckpointReproducesTheLossCurve) {
+  makeModelAndTask();
+  const QString out = tmp.filePath(QStringLiteral("resumed"));
+  configure(out, 4);
+  // Checkpoints every 2 steps: after the run, drop the step-4 checkpoint and the final log so the folder looks
+  // like a run killed after step 2; Resume must replay steps 3-4 to exactly the same losses (CPU, float32).
+  panel()->checkpointEverySpin()->setValue(2);
+  QSignalSpy done(panel(), &app::TrainPanel::trainingFinished);
+  QSignalSpy failed(panel(), &app::TrainPanel::failed);
+  ASSERT_TRUE(panel()->startTraining());
+  ASSERT_TRUE(done.wait(120000)) << firstError(failed).toStdString();
+  const QVector<double> first = panel()->lossView()->losses();
+  ASSERT_EQ(first.size(), 4);
+  ASSERT_TRUE(QDir(out + QStringLiteral("/checkpoints/step-00000004")).removeRecursively());
+  ASSERT_TRUE(QFile::remove(out + QStringLiteral("/training_log.json")));
+  ASSERT_TRUE(QFileInfo::exists(out + QStringLiteral("/checkpoints/step-00000002/manifest.json")));
+  // Resume takes the recorded options even when the panel shows others.
+  panel()->stepsSpin()->setValue(50);
+  panel()->loraLayersEdit()->setText(QStringLiteral("1"));
+  ASSERT_TRUE(panel()->resumeButton()->isEnabled());
+  ASSERT_TRUE(panel()->startTraining(true));
+  ASSERT_TRUE(done.wait(120000)) << firstError(failed).toStdString();
+  EXPECT_EQ(panel()->stepsSpin()->value(), 4);
+  EXPECT_EQ(panel()->loraLayersEdit()->text(), QStringLiteral("0"));
+  EXPECT_EQ(panel()->lossView()->losses(), first);
+  EXPECT_TRUE(QFileInfo::exists(out + QStringLiteral("/training_log.json")));
+}
+
+TEST_F(TrainFixture, CancelLeavesWindowUsable) {
+  makeModelAndTask();
+  const QString out = tmp.filePath(QStringLiteral("cancelled"));
+  configure(out, 100000);
+  QSignalSpy cancelled(panel(), &app::TrainPanel::trainingCancelled);
+  QSignalSpy failed(panel(), &app::TrainPanel::failed);
+  ASSERT_TRUE(panel()->startTraining());
+  EXPECT_TRUE(panel()->cancelButton()->isEnabled());
+  // Cancel once training is under way (a loss point has arrived), so the stop lands between steps.
+  ASSERT_TRUE(QTest::qWaitFor([&] { return panel()->lossView()->pointCount() > 0 || !failed.isEmpty(); }, 120000));
+  ASSERT_TRUE(failed.isEmpty()) << firstError(failed).toStdString();
+  panel()->cancel();
+  ASSERT_TRUE(cancelled.wait(60000)) << firstError(failed).toStdString();
+  EXPECT_FALSE(panel()->isRunning());
+  EXPECT_TRUE(panel()->startButton()->isEnabled());
+  EXPECT_FALSE(panel()->cancelButton()->isEnabled());
+  EXPECT_TRUE(w->runButton()->isEnabled());
+  EXPECT_TRUE(w->ablationPanel()->startButton()->isEnabled());
+  EXPECT_FALSE(QFileInfo::exists(out + QStringLiteral("/training_log.json")));  // not a finished run
+  EXPECT_TRUE(failed.isEmpty());
+  // Still usable: a new short run into a new folder completes.
+  configure(tmp.filePath(QStringLiteral("after-cancel")), 2);
+  QSignalSpy done(panel(), &app::TrainPanel::trainingFinished);
+  ASSERT_TRUE(panel()->startTraining());
+  ASSERT_TRUE(done.wait(120000)) << firstError(failed).toStdString();
+  EXPECT_EQ(panel()->lossView()->pointCount(), 2);
+}

@@ -1,25 +1,25 @@
 // layerscope-cli model commands: info, logits, make-model, bench forward.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <cmath>
+#include <cstdio>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "app/cli/command.h"
-#include "core/adapter_training.h"  // measureGemmRate
-#include "core/checkpoint.h"
-#include "core/error.h"
-#include "core/model.h"
-#include "core/npy.h"
-#include "core/random_checkpoint.h"
-#include "core/runtime.h"
+#include "core/model/checkpoint.h"
+#include "core/base/error.h"
+#include "core/model/model.h"
+#include "core/model/npy.h"
+#include "core/model/random_checkpoint.h"
+#include "core/model/runtime.h"
+#include "experiments/bench.h"
 
 namespace layerscope::app {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 void printWarnings(const core::Checkpoint& ck) {
@@ -75,70 +75,50 @@ int runMakeModel(Args& args) {
   return 0;
 }
 
-long peakRssKiB() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
+// `bench forward --sweep`: one line per cell, as it is measured (JSON lines on stdout, a table on stderr).
+int runBenchForwardSweep(Args& args, const fs::path& dir) {
+  experiments::ForwardSweepRequest r;
+  r.modelDir = dir;
+  auto ints = [&](const char* name, std::vector<std::int64_t>& into) {
+    if (auto v = args.value(name)) {
+      into.clear();
+      for (long long x : parseIntList(*v, name)) into.push_back(x);
+    }
+  };
+  ints("--batches", r.batches);
+  ints("--tokens-list", r.tokens);
+  if (auto v = args.value("--dtypes")) {
+    r.dtypes.clear();
+    std::stringstream ss(*v);
+    for (std::string d; std::getline(ss, d, ',');) r.dtypes.push_back(d);
+  }
+  r.reps = int(args.intOr("--reps", r.reps));
+  r.gemmRate = !args.flag("--no-gemm-rate");
+  args.finish();
+  std::cerr << "dtype      batch  tokens      tok/s  of GEMM\n";
+  experiments::benchForwardSweep(r, [&](const nlohmann::json& cell) {
+    std::cout << cell.dump() << std::endl;
+    char line[128];
+    std::snprintf(line, sizeof line, "%-9s %6lld %7lld %10.0f  %s\n", cell["dtype"].get<std::string>().c_str(),
+                  cell["batch"].get<long long>(), cell["tokens"].get<long long>(), cell["tokens_per_second"].get<double>(),
+                  cell.contains("fraction_of_gemm")
+                      ? (std::to_string(int(std::lround(100 * cell["fraction_of_gemm"].get<double>()))) + "%").c_str()
+                      : "-");
+    std::cerr << line;
+  });
+  return 0;
 }
 
 int runBenchForward(Args& args) {
-  const fs::path dir = args.positional("MODEL_DIR");
-  const int64_t tokens = args.intOr("--tokens", 128);
-  const int64_t batch = args.intOr("--batch", 1);
-  const auto dtype = core::parseComputeDtype(args.valueOr("--dtype", "bfloat16"));
-  const int reps = int(args.intOr("--reps", 5));
+  experiments::ForwardBenchRequest r;
+  r.modelDir = args.positional("MODEL_DIR");
+  if (args.flag("--sweep")) return runBenchForwardSweep(args, r.modelDir);
+  r.tokens = args.intOr("--tokens", r.tokens);
+  r.batch = args.intOr("--batch", r.batch);
+  r.dtype = args.valueOr("--dtype", r.dtype);
+  r.reps = int(args.intOr("--reps", r.reps));
   args.finish();
-  if (tokens < 1 || batch < 1 || reps < 1) throw InvalidArgument("--tokens, --batch and --reps must be positive");
-  const int threads = core::configureRuntime();
-
-  const long rssBefore = peakRssKiB();
-  auto t0 = Clock::now();
-  auto ck = core::Checkpoint::open(dir);
-  auto model = core::LlamaModel::fromCheckpoint(ck, dtype);
-  const double loadSeconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const long rssAfterLoad = peakRssKiB();
-  const auto& c = model->config();
-
-  c10::InferenceMode guard;
-  torch::manual_seed(0);
-  core::ForwardInput in;
-  in.inputIds = torch::randint(0, c.vocabSize, {batch, tokens}, torch::kInt64);
-  model->forward(in);  // warm-up (also faults in the mapped weights)
-  double best = 1e300;
-  for (int r = 0; r < reps; ++r) {
-    auto s = Clock::now();
-    model->forward(in);
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - s).count());
-  }
-  const long rssAfterForward = peakRssKiB();
-  // The machine's own limit, measured now: the best of a large square GEMM and the model's own MLP shapes.
-  const int64_t M = batch * tokens;
-  const double gemm = std::max({core::measureGemmRate(dtype, 2048, 2048, 2048),
-                                core::measureGemmRate(dtype, M, c.hiddenSize, c.intermediateSize),
-                                core::measureGemmRate(dtype, M, c.intermediateSize, c.hiddenSize)});
-  const double flops = 2.0 * double(c.parameterCount()) * double(batch * tokens);
-  const double achieved = flops / best;
-  nlohmann::json j = {{"model", dir.string()},
-                      {"parameters", c.parameterCount()},
-                      {"dtype", core::computeDtypeName(dtype)},
-                      {"stored_dtype", ck.storedDtype()},
-                      {"threads", threads},
-                      {"batch", batch},
-                      {"tokens", tokens},
-                      {"forward_seconds_best", best},
-                      {"tokens_per_second", double(batch * tokens) / best},
-                      {"forward_gflops", achieved / 1e9},
-                      {"gemm_gflops", gemm / 1e9},
-                      {"fraction_of_gemm", achieved / gemm},
-                      {"load_seconds", loadSeconds},
-                      {"file_bytes", ck.fileBytes()},
-                      {"peak_rss_bytes_before_load", rssBefore * 1024},
-                      {"peak_rss_bytes_after_load", rssAfterLoad * 1024},
-                      {"peak_rss_bytes_after_forward", rssAfterForward * 1024},
-                      {"peak_rss_after_forward_over_file_size", double(rssAfterForward) * 1024 / double(ck.fileBytes())}};
-  std::cout << j.dump(2) << "\n";
+  std::cout << experiments::benchForward(r).dump(2) << "\n";
   return 0;
 }
 
@@ -149,8 +129,11 @@ const CommandRegistrar kMakeModel({"make-model",
                                    "--out DIR [--preset tiny|small|1b] [--seed S] [--dtype float32|bfloat16] [--shards N]",
                                    "write a random-weight Llama checkpoint (tests and benchmarks)", runMakeModel});
 const CommandRegistrar kBenchForward(
-    {"bench forward", "MODEL_DIR [--tokens 128] [--batch 1] [--dtype bfloat16] [--reps 5]",
-     "forward tokens/s, this machine's GEMM rate measured in the same run, and the fraction achieved", runBenchForward});
+    {"bench forward",
+     "MODEL_DIR [--tokens 128] [--batch 1] [--dtype bfloat16] [--reps 5] | MODEL_DIR --sweep [--batches 1,8] "
+     "[--tokens-list 32,64,128,256,512,1024] [--dtypes float32,bfloat16] [--reps 5] [--no-gemm-rate]",
+     "forward tokens/s, this machine's GEMM rate measured in the same run, and the fraction achieved (--sweep: a grid)",
+     runBenchForward});
 
 }  // namespace
 }  // namespace layerscope::app

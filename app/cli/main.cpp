@@ -1,15 +1,13 @@
 // layerscope-cli: headless entry point. Dispatches to the registered subcommands; any layerscope::Error
 // becomes a message on stderr and a non-zero exit status.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <csignal>
 #include <iostream>
 
 #include "app/cli/command.h"
-#include "core/runtime.h"
-#include "core/error.h"
+#include "core/model/runtime.h"
+#include "core/base/error.h"
 #include "layerscope/version.h"
 
 namespace layerscope::app {
@@ -33,12 +31,7 @@ void printUsage(std::ostream& os) {
 
 int main(int argc, char** argv) {
   using namespace layerscope::app;
-  // libgomp reads OMP_WAIT_POLICY once, at load time. Spinning OpenMP workers fight OpenBLAS and each other on
-  // small machines (measured here: 2x faster training steps with PASSIVE), so set it and re-exec once.
-  if (!std::getenv("OMP_WAIT_POLICY")) {
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure; then run as we are
-  }
+  // OMP_WAIT_POLICY is set before libgomp loads by core/model/runtime.cpp (.preinit_array): no re-exec.
   std::vector<std::string> tokens(argv + 1, argv + argc);
   if (tokens.empty() || tokens[0] == "--help" || tokens[0] == "-h" || tokens[0] == "help") {
     printUsage(tokens.empty() ? std::cerr : std::cout);

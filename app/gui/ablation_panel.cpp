@@ -207,13 +207,8 @@ void AblationPanel::updateButtons() {
 
 void AblationPanel::onProgress(const QString& stage, double fraction, double etaSeconds) {
   if (job_ && job_->cancelRequested()) return;  // keep "Cancelling..." on screen
-  if (fraction < 0) {
-    progress_->setRange(0, 0);
-  } else {
-    fraction_ = fraction;
-    progress_->setRange(0, 1000);
-    progress_->setValue(int(1000 * fraction));
-  }
+  if (fraction >= 0) fraction_ = fraction;
+  showFraction(progress_, fraction);
   // The overall fraction and ETA, then the experiment's stage (an arm's step line carries that arm's own ETA).
   status_->setText(fraction < 0 ? stage : progressText(tr("All arms"), fraction, etaSeconds) + QLatin1Char('\n') + stage);
 }

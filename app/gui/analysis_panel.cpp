@@ -300,12 +300,7 @@ void AnalysisPanel::updateButtons() {
 }
 
 void AnalysisPanel::onProgress(const QString& stage, double fraction, double etaSeconds) {
-  if (fraction < 0) {
-    progress_->setRange(0, 0);  // unknown total: busy indicator
-  } else {
-    progress_->setRange(0, 1000);
-    progress_->setValue(int(fraction * 1000));
-  }
+  showFraction(progress_, fraction);
   status_->setText(progressText(stage, fraction, etaSeconds));
 }
 

@@ -1,7 +1,9 @@
-// How every panel words a running job's progress: "stage (42%, about 1:05 left)".
+// How every panel shows a running job's progress: the bar (busy while the total is unknown) and the words
+// "stage (42%, about 1:05 left)".
 #pragma once
 
 #include <QObject>
+#include <QProgressBar>
 #include <QString>
 #include <algorithm>
 
@@ -20,6 +22,16 @@ inline QString progressText(const QString& stage, double fraction, double etaSec
   if (fraction < 0) return stage;
   const QString eta = etaSeconds >= 0 ? QObject::tr(", about %1 left").arg(clockText(etaSeconds)) : QString();
   return QObject::tr("%1 (%2%%3)").arg(stage, QString::number(int(fraction * 100)), eta);
+}
+
+/// A busy indicator while the fraction is unknown (< 0), else the fraction in thousandths.
+inline void showFraction(QProgressBar* bar, double fraction) {
+  if (fraction < 0) {
+    bar->setRange(0, 0);
+    return;
+  }
+  bar->setRange(0, 1000);
+  bar->setValue(int(1000 * std::min(1.0, fraction)));
 }
 
 }  // namespace layerscope::app

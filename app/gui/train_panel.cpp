@@ -414,12 +414,7 @@ void TrainPanel::updateButtons() {
 
 void TrainPanel::onStage(const QString& text, double fraction, double etaSeconds) {
   if (job_ && job_->cancelRequested()) return;  // keep "Cancelling..." on screen
-  if (fraction < 0) {
-    progress_->setRange(0, 0);
-  } else {
-    progress_->setRange(0, 1000);
-    progress_->setValue(int(fraction * 1000));
-  }
+  showFraction(progress_, fraction);
   // Once steps arrive the status line is the step report (onSteps); before that, the stage (loading, ...).
   if (!stepSeen_) (evaluating_ ? evalResult_ : status_)->setText(progressText(text, fraction, etaSeconds));
 }

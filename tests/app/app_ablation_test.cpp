@@ -174,8 +174,11 @@ TEST_F(AblationFixture, CancelLeavesNoReportAndWindowUsable) {
   QSignalSpy failed(panel(), &app::AblationPanel::failed);
   QSignalSpy done(panel(), &app::AblationPanel::finished);
   ASSERT_TRUE(panel()->start());
-  // Cancel once the first arm is training (the overall fraction moved past the base evaluation).
-  ASSERT_TRUE(QTest::qWaitFor([&] { return panel()->fraction() > 0 || !failed.isEmpty(); }, 120000));
+  // Cancel once the first arm is training: the base evaluation is done (base.json written) and the overall
+  // fraction has moved on.
+  ASSERT_TRUE(QTest::qWaitFor(
+      [&] { return (QFileInfo::exists(out + QStringLiteral("/base.json")) && panel()->fraction() > 0) || !failed.isEmpty(); },
+      120000));
   ASSERT_TRUE(failed.isEmpty()) << firstError(failed).toStdString();
   panel()->cancel();
   EXPECT_FALSE(panel()->cancelButton()->isEnabled());

@@ -16,6 +16,7 @@
 #include <filesystem>
 
 #include "app/gui/main_window.h"
+#include "tests/app/export_checks.h"
 #include "core/text/byte_tokenizer.h"
 #include "core/model/random_checkpoint.h"
 #include "results/reader.h"
@@ -68,40 +69,12 @@ TEST_F(Fixture, ExportWritesValidPdfSvgPng) {
   style.heightIn = 2.5;
   style.dpi = 300;
   auto fig = views::makeFigure(views::FigureKind::Profile, bundle, style);
-  const QString pdf = tmp.filePath(QStringLiteral("f.pdf")), svg = tmp.filePath(QStringLiteral("f.svg")),
-                png = tmp.filePath(QStringLiteral("f.png"));
-  views::exportFigure(*fig, pdf, style);
-  views::exportFigure(*fig, svg, style);
-  views::exportFigure(*fig, png, style);
-
-  QFile p(pdf);
-  ASSERT_TRUE(p.open(QIODevice::ReadOnly));
-  const QByteArray bytes = p.readAll();
-  EXPECT_TRUE(bytes.startsWith("%PDF-"));
-  // page = 3.5 x 2.5 in, in points
-  EXPECT_TRUE(bytes.contains("/MediaBox [0 0 252.000000 180.000000]")) << bytes.left(2000).toStdString();
-
-  QFile s(svg);
-  ASSERT_TRUE(s.open(QIODevice::ReadOnly));
-  QXmlStreamReader xml(&s);
-  int paths = 0;
-  bool root = false;
-  while (!xml.atEnd()) {
-    if (xml.readNext() == QXmlStreamReader::StartElement) {
-      if (xml.name() == QLatin1String("svg")) root = true;
-      if (xml.name() == QLatin1String("path") || xml.name() == QLatin1String("polyline")) ++paths;
-    }
-  }
-  EXPECT_FALSE(xml.hasError()) << xml.errorString().toStdString();
-  EXPECT_TRUE(root);
-  EXPECT_GT(paths, 10);
-
-  const QImage img(png);
-  EXPECT_EQ(img.width(), 1050);  // 3.5 in x 300 dpi
-  EXPECT_EQ(img.height(), 750);  // 2.5 in x 300 dpi
+  const auto files = test::exportAndCheck(*fig, tmp.path(), QStringLiteral("f"), style);  // 1050 x 750 px PNG
+  EXPECT_GT(files.svgPaths, 10);
+  const QImage img(files.png);
   EXPECT_NEAR(img.dotsPerMeterX() * 0.0254, 300, 1);
   EXPECT_TRUE(QFile::exists(tmp.filePath(QStringLiteral("f.csv"))));
-  EXPECT_FALSE(QFile::exists(pdf + QStringLiteral(".part")));
+  EXPECT_FALSE(QFile::exists(files.pdf + QStringLiteral(".part")));
 }
 
 TEST_F(Fixture, ExportAllWritesEveryFigureAndManifest) {

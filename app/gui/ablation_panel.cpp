@@ -19,6 +19,7 @@
 
 #include "app/gui/job_runner.h"
 #include "app/gui/progress_text.h"
+#include "app/gui/spin_boxes.h"
 
 namespace layerscope::app {
 
@@ -63,18 +64,12 @@ AblationPanel::AblationPanel(JobRunner* runner, QWidget* parent) : QWidget(paren
   form->addRow(tr("Eval files"), pathRow(evalEdit_, tr("Comma-separated task / benchmark files"), Files));
   form->addRow(tr("Output folder"), pathRow(outEdit_, tr("Ablation folder (report.json); an existing one resumes arm by arm"), Dir));
   outEdit_->setPlaceholderText(tr("new folder under the results root"));
-  auto ispin = [](int lo, int hi, int value) {
-    auto* s = new QSpinBox;
-    s->setRange(lo, hi);
-    s->setValue(value);
-    return s;
-  };
-  steps_ = ispin(1, 10000000, 200);
+  steps_ = intSpin(1, 10000000, 200);
   steps_->setToolTip(tr("The same training budget for every arm"));
-  controlSeeds_ = ispin(0, 100, 3);
+  controlSeeds_ = intSpin(0, 100, 3);
   controlSeeds_->setToolTip(tr("C5 control runs (random layers), averaged"));
-  seed_ = ispin(0, std::numeric_limits<int>::max(), 0);
-  batch_ = ispin(1, 4096, 8);
+  seed_ = intSpin(0, std::numeric_limits<int>::max(), 0);
+  batch_ = intSpin(1, 4096, 8);
   dtype_ = new QComboBox;
   dtype_->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16")});
   form->addRow(tr("Steps per arm"), steps_);

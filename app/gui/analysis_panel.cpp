@@ -20,6 +20,7 @@
 #include "analysis/profile_registry.h"
 #include "app/gui/job_runner.h"
 #include "app/gui/progress_text.h"
+#include "app/gui/spin_boxes.h"
 
 namespace layerscope::app {
 
@@ -31,12 +32,6 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
     c->addItems(items);
     c->setToolTip(tip);
     return c;
-  };
-  auto ispin = [](int lo, int hi, int value) {
-    auto* s = new QSpinBox;
-    s->setRange(lo, hi);
-    s->setValue(value);
-    return s;
   };
   sensMode_ = combo({QStringLiteral("outcome"), QStringLiteral("pairs")}, tr("Correct vs incorrect items, or teacher-forced pairs"));
   position_ = combo({QStringLiteral("auto"), QStringLiteral("last_prompt"), QStringLiteral("completion_mean"), QStringLiteral("first_completion")},
@@ -87,14 +82,14 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   pairLayout->setSpacing(2);
   pairLayout->addWidget(colocFirst_);
   pairLayout->addWidget(colocSecond_);
-  kSens_ = ispin(0, 4096, 0);
+  kSens_ = intSpin(0, 4096, 0);
   kSens_->setSpecialValueText(tr("auto: ceil(0.28 L)"));
-  kRope_ = ispin(0, 4096, 0);
+  kRope_ = intSpin(0, 4096, 0);
   kRope_->setSpecialValueText(tr("auto: ceil(0.31 L)"));
-  bootstrap_ = ispin(0, 100000, 1000);
-  seed_ = ispin(0, std::numeric_limits<int>::max(), 1234);
+  bootstrap_ = intSpin(0, 100000, 1000);
+  seed_ = intSpin(0, std::numeric_limits<int>::max(), 1234);
   dtype_ = combo({QStringLiteral("float32"), QStringLiteral("bfloat16")}, tr("Compute dtype"));
-  batch_ = ispin(1, 1024, 8);
+  batch_ = intSpin(1, 1024, 8);
   form->addRow(tr("Sensitivity data"), sensMode_);
   form->addRow(tr("Position"), position_);
   form->addRow(tr("Profile metric"), metric_);

@@ -28,6 +28,7 @@
 #include "app/gui/first_run.h"
 #include "app/gui/job_runner.h"
 #include "app/gui/progress_text.h"
+#include "app/gui/spin_boxes.h"
 #include "views/layer_selection.h"
 #include "views/loss_curve_view.h"
 
@@ -96,35 +97,21 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   auto* hp = new QGroupBox(tr("Hyperparameters"));
   hp->setToolTip(tr("Defaults from docs/methods.md (section 7)"));
   auto* hf = new QFormLayout(hp);
-  auto dspin = [](double lo, double hi, int decimals, double value, double step) {
-    auto* s = new QDoubleSpinBox;
-    s->setRange(lo, hi);
-    s->setDecimals(decimals);
-    s->setSingleStep(step);
-    s->setValue(value);
-    return s;
-  };
-  auto ispin = [](int lo, int hi, int value) {
-    auto* s = new QSpinBox;
-    s->setRange(lo, hi);
-    s->setValue(value);
-    return s;
-  };
-  rank_ = ispin(1, 1024, 16);
-  alpha_ = dspin(0.01, 4096, 2, 32, 1);
-  dropout_ = dspin(0, 0.99, 3, 0.05, 0.01);
+  rank_ = intSpin(1, 1024, 16);
+  alpha_ = doubleSpin(0.01, 4096, 2, 32, 1);
+  dropout_ = doubleSpin(0, 0.99, 3, 0.05, 0.01);
   targets_ = new QLineEdit(QStringLiteral("q,k,v,o,gate,up,down"));
-  loraLr_ = dspin(1e-7, 1, 7, 2e-4, 1e-5);
-  garfaLr_ = dspin(1e-7, 1, 7, 1e-3, 1e-4);
+  loraLr_ = doubleSpin(1e-7, 1, 7, 2e-4, 1e-5);
+  garfaLr_ = doubleSpin(1e-7, 1, 7, 1e-3, 1e-4);
   clamp_ = new QCheckBox(tr("clamp alpha to"));
-  minAlpha_ = dspin(0.01, 1, 2, 0.25, 0.05);
-  maxAlpha_ = dspin(1, 100, 2, 4, 0.5);
-  steps_ = ispin(1, 10000000, 200);
-  batch_ = ispin(1, 4096, 8);
-  gradAccum_ = ispin(1, 4096, 1);
-  checkpointEvery_ = ispin(0, 10000000, 50);
+  minAlpha_ = doubleSpin(0.01, 1, 2, 0.25, 0.05);
+  maxAlpha_ = doubleSpin(1, 100, 2, 4, 0.5);
+  steps_ = intSpin(1, 10000000, 200);
+  batch_ = intSpin(1, 4096, 8);
+  gradAccum_ = intSpin(1, 4096, 1);
+  checkpointEvery_ = intSpin(0, 10000000, 50);
   checkpointEvery_->setSpecialValueText(tr("only at the end"));
-  seed_ = ispin(0, std::numeric_limits<int>::max(), 0);
+  seed_ = intSpin(0, std::numeric_limits<int>::max(), 0);
   dtype_ = new QComboBox;
   dtype_->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16")});
   dtype_->setToolTip(tr("Compute dtype of the frozen base; adapters are always float32"));

@@ -1,6 +1,7 @@
 // Checkpoint directory opening and validation (see checkpoint.h).
 #include "core/model/checkpoint.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -25,6 +26,58 @@ void checkShardName(const std::string& name, const fs::path& index) {
       name.find("..") != std::string::npos || name.find('\0') != std::string::npos)
     throw CheckpointError(index.string() + ": shard name '" + name +
                           "' is not a plain file name (path separators and '..' are not allowed)");
+}
+
+bool isInside(const fs::path& file, const fs::path& folder) {
+  auto f = file.begin();
+  for (auto d = folder.begin(); d != folder.end(); ++d, ++f)
+    if (f == file.end() || *f != *d) return false;
+  return f != file.end();
+}
+
+// The symbolic-link rule (docs/hardening.md): a file of the model folder may be a link only when it resolves
+// inside the folder, or, for a Hugging Face cache snapshot (<repo>/snapshots/<revision>/), inside that cache
+// repo's <repo>/blobs/. Anything else (a link to /etc/..., to another model, to another cache repo) is refused,
+// so a downloaded folder cannot make LayerScope read files its user did not point it at.
+void checkLinkRule(const fs::path& file, const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_symlink(fs::symlink_status(file, ec))) return;
+  const fs::path target = fs::weakly_canonical(file, ec);
+  if (ec) throw CheckpointError(file.string() + ": cannot resolve the symbolic link (" + ec.message() + ")");
+  const fs::path home = fs::canonical(dir);
+  if (isInside(target, home)) return;
+  const fs::path snapshots = home.parent_path();
+  if (snapshots.filename() == "snapshots" && isInside(target, snapshots.parent_path() / "blobs")) return;
+  throw CheckpointError(file.string() + ": symbolic link to '" + target.string() +
+                        "' leads outside the model folder (allowed: links inside the folder, or into ../../blobs of a "
+                        "Hugging Face cache snapshot); copy the file into the folder instead");
+}
+
+// Sizes in config.json against the tensors actually present, before anything is built from them: a config that
+// claims more layers than the files hold, or an embedding of another size, is named by its field.
+void checkConfigAgainstTensors(const ModelConfig& c, const fs::path& configFile,
+                               const std::map<std::string, std::vector<int64_t>>& shapes) {
+  int present = 0;
+  const std::string prefix = "model.layers.";
+  for (const auto& [name, shape] : shapes) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    const size_t dot = name.find('.', prefix.size());
+    const std::string idx = name.substr(prefix.size(), dot == std::string::npos ? std::string::npos : dot - prefix.size());
+    if (idx.empty() || idx.size() > 6 || idx.find_first_not_of("0123456789") != std::string::npos) continue;
+    present = std::max(present, std::stoi(idx) + 1);
+  }
+  if (c.numLayers > present)
+    throw ConfigError(configFile.string() + ": field 'num_hidden_layers' = " + std::to_string(c.numLayers) +
+                      ", but the weights hold " + std::to_string(present) + " layers");
+  auto it = shapes.find(kHfEmbed);
+  if (it != shapes.end() && it->second.size() == 2) {
+    if (it->second[0] != c.vocabSize)
+      throw ConfigError(configFile.string() + ": field 'vocab_size' = " + std::to_string(c.vocabSize) + ", but " +
+                        kHfEmbed + " has " + std::to_string(it->second[0]) + " rows");
+    if (it->second[1] != c.hiddenSize)
+      throw ConfigError(configFile.string() + ": field 'hidden_size' = " + std::to_string(c.hiddenSize) + ", but " +
+                        kHfEmbed + " has " + std::to_string(it->second[1]) + " columns");
+  }
 }
 
 }  // namespace
@@ -63,6 +116,7 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
   ck.dir_ = dir;
   if (!fs::is_directory(dir))
     throw CheckpointError(dir.string() + ": not a directory (expected a Hugging Face model folder with config.json)");
+  checkLinkRule(dir / "config.json", dir);
   ck.config_ = loadModelConfig(dir / "config.json");
 
   const fs::path index = dir / "model.safetensors.index.json";
@@ -70,6 +124,7 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
   std::map<std::string, std::string> shardOf;  // tensor -> shard file name (index only)
   std::vector<std::string> shardNames;
   if (fs::exists(index)) {
+    checkLinkRule(index, dir);
     nlohmann::json j;
     try {
       std::ifstream in(index);
@@ -95,6 +150,7 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
   for (const auto& name : shardNames) {
     const fs::path p = dir / name;
     if (!fs::exists(p)) throw CheckpointError(index.string() + ": lists shard '" + name + "', which does not exist");
+    checkLinkRule(p, dir);
     auto file = SafetensorsFile::open(p);
     const size_t idx = ck.files_.size();
     for (const auto& [tname, entry] : file->entries()) {
@@ -115,6 +171,11 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
     if (!ck.where_.count(tname))
       throw CheckpointError(index.string() + ": lists tensor '" + tname + "' in '" + shard + "', which does not contain it");
 
+  {
+    std::map<std::string, std::vector<int64_t>> shapes;
+    for (const auto& [tname, idx] : ck.where_) shapes[tname] = ck.files_[idx]->entry(tname).shape;
+    checkConfigAgainstTensors(ck.config_, dir / "config.json", shapes);
+  }
   std::set<std::string> expectedNames;
   for (const auto& [name, shape] : expectedTensors(ck.config_)) {
     expectedNames.insert(name);

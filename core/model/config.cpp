@@ -1,6 +1,8 @@
 // config.json parsing with errors that name the file and the field (see config.h).
 #include "core/model/config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -17,27 +19,31 @@ using nlohmann::json;
 
 std::string typeName(const json& v) { return v.type_name(); }
 
-int requireInt(const json& j, const char* key, const std::string& src, int minValue = 1) {
+// Upper bounds far above any released model, checked before anything is allocated or looped over: a config
+// with num_hidden_layers = 1e9 fails here at once instead of building a billion-entry tensor list.
+constexpr long long kMaxLayers = 4096, kMaxWidth = 1LL << 20, kMaxHeads = 4096, kMaxVocab = 1LL << 24,
+                    kMaxPositions = 1LL << 30;
+
+int requireInt(const json& j, const char* key, const std::string& src, int minValue = 1, long long maxValue = 1LL << 30) {
   if (!j.contains(key)) fail(src, std::string("missing required field '") + key + "'");
   const json& v = j.at(key);
   if (!v.is_number_integer()) fail(src, std::string("field '") + key + "' must be an integer, found " + typeName(v));
-  long long x = v.get<long long>();
-  if (x < minValue || x > (1LL << 30))
-    fail(src, std::string("field '") + key + "' = " + std::to_string(x) + " is out of range (expected >= " +
-                  std::to_string(minValue) + ")");
+  // Unsigned values above INT64_MAX are out of range too (get<long long> would wrap them).
+  const bool huge = v.is_number_unsigned() && v.get<unsigned long long>() > (unsigned long long)maxValue;
+  long long x = huge ? maxValue + 1 : v.get<long long>();
+  if (x < minValue || x > maxValue)
+    fail(src, std::string("field '") + key + "' = " + v.dump() + " is out of range (expected " +
+                  std::to_string(minValue) + ".." + std::to_string(maxValue) + ")");
   return int(x);
-}
-
-std::optional<int> optionalInt(const json& j, const char* key, const std::string& src) {
-  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
-  return requireInt(j, key, src, 0);
 }
 
 double numberOr(const json& j, const char* key, double fallback, const std::string& src) {
   if (!j.contains(key) || j.at(key).is_null()) return fallback;
   const json& v = j.at(key);
   if (!v.is_number()) fail(src, std::string("field '") + key + "' must be a number, found " + typeName(v));
-  return v.get<double>();
+  const double x = v.get<double>();
+  if (!std::isfinite(x)) fail(src, std::string("field '") + key + "' must be finite");
+  return x;
 }
 
 bool boolOr(const json& j, const char* key, bool fallback, const std::string& src) {
@@ -90,25 +96,73 @@ RopeScaling parseRopeScaling(const json& j, const std::string& src) {
   return r;
 }
 
+// Which layers use a sliding window, per architecture, as Hugging Face transformers decides it:
+//  - llama (and any type not listed): never; LlamaConfig has no sliding_window and ignores the field.
+//  - mistral: every layer when sliding_window is not null (MistralConfig default 4096; modeling_mistral.py
+//    picks create_sliding_window_causal_mask for the whole model when config.sliding_window is set).
+//  - qwen2: configuration_qwen2.py keeps sliding_window (default 4096) only when use_sliding_window (default
+//    false) is true, then layer_types (when given) or "layer i >= max_window_layers (default 28)" picks the
+//    sliding layers.
+// The window rule itself is masking_utils.sliding_window_overlay: key k is visible from query q if k > q - W.
+void parseSlidingWindow(const json& j, const std::string& src, ModelConfig& c) {
+  const auto window = [&]() -> std::optional<int> {
+    if (!j.contains("sliding_window")) return 4096;  // the config classes' default
+    if (j.at("sliding_window").is_null()) return std::nullopt;
+    return requireInt(j, "sliding_window", src, 1, kMaxPositions);
+  };
+  std::optional<int> w;
+  std::vector<bool> layers;
+  if (c.modelType == "mistral") {
+    w = window();
+    if (w) layers.assign(size_t(c.numLayers), true);
+  } else if (c.modelType == "qwen2" && boolOr(j, "use_sliding_window", false, src)) {
+    w = window();
+    if (w && j.contains("layer_types") && !j.at("layer_types").is_null()) {
+      const json& t = j.at("layer_types");
+      if (!t.is_array() || t.size() != size_t(c.numLayers))
+        fail(src, "field 'layer_types' must be a list of " + std::to_string(c.numLayers) + " entries (num_hidden_layers)");
+      for (const json& e : t) {
+        if (e == "sliding_attention") layers.push_back(true);
+        else if (e == "full_attention") layers.push_back(false);
+        else fail(src, "field 'layer_types' has entry " + e.dump() + " (expected \"full_attention\" or \"sliding_attention\")");
+      }
+    } else if (w) {
+      const int first = j.contains("max_window_layers") && !j.at("max_window_layers").is_null()
+                            ? requireInt(j, "max_window_layers", src, 0, kMaxLayers)
+                            : 28;
+      for (int l = 0; l < c.numLayers; ++l) layers.push_back(l >= first);
+    }
+  }
+  if (std::find(layers.begin(), layers.end(), true) == layers.end()) return;  // no layer uses it
+  c.slidingWindow = w;
+  c.slidingLayers = std::move(layers);
+}
+
 }  // namespace
+
+std::optional<int> ModelConfig::windowFor(int layer) const {
+  if (!slidingWindow || layer < 0 || size_t(layer) >= slidingLayers.size() || !slidingLayers[size_t(layer)])
+    return std::nullopt;
+  return slidingWindow;
+}
 
 ModelConfig parseModelConfig(const json& j, const std::string& src) {
   if (!j.is_object()) fail(src, "expected a JSON object at the top level, found " + typeName(j));
   ModelConfig c;
   if (j.contains("model_type") && j.at("model_type").is_string()) c.modelType = j.at("model_type").get<std::string>();
-  c.hiddenSize = requireInt(j, "hidden_size", src);
-  c.intermediateSize = requireInt(j, "intermediate_size", src);
-  c.numLayers = requireInt(j, "num_hidden_layers", src);
-  c.numHeads = requireInt(j, "num_attention_heads", src);
+  c.hiddenSize = requireInt(j, "hidden_size", src, 1, kMaxWidth);
+  c.intermediateSize = requireInt(j, "intermediate_size", src, 1, kMaxWidth);
+  c.numLayers = requireInt(j, "num_hidden_layers", src, 1, kMaxLayers);
+  c.numHeads = requireInt(j, "num_attention_heads", src, 1, kMaxHeads);
   c.numKvHeads = j.contains("num_key_value_heads") && !j.at("num_key_value_heads").is_null()
-                     ? requireInt(j, "num_key_value_heads", src)
+                     ? requireInt(j, "num_key_value_heads", src, 1, kMaxHeads)
                      : c.numHeads;
-  c.vocabSize = requireInt(j, "vocab_size", src);
+  c.vocabSize = requireInt(j, "vocab_size", src, 1, kMaxVocab);
   if (c.numHeads % c.numKvHeads != 0)
     fail(src, "num_attention_heads (" + std::to_string(c.numHeads) + ") must be a multiple of num_key_value_heads (" +
                   std::to_string(c.numKvHeads) + ")");
   if (j.contains("head_dim") && !j.at("head_dim").is_null()) {
-    c.headDim = requireInt(j, "head_dim", src);
+    c.headDim = requireInt(j, "head_dim", src, 1, kMaxHeads);
   } else {
     if (c.hiddenSize % c.numHeads != 0)
       fail(src, "hidden_size must be divisible by num_attention_heads when head_dim is absent");
@@ -116,6 +170,10 @@ ModelConfig parseModelConfig(const json& j, const std::string& src) {
   }
   if (c.headDim % 2 != 0) fail(src, "head_dim = " + std::to_string(c.headDim) + " must be even for RoPE");
   c.rmsNormEps = numberOr(j, "rms_norm_eps", 1e-6, src);
+  // HF adds eps under the square root without checking it; a negative or zero eps gives NaN or inf for an
+  // all-zero row, so it is a broken file, not a choice.
+  if (!(c.rmsNormEps > 0) || c.rmsNormEps > 1)
+    fail(src, "field 'rms_norm_eps' = " + j.at("rms_norm_eps").dump() + " is out of range (expected 0 < eps <= 1)");
   c.ropeTheta = numberOr(j, "rope_theta", 10000.0, src);
   if (!(c.ropeTheta > 1.0)) fail(src, "field 'rope_theta' must be > 1");
   c.ropeScaling = parseRopeScaling(j, src);
@@ -138,9 +196,9 @@ ModelConfig parseModelConfig(const json& j, const std::string& src) {
       j.at("pretraining_tp").get<int>() != 1) {
     // pretraining_tp > 1 only changes how HF splits the matmuls, not the maths; accepted.
   }
-  c.maxPositionEmbeddings = j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", src) : 0;
-  bool useSliding = boolOr(j, "use_sliding_window", c.modelType != "qwen2", src);
-  if (useSliding) c.slidingWindow = optionalInt(j, "sliding_window", src);
+  c.maxPositionEmbeddings =
+      j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", src, 1, kMaxPositions) : 0;
+  parseSlidingWindow(j, src, c);
   if (j.contains("torch_dtype") && j.at("torch_dtype").is_string()) c.torchDtype = j.at("torch_dtype").get<std::string>();
   c.bosTokenId = j.contains("bos_token_id") && j.at("bos_token_id").is_number_integer()
                      ? std::optional<int>(j.at("bos_token_id").get<int>())
@@ -191,14 +249,23 @@ nlohmann::json ModelConfig::summary() const {
     rope["high_freq_factor"] = ropeScaling.highFreqFactor;
     rope["original_max_position_embeddings"] = ropeScaling.originalMaxPositions;
   }
-  return {{"model_type", modelType}, {"layers", numLayers}, {"heads", numHeads}, {"kv_heads", numKvHeads},
-          {"head_dim", headDim}, {"hidden", hiddenSize}, {"intermediate", intermediateSize}, {"vocab", vocabSize},
-          {"parameters", parameterCount()}, {"tie_word_embeddings", tieWordEmbeddings},
-          {"qkv_bias", qkvBias}, {"rms_norm_eps", rmsNormEps}, {"rope", rope}};
+  json s = {{"model_type", modelType}, {"layers", numLayers}, {"heads", numHeads}, {"kv_heads", numKvHeads},
+            {"head_dim", headDim}, {"hidden", hiddenSize}, {"intermediate", intermediateSize}, {"vocab", vocabSize},
+            {"parameters", parameterCount()}, {"tie_word_embeddings", tieWordEmbeddings},
+            {"qkv_bias", qkvBias}, {"rms_norm_eps", rmsNormEps}, {"rope", rope}};
+  if (slidingWindow) {
+    json layers = json::array();
+    for (int l = 0; l < numLayers; ++l)
+      if (windowFor(l)) layers.push_back(l);
+    s["sliding_window"] = {{"window", *slidingWindow}, {"layers", layers}};
+  }
+  return s;
 }
 
 nlohmann::json toHfJson(const ModelConfig& c) {
-  json j = {{"architectures", json::array({c.modelType == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"})},
+  const char* arch = c.modelType == "qwen2" ? "Qwen2ForCausalLM" : c.modelType == "mistral" ? "MistralForCausalLM"
+                                                                                             : "LlamaForCausalLM";
+  json j = {{"architectures", json::array({arch})},
             {"model_type", c.modelType},
             {"hidden_size", c.hiddenSize},
             {"intermediate_size", c.intermediateSize},
@@ -215,6 +282,19 @@ nlohmann::json toHfJson(const ModelConfig& c) {
   if (c.modelType != "qwen2") {
     j["attention_bias"] = c.qkvBias;
     j["mlp_bias"] = c.mlpBias;
+  }
+  if (c.modelType == "mistral") j["sliding_window"] = c.slidingWindow ? json(*c.slidingWindow) : json(nullptr);
+  if (c.modelType == "qwen2") {  // written so that both older (max_window_layers) and newer (layer_types) HF read it
+    j["use_sliding_window"] = c.slidingWindow.has_value();
+    j["sliding_window"] = c.slidingWindow ? json(*c.slidingWindow) : json(nullptr);
+    if (c.slidingWindow) {
+      json types = json::array();
+      int first = c.numLayers;
+      for (int l = c.numLayers - 1; l >= 0 && c.windowFor(l); --l) first = l;
+      for (int l = 0; l < c.numLayers; ++l) types.push_back(c.windowFor(l) ? "sliding_attention" : "full_attention");
+      j["max_window_layers"] = first;
+      j["layer_types"] = types;
+    }
   }
   if (!c.torchDtype.empty()) j["torch_dtype"] = c.torchDtype;
   if (c.bosTokenId) j["bos_token_id"] = *c.bosTokenId;

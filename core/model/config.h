@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -38,11 +39,17 @@ struct ModelConfig {
   bool oBias = false;               ///< o_proj has a bias (Llama attention_bias=true)
   bool mlpBias = false;             ///< gate/up/down have biases (Llama mlp_bias=true)
   int maxPositionEmbeddings = 0;    ///< informational
-  std::optional<int> slidingWindow; ///< Mistral/Qwen2 sliding-window attention, when enabled
+  /// Sliding-window attention as Hugging Face transformers applies it per architecture (docs/hardening.md):
+  /// Mistral on every layer, Qwen2 only with use_sliding_window on layers >= max_window_layers (or as
+  /// layer_types says), Llama never. In a windowed layer query q sees keys k with q - W < k <= q.
+  std::optional<int> slidingWindow;  ///< W, set when at least one layer uses it
+  std::vector<bool> slidingLayers;   ///< [L]: true where the layer uses the window (empty: none)
   std::string torchDtype;           ///< `torch_dtype` as stored (informational)
   std::optional<int> bosTokenId, eosTokenId;
 
   int nRep() const { return numHeads / numKvHeads; }
+  /// The window of `layer`, or nullopt for full causal attention.
+  std::optional<int> windowFor(int layer) const;
   /// Parameter count implied by the shapes (embeddings counted once when tied).
   long long parameterCount() const;
   /// JSON summary used by `layerscope-cli info` and result files.

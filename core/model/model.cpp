@@ -313,26 +313,38 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
     pos = (mask.to(torch::kInt64).cumsum(1) - 1).clamp_min(0);
   }
 
-  // Additive attention bias [B|1,1,1,T,T] in float32: causal, padding keys, optional sliding window.
-  // Masked scores get the lowest float (not -inf) so fully padded query rows stay finite, as in HF.
+  // Additive attention bias [B|1,1,1,T,T] in float32: causal and padding keys, one for full-attention layers and
+  // one more for the layers that use a sliding window (ModelConfig::windowFor: key k visible from query q when
+  // q - W < k <= q, HF's sliding_window_overlay). Masked scores get the lowest float (not -inf) so fully padded
+  // query rows stay finite, as in HF.
   auto ar = torch::arange(T, ids.options());
-  torch::Tensor allowed = ar.view({1, T}) <= ar.view({T, 1});  // [T(query), T(key)]
-  if (c.slidingWindow && *c.slidingWindow > 0) allowed = allowed & ((ar.view({T, 1}) - ar.view({1, T})) < *c.slidingWindow);
+  const torch::Tensor causal = ar.view({1, T}) <= ar.view({T, 1});  // [T(query), T(key)]
   const int64_t Bm = in.attentionMask.defined() ? B : 1;  // without padding one bias serves the batch
-  if (in.attentionMask.defined()) allowed = allowed.view({1, T, T}) & mask.view({B, 1, T});  // [B,T,T]
   // Norms, RoPE angles and softmax run in float32, or float64 when that is the compute dtype (tests).
   const torch::ScalarType acc = dtype_ == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
   const double lowest = acc == torch::kFloat64 ? std::numeric_limits<double>::lowest() : std::numeric_limits<float>::lowest();
-  torch::Tensor attnBias = torch::zeros({Bm, 1, 1, T, T}, ids.options().dtype(acc))
-                               .masked_fill(allowed.logical_not().view({Bm, 1, 1, T, T}), lowest);
-  // Query blocks holding a fully masked row (left padding) attend over all keys (see attention()); host copy.
-  std::vector<bool> blockSeesAll(size_t((T + kBlock - 1) / kBlock), false);
-  if (in.attentionMask.defined() && T > kBlock) {
-    torch::Tensor rowMasked = allowed.logical_not().all(-1).any(0).to(torch::kCPU);  // [T] host copy
-    const auto* r = rowMasked.data_ptr<bool>();
-    for (int64_t t = 0; t < T; ++t)
-      if (r[t]) blockSeesAll[size_t(t / kBlock)] = true;
-  }
+  struct MaskBias {
+    torch::Tensor bias;              // [Bm,1,1,T,T]
+    std::vector<bool> blockSeesAll;  // per query block: holds a fully masked row (see attention())
+  };
+  auto makeBias = [&](torch::Tensor allowed) {
+    if (in.attentionMask.defined()) allowed = allowed.view({1, T, T}) & mask.view({B, 1, T});  // [B,T,T]
+    MaskBias m;
+    m.bias = torch::zeros({Bm, 1, 1, T, T}, ids.options().dtype(acc))
+                 .masked_fill(allowed.logical_not().view({Bm, 1, 1, T, T}), lowest);
+    // Query blocks holding a fully masked row (left padding; right padding under a window) attend over all keys.
+    m.blockSeesAll.assign(size_t((T + kBlock - 1) / kBlock), false);
+    if (in.attentionMask.defined() && T > kBlock) {
+      torch::Tensor rowMasked = allowed.logical_not().all(-1).any(0).to(torch::kCPU);  // [T] host copy
+      const auto* r = rowMasked.data_ptr<bool>();
+      for (int64_t t = 0; t < T; ++t)
+        if (r[t]) m.blockSeesAll[size_t(t / kBlock)] = true;
+    }
+    return m;
+  };
+  const MaskBias fullBias = makeBias(causal);
+  const MaskBias windowBias =
+      c.slidingWindow ? makeBias(causal & ((ar.view({T, 1}) - ar.view({1, T})) < *c.slidingWindow)) : MaskBias{};
 
   // RoPE angles in float32: pos * inv_freq (* alpha per KV head), duplicated over the two halves.
   torch::Tensor posF = pos.to(acc).view({B, 1, T, 1});  // [B,1,T,1]
@@ -384,7 +396,8 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
       if (want(l, Site::K)) sink->record({l, Site::K}, k);
       // Scores per group without materialising repeated keys, in causal query blocks (see attention()).
       torch::Tensor probs;  // [B,G,R,T,T], only when the pattern is captured
-      torch::Tensor ctx = attention(qg, k, v, attnBias, blockSeesAll, scaling, acc,
+      const MaskBias& mb = c.windowFor(l) ? windowBias : fullBias;
+      torch::Tensor ctx = attention(qg, k, v, mb.bias, mb.blockSeesAll, scaling, acc,
                                     want(l, Site::AttnPattern) ? &probs : nullptr);  // [B,G,R,T,Dh]
       if (probs.defined()) sink->record({l, Site::AttnPattern}, probs.reshape({B, H, T, T}));
       ctx = ctx.reshape({B, H, T, Dh}).transpose(1, 2).reshape({B, T, H * Dh});

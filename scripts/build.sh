@@ -9,5 +9,7 @@ mem_gb=$(awk '/MemAvailable/ {print int($2/1024/1024)}' /proc/meminfo)
 # ccache, where installed, makes rebuilds after a branch switch or in a second worktree cheap.
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# ccache caches files built with the precompiled LibTorch header (cmake/TorchPch.cmake) only with this sloppiness.
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@"
 cmake --build build -j "$jobs"

@@ -32,6 +32,7 @@ mem_gb=$(awk '/MemAvailable/ {print int($2/1024/1024)}' /proc/meminfo)
 [ "$jobs" -gt $((mem_gb / 2 > 0 ? mem_gb / 2 : 1)) ] && jobs=$((mem_gb / 2 > 0 ? mem_gb / 2 : 1))
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime  # see scripts/build.sh
 # Installed layout under /usr, no source-tree fallback compiled in; only the packaged targets are built (the test
 # suites are configured for the packaging label but not compiled, and `install` does not build `all`).
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \

@@ -1,6 +1,5 @@
-// `layerscope-cli tokenize` (text -> ids as a JSON array, or --decode ids -> text) and `bench tokenize`
-// (encode throughput in MB/s, to compare with tests/reference/tokenizer/bench_reference.js on the same file).
-#include <chrono>
+// `layerscope-cli tokenize`: text -> ids as a JSON array, or --decode ids -> text. No LibTorch: this command runs
+// in the light launcher (app/cli/main.cpp), so it starts in milliseconds.
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -8,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/command.h"
-#include "experiments/bench.h"
 #include "core/base/error.h"
 #include "core/text/tokenizer.h"
 
@@ -36,25 +34,11 @@ int runTokenize(Args& args) {
   return 0;
 }
 
-int runBench(Args& args) {
-  experiments::TokenizeBenchRequest r;
-  r.tokenizer = args.required("--tokenizer");
-  r.input = args.required("--input");
-  r.repeat = args.intOr("--repeat", r.repeat);
-  args.finish();
-  const auto res = experiments::benchTokenize(r);
-  std::cout << "tokenizer " << r.tokenizer.string() << " (load " << res.loadSeconds << " s)\ninput " << r.input.string()
-            << ": " << res.bytes << " bytes -> " << res.ids << " ids\nencode, single thread: first pass " << res.firstPassMBps
-            << " MB/s (cold word cache), best of " << r.repeat << " warm passes " << res.bestMBps << " MB/s\n";
-  return 0;
-}
-
 const CommandRegistrar kTokenize({"tokenize",
                                   "--tokenizer PATH/tokenizer.json|MODEL_DIR (--text STR [--add-special] "
                                   "[--plain-special] | --decode 1,2,3 [--skip-special])",
                                   "encode text to token ids (JSON array) or decode ids to text", runTokenize});
-const CommandRegistrar kBench({"bench tokenize", "--tokenizer PATH --input TEXTFILE [--repeat N]",
-                               "tokenizer encode throughput in MB/s (single thread)", runBench});
+
 
 }  // namespace
 }  // namespace layerscope::app

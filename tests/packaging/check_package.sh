@@ -61,7 +61,7 @@ lintian)
 
 contents)
   need desktop-file-validate appstreamcli readelf strings file zcat
-  for f in usr/bin/layerscope usr/bin/layerscope-cli \
+  for f in usr/bin/layerscope usr/bin/layerscope-cli usr/libexec/layerscope/layerscope-cli-model \
            usr/share/layerscope/models/demo/{config.json,model.safetensors,tokenizer.json,README.md} \
            usr/share/layerscope/tasks/demo/{list_index.mc.jsonl,manifest.json,README.md} \
            usr/share/man/man1/{layerscope,layerscope-cli}.1.gz usr/share/bash-completion/completions/layerscope-cli \
@@ -115,7 +115,7 @@ install)
 cli)
   installed_by_tests
   run_outside_tree
-  no_tree_paths /usr/bin/layerscope /usr/bin/layerscope-cli
+  no_tree_paths /usr/bin/layerscope /usr/bin/layerscope-cli /usr/libexec/layerscope/layerscope-cli-model
   [ "$(/usr/bin/layerscope-cli --version)" = "$version" ] || fail "layerscope-cli --version is not $version"
   /usr/bin/layerscope-cli info "$demo" | tee info.json
   grep -q '"layers": *12' info.json || fail "info did not report the demo model's 12 layers"

@@ -6,8 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "core/base/error.h"
 #include "core/model/names.h"
+#include "core/model/torch_compat.h"
 
 namespace layerscope::core {
 namespace fs = std::filesystem;
@@ -207,6 +211,32 @@ std::string Checkpoint::storedDtype() const {
   std::set<std::string> kinds;
   for (const auto& [name, shape] : expectedTensors(config_)) kinds.insert(dtypeName(files_[where_.at(name)]->entry(name).dtype));
   return kinds.size() == 1 ? *kinds.begin() : "mixed";
+}
+
+namespace {
+
+// Drops the pages of a mapped tensor that were faulted in while it was copied (MADV_DONTNEED on a read-only
+// file mapping: the bytes stay in the page cache and fault in again, unchanged, if read). Only whole pages
+// inside the tensor's bytes, and only for storage that is the mapping itself (a misaligned tensor is a copy).
+void releaseMappedPages(const torch::Tensor& view) {
+  if (!compat::isForeignStorage(view)) return;
+  static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(view.data_ptr());
+  const uintptr_t end = begin + uintptr_t(view.nbytes());
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);  // advisory: errors ignored
+}
+
+}  // namespace
+
+torch::Tensor Checkpoint::load(const std::string& name, torch::ScalarType dtype, c10::Device device) const {
+  torch::Tensor view = tensor(name);
+  if (device.is_cpu() && view.scalar_type() == dtype) return view;  // aliases the mapping: nothing to copy
+  torch::Tensor out = int64_t(c10::elementSize(dtype)) < view.element_size() ? view.to(dtype).to(device)
+                                                                     : view.to(device).to(dtype);
+  // A device copy from pageable host memory has completed when to() returns, so the pages can go.
+  releaseMappedPages(view);
+  return out;
 }
 
 uint64_t Checkpoint::fileBytes() const {

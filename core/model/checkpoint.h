@@ -23,6 +23,11 @@ class Checkpoint {
   const ModelConfig& config() const { return config_; }
   /// Zero-copy view of a stored tensor.
   torch::Tensor tensor(const std::string& name) const;
+  /// A stored tensor in `dtype` on `device`: the view itself when that is the stored dtype on the host, else a
+  /// copy made from the mapping for this tensor alone (narrowing dtypes convert before the transfer, widening
+  /// ones after it), after which the tensor's pages of the mapping are released. Loading a model tensor by
+  /// tensor so keeps host memory near the size of the largest tensor, not the model.
+  torch::Tensor load(const std::string& name, torch::ScalarType dtype, c10::Device device) const;
   bool contains(const std::string& name) const { return where_.count(name) != 0; }
   const std::vector<std::string>& unexpected() const { return unexpected_; }
   /// The stored dtype of the weights ("BF16", "F32", "F16", or "mixed").

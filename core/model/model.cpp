@@ -39,7 +39,7 @@ void TensorCapture::record(const SiteKey& key, const torch::Tensor& value) {
     // Token axis: 1 for [B,T,D]; 2 for [B,H,T,Dh] and for the query axis of [B,H,T,T].
     const bool headed = key.site == Site::Q || key.site == Site::K || key.site == Site::AttnPattern;
     const int64_t axis = headed ? 2 : 1;
-    torch::Tensor pos = positions_.dim() == 1 ? positions_.unsqueeze(1) : positions_;  // [B,P]
+    torch::Tensor pos = (positions_.dim() == 1 ? positions_.unsqueeze(1) : positions_).to(v.device());  // [B,P]
     if (pos.size(0) != v.size(0)) throw InvalidArgument("TensorCapture: kept positions have a different batch size");
     std::vector<int64_t> shape(size_t(v.dim()), 1);
     shape[0] = pos.size(0);
@@ -49,7 +49,8 @@ void TensorCapture::record(const SiteKey& key, const torch::Tensor& value) {
     v = v.gather(axis, pos.view(shape).expand(expanded));
     if (positions_.dim() == 1) v = v.squeeze(axis);
   }
-  v = keepGraph_ ? v.to(dtype_) : v.detach().to(dtype_);
+  // Only the kept sites and positions leave the model's device; a graph-keeping capture stays on it.
+  v = keepGraph_ ? v.to(dtype_) : v.detach().to(device_, dtype_);
   values_[key] = (v.data_ptr() == value.data_ptr()) ? v.clone() : v;
 }
 
@@ -109,14 +110,16 @@ std::string computeDtypeName(torch::ScalarType t) { return t == torch::kBFloat16
 
 std::shared_ptr<const LlamaModel> LlamaModel::build(const ModelConfig& c, const Getter& getRaw,
                                                    const std::function<bool(const std::string&)>& has,
-                                                   torch::ScalarType dtype) {
+                                                   torch::ScalarType dtype, c10::Device device) {
   // float64 is accepted for tests (finite differences); the CLI and GUI offer float32 and bfloat16.
   if (dtype != torch::kFloat32 && dtype != torch::kBFloat16 && dtype != torch::kFloat64)
     throw InvalidArgument("compute dtype must be float32 or bfloat16");
   auto m = std::make_shared<LlamaModel>();
   m->config_ = c;
   m->dtype_ = dtype;
-  auto get = [&](const std::string& name) { return getRaw(name).to(dtype); };  // no copy when dtypes agree
+  m->device_ = device;
+  // One tensor at a time; no copy when the tensor already has this device and dtype.
+  auto get = [&](const std::string& name) { return getRaw(name).to(device, dtype); };
   m->embed_ = get(kHfEmbed);
   m->finalNorm_ = get(kHfFinalNorm);
   m->lmHead_ = c.tieWordEmbeddings ? m->embed_ : get(kHfLmHead);
@@ -133,14 +136,16 @@ std::shared_ptr<const LlamaModel> LlamaModel::build(const ModelConfig& c, const 
   }
   // HF computes inv_freq in float32; we compute in double and round once.
   auto inv = ropeInverseFrequencies(c);
-  m->invFreq64_ = torch::tensor(inv, torch::kFloat64);
+  m->invFreq64_ = torch::tensor(inv, torch::TensorOptions().dtype(torch::kFloat64).device(hostDevice())).to(device);
   m->invFreq_ = m->invFreq64_.to(torch::kFloat32);
   return m;
 }
 
-std::shared_ptr<const LlamaModel> LlamaModel::fromCheckpoint(const Checkpoint& ck, torch::ScalarType dtype) {
-  return build(ck.config(), [&](const std::string& n) { return ck.tensor(n); },
-               [&](const std::string& n) { return ck.contains(n); }, dtype);
+std::shared_ptr<const LlamaModel> LlamaModel::fromCheckpoint(const Checkpoint& ck, torch::ScalarType dtype,
+                                                             c10::Device device) {
+  // float64 (tests only) widens after the transfer like float32; Checkpoint::load handles both directions.
+  return build(ck.config(), [&](const std::string& n) { return ck.load(n, dtype, device); },
+               [&](const std::string& n) { return ck.contains(n); }, dtype, device);
 }
 
 std::shared_ptr<const LlamaModel> LlamaModel::fromTensors(const ModelConfig& c,
@@ -151,8 +156,9 @@ std::shared_ptr<const LlamaModel> LlamaModel::fromTensors(const ModelConfig& c,
     if (it == tensors.end()) throw InvalidArgument("fromTensors: missing tensor '" + name + "'");
     if (it->second.sizes().vec() != shape) throw InvalidArgument("fromTensors: tensor '" + name + "' has the wrong shape");
   }
+  const c10::Device device = tensors.at(kHfEmbed).device();  // the tensors' own device: shared, not moved
   return build(c, [&](const std::string& n) { return tensors.at(n); },
-               [&](const std::string& n) { return tensors.count(n) != 0; }, dtype);
+               [&](const std::string& n) { return tensors.count(n) != 0; }, dtype, device);
 }
 
 std::shared_ptr<const LlamaModel> LlamaModel::withRopeMultipliers(std::vector<torch::Tensor> alpha) const {
@@ -164,15 +170,16 @@ std::shared_ptr<const LlamaModel> LlamaModel::withRopeMultipliers(std::vector<to
       if (alpha[l].dim() != 1 || alpha[l].size(0) != config_.numKvHeads)
         throw InvalidArgument("withRopeMultipliers: layer " + std::to_string(l) + " needs [" +
                               std::to_string(config_.numKvHeads) + "] multipliers");
-      alpha[l] = alpha[l].detach().to(torch::kFloat64);
+      alpha[l] = alpha[l].detach().to(device_, torch::kFloat64);
     }
   auto m = std::make_shared<LlamaModel>(*this);  // tensors are shared, not copied
   m->fixedAlpha_ = std::move(alpha);
   return m;
 }
 
-std::shared_ptr<const LlamaModel> LlamaModel::load(const std::filesystem::path& dir, torch::ScalarType dtype) {
-  return fromCheckpoint(Checkpoint::open(dir), dtype);
+std::shared_ptr<const LlamaModel> LlamaModel::load(const std::filesystem::path& dir, torch::ScalarType dtype,
+                                                   c10::Device device) {
+  return fromCheckpoint(Checkpoint::open(dir), dtype, device);
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> LlamaModel::namedWeights() const {
@@ -249,7 +256,8 @@ torch::Tensor attention(const torch::Tensor& qg, const torch::Tensor& k, const t
     *probsOut = block(0, T, T);                  // [B,G,R,T,T]
     return matmulAcc(*probsOut, v5);                // [B,G,R,T,Dh]
   }
-  if (T <= kBlock) return matmulAcc(block(0, T, T), v5);
+  // Query blocks pay off on CPUs (cache, OpenBLAS thresholds); a GPU runs the whole T x T product faster.
+  if (T <= kBlock || !qg.device().is_cpu()) return matmulAcc(block(0, T, T), v5);
   std::vector<torch::Tensor> parts;  // [B,G,R,tb,Dh] each
   for (int64_t q0 = 0, i = 0; q0 < T; q0 += kBlock, ++i) {
     const int64_t q1 = std::min(T, q0 + kBlock);
@@ -275,10 +283,11 @@ torch::Tensor project(const ProjInput& in, const torch::Tensor& w, const torch::
   torch::Tensor y = linearAcc(in.x, w, b);
   if (slot && slot->active()) {
     torch::Tensor xf = in.asFloat32();
-    if (training && slot->dropout > 0) xf = xf * dropoutKeepScale(xf.sizes(), slot->dropout);
+    if (training && slot->dropout > 0) xf = xf * dropoutKeepScale(xf.sizes(), slot->dropout, xf.device());
     // The scale goes on the rank-r intermediate, not on the [.., out] product: same value, r/out the work.
-    torch::Tensor down = torch::linear(xf, slot->A) * slot->scale;
-    y = y + torch::linear(down, slot->B).to(y.scalar_type());
+    // Adapters live on the model's device (to() is then a no-op; across devices it stays differentiable).
+    torch::Tensor down = torch::linear(xf, slot->A.to(xf.device())) * slot->scale;
+    y = y + torch::linear(down, slot->B.to(xf.device())).to(y.scalar_type());
   }
   return y;
 }
@@ -293,7 +302,8 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
   const int64_t B = in.inputIds.size(0), T = in.inputIds.size(1);
   const int64_t D = c.hiddenSize, H = c.numHeads, G = c.numKvHeads, Dh = c.headDim, R = c.nRep();
   if (T == 0) throw InvalidArgument("forward: empty sequence");
-  torch::Tensor ids = in.inputIds.to(torch::kInt64);
+  // Inputs may come from the host (batches are built there): everything below lives on the model's device.
+  torch::Tensor ids = in.inputIds.to(device_, torch::kInt64);
   {
     const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
     if (lo < 0 || hi >= c.vocabSize)
@@ -302,13 +312,13 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
   }
   if (iv) iv->validate(c, B, T);
 
-  torch::Tensor mask = in.attentionMask.defined() ? in.attentionMask.to(torch::kBool)
-                                                  : torch::ones({B, T}, torch::kBool);  // [B,T]
+  torch::Tensor mask = in.attentionMask.defined() ? in.attentionMask.to(device_, torch::kBool)
+                                                  : torch::ones({B, T}, options(torch::kBool));  // [B,T]
   if (mask.sizes() != ids.sizes()) throw InvalidArgument("forward: attention mask must have the shape of input ids");
   torch::Tensor pos;  // [B,T] int64
   if (in.positionIds.defined()) {
     if (in.positionIds.sizes() != ids.sizes()) throw InvalidArgument("forward: position ids must have the shape of input ids");
-    pos = in.positionIds.to(torch::kInt64);
+    pos = in.positionIds.to(device_, torch::kInt64);
   } else {
     pos = (mask.to(torch::kInt64).cumsum(1) - 1).clamp_min(0);
   }
@@ -352,7 +362,7 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
   auto ropeCosSin = [&](const torch::Tensor& alpha) {
     torch::Tensor inv = invFreq.view({1, 1, 1, Dh / 2});  // [1,1,1,Dh/2]
     // alpha [G] shared by the batch, or [B,G] per row (per-item gradients from one backward).
-    if (alpha.defined()) inv = inv * alpha.to(acc).view({alpha.dim() == 2 ? B : 1, G, 1, 1});  // [B|1,G,1,Dh/2]
+    if (alpha.defined()) inv = inv * alpha.to(device_, acc).view({alpha.dim() == 2 ? B : 1, G, 1, 1});  // [B|1,G,1,Dh/2]
     torch::Tensor ang = posF * inv;                          // [B,G|1,T,Dh/2]
     torch::Tensor emb = torch::cat({ang, ang}, -1);          // [B,G|1,T,Dh]
     return std::make_pair(emb.cos().to(dtype_), emb.sin().to(dtype_));
@@ -370,7 +380,8 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
     auto slot = [&](Proj p) { return slots ? &(*slots)[int(p)] : nullptr; };
     if (iv) {
       for (const auto& r : iv->replacements)
-        if (r.layer == l) h = torch::where(r.mask.to(torch::kBool).unsqueeze(-1), r.values.to(h.scalar_type()), h);
+        if (r.layer == l)
+          h = torch::where(r.mask.to(device_, torch::kBool).unsqueeze(-1), r.values.to(device_, h.scalar_type()), h);
     }
     if (want(l, Site::ResidPre)) sink->record({l, Site::ResidPre}, h);
 
@@ -384,6 +395,7 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
       // q [B,H,T,Dh], k/v [B,G,T,Dh]
       // Effective multipliers: the model's fixed ones (a baked GARFA adapter) times the intervention's.
       torch::Tensor alpha = (iv && !iv->ropeAlpha.empty()) ? iv->ropeAlpha[size_t(l)] : torch::Tensor();
+      if (alpha.defined()) alpha = alpha.to(device_);  // differentiable: gradients reach a host beta
       if (!fixedAlpha_.empty() && fixedAlpha_[size_t(l)].defined()) {
         const torch::Tensor fixed = fixedAlpha_[size_t(l)].to(acc);  // [G]
         alpha = alpha.defined() ? alpha.to(acc) * fixed : fixed;        // [G] or [B,G]
@@ -426,7 +438,7 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
   if (opt.computeLogits) {
     torch::Tensor sel = out.finalHidden;
     if (opt.logitPositions.defined()) {
-      torch::Tensor p = opt.logitPositions.to(torch::kInt64);
+      torch::Tensor p = opt.logitPositions.to(device_, torch::kInt64);
       torch::Tensor p2 = p.dim() == 1 ? p.unsqueeze(1) : p;  // [B,P]
       sel = sel.gather(1, p2.unsqueeze(-1).expand({B, p2.size(1), D}));  // [B,P,D]
       if (p.dim() == 1) sel = sel.squeeze(1);

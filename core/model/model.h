@@ -19,6 +19,7 @@
 #include "core/model/config.h"
 #include "core/base/job_control.h"
 #include "core/model/names.h"
+#include "core/model/runtime.h"
 
 namespace layerscope::core {
 
@@ -39,7 +40,9 @@ class CaptureSink {
 };
 
 /// A CaptureSink that stores requested sites, optionally only at chosen token positions (so memory stays
-/// linear in layers: e.g. the last prompt token). Stored tensors are detached copies in `dtype`.
+/// linear in layers: e.g. the last prompt token). Stored tensors are detached copies in `dtype` on the host
+/// (only the requested sites and positions leave the model's device), or on `storeOn`'s device; with
+/// keepGraph they stay on the model's device so that gradients flow.
 class TensorCapture : public CaptureSink {
  public:
   TensorCapture& request(int layer, Site site);
@@ -49,6 +52,7 @@ class TensorCapture : public CaptureSink {
   /// Keep the autograd graph instead of detaching (for analyses that differentiate through a capture).
   TensorCapture& keepGraph(bool keep) { keepGraph_ = keep; return *this; }
   TensorCapture& storeAs(torch::ScalarType dtype) { dtype_ = dtype; return *this; }
+  TensorCapture& storeOn(c10::Device device) { device_ = device; return *this; }
 
   bool wants(const SiteKey& key) const override { return wanted_.count(key) != 0; }
   void record(const SiteKey& key, const torch::Tensor& value) override;
@@ -63,6 +67,7 @@ class TensorCapture : public CaptureSink {
   torch::Tensor positions_;
   bool keepGraph_ = false;
   torch::ScalarType dtype_ = torch::kFloat32;
+  c10::Device device_ = hostDevice();
 };
 
 /// One LoRA slot: y += scale * B (A dropout(x)). A [R, in], B [out, R], float32 (adapters are fp32).
@@ -116,13 +121,18 @@ struct ForwardOutput {
   torch::Tensor finalHidden;  ///< [B,T,D] after the final norm, compute dtype
 };
 
-/// Immutable model weights, loaded once and shared across threads and runs.
+/// Immutable model weights, loaded once and shared across threads and runs. Every weight lives on one device
+/// (device()); forward() moves its inputs and intervention tensors there, and creates its tensors there.
 class LlamaModel {
  public:
-  /// Loads `ck` for `computeDtype` (float32 or bfloat16). Weights stored in that dtype alias the file mapping.
-  static std::shared_ptr<const LlamaModel> fromCheckpoint(const Checkpoint& ck, torch::ScalarType computeDtype);
-  /// Builds a model from tensors under their Hugging Face names (biases used when present). Tensors already
-  /// in `computeDtype` are shared, not copied, so a trainer can update them in place (pretraining).
+  /// Loads `ck` for `computeDtype` (float32 or bfloat16) onto `device`, one tensor at a time from the file
+  /// mapping (Checkpoint::load: host memory stays near the largest tensor). On the host, weights stored in the
+  /// compute dtype alias the file mapping.
+  static std::shared_ptr<const LlamaModel> fromCheckpoint(const Checkpoint& ck, torch::ScalarType computeDtype,
+                                                          c10::Device device = hostDevice());
+  /// Builds a model from tensors under their Hugging Face names (biases used when present), on the device of
+  /// the embedding tensor (all tensors must share it). Tensors already in `computeDtype` are shared, not
+  /// copied, so a trainer can update them in place (pretraining).
   static std::shared_ptr<const LlamaModel> fromTensors(const ModelConfig& config,
                                                        const std::map<std::string, torch::Tensor>& tensors,
                                                        torch::ScalarType computeDtype);
@@ -133,10 +143,15 @@ class LlamaModel {
   /// The fixed multipliers of withRopeMultipliers ([L] or empty).
   const std::vector<torch::Tensor>& fixedRopeMultipliers() const { return fixedAlpha_; }
   /// Convenience: open the directory and load.
-  static std::shared_ptr<const LlamaModel> load(const std::filesystem::path& dir, torch::ScalarType computeDtype);
+  static std::shared_ptr<const LlamaModel> load(const std::filesystem::path& dir, torch::ScalarType computeDtype,
+                                                c10::Device device = hostDevice());
 
   const ModelConfig& config() const { return config_; }
   torch::ScalarType computeDtype() const { return dtype_; }
+  /// Where the weights live and the forward computes.
+  c10::Device device() const { return device_; }
+  /// Tensor options for new tensors of this model: its device with `dtype`.
+  torch::TensorOptions options(torch::ScalarType dtype) const { return torch::TensorOptions().dtype(dtype).device(device_); }
   /// inv_freq after scaling, float32 [Dh/2].
   const torch::Tensor& inverseFrequencies() const { return invFreq_; }
   /// The weight of a projection ([out, in], compute dtype) and its bias (undefined if none).
@@ -154,7 +169,7 @@ class LlamaModel {
   using Getter = std::function<torch::Tensor(const std::string&)>;
   static std::shared_ptr<const LlamaModel> build(const ModelConfig& c, const Getter& get,
                                                  const std::function<bool(const std::string&)>& has,
-                                                 torch::ScalarType dtype);
+                                                 torch::ScalarType dtype, c10::Device device);
   struct Layer {
     torch::Tensor inputNorm, postNorm;     // [D]
     std::array<torch::Tensor, kNumProj> w;  // [out, in]
@@ -162,6 +177,7 @@ class LlamaModel {
   };
   ModelConfig config_;
   torch::ScalarType dtype_ = torch::kFloat32;
+  c10::Device device_ = hostDevice();
   torch::Tensor embed_, finalNorm_, lmHead_;  // [V,D], [D], [V,D] (lmHead_ aliases embed_ when tied)
   std::vector<Layer> layers_;
   torch::Tensor invFreq_;    // [Dh/2] float32

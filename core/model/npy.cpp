@@ -6,6 +6,7 @@
 
 #include "core/base/atomic_file.h"
 #include "core/base/error.h"
+#include "core/model/runtime.h"
 
 namespace layerscope::core {
 
@@ -70,7 +71,7 @@ torch::Tensor readNpy(const std::filesystem::path& path) {
   std::string item;
   while (std::getline(ss, item, ','))
     if (item.find_first_not_of(' ') != std::string::npos) shape.push_back(std::stoll(item));
-  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type));
+  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type).device(hostDevice()));  // file bytes land on the host
   in.read(static_cast<char*>(t.data_ptr()), std::streamsize(t.numel() * t.element_size()));
   if (!in) throw Error(path.string() + ": truncated data");
   return t;

@@ -7,6 +7,7 @@
 #include "core/base/atomic_file.h"
 #include "core/model/checkpoint.h"
 #include "core/base/error.h"
+#include "core/model/runtime.h"
 
 namespace layerscope::core {
 
@@ -52,14 +53,16 @@ void writeRandomCheckpoint(const fs::path& dir, const ModelConfig& config, const
   ModelConfig c = config;
   c.torchDtype = opt.storedDtype == StDtype::BF16 ? "bfloat16" : opt.storedDtype == StDtype::F16 ? "float16" : "float32";
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  // Drawn on the host from the seeded host generator (the same files whatever devices the machine has).
+  const auto host = torch::TensorOptions().dtype(torch::kFloat32).device(hostDevice());
   for (const auto& [name, shape] : Checkpoint::expectedTensors(c)) {
     torch::Tensor t;
     if (name.find("norm") != std::string::npos) {
-      t = 1.0 + (torch::rand(shape, torch::kFloat32) * 2 - 1) * opt.normJitter;
+      t = 1.0 + (torch::rand(shape, host) * 2 - 1) * opt.normJitter;
     } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
-      t = torch::randn(shape, torch::kFloat32) * opt.weightStd;
+      t = torch::randn(shape, host) * opt.weightStd;
     } else {
-      t = torch::randn(shape, torch::kFloat32) * opt.weightStd;
+      t = torch::randn(shape, host) * opt.weightStd;
     }
     tensors.emplace_back(name, t.to(type));
   }

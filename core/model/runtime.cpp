@@ -4,10 +4,14 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
+
+#include "core/base/error.h"
+#include "core/model/torch_compat.h"
 
 namespace layerscope::core {
 namespace {
@@ -63,6 +67,49 @@ int configureRuntime() {
     torch::set_num_threads(threads);
   });
   return threads;
+}
+
+bool cudaCompiled() { return compat::cudaRuntimeLinked(); }
+
+int cudaDeviceCount() { return cudaCompiled() ? int(torch::cuda::device_count()) : 0; }
+
+std::string defaultDeviceName() { return cudaDeviceCount() > 0 ? "cuda" : "cpu"; }
+
+c10::Device parseDevice(const std::string& text) {
+  if (text == "auto") return parseDevice(defaultDeviceName());
+  if (text == "cpu") return hostDevice();
+  const std::string hint = " (use --device cpu, or see docs/gpu.md to build against a CUDA LibTorch)";
+  if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (text.size() > 4) {
+      const std::string digits = text.substr(5);
+      if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos)
+        throw InvalidArgument("device '" + text + "': expected cuda:N with N a device index (cuda:0, cuda:1, ...)");
+      index = std::stoi(digits);
+    }
+    if (!cudaCompiled())
+      throw InvalidArgument("device '" + text + "' is unavailable: this LayerScope runs with a LibTorch built without "
+                            "CUDA (a CPU-only build such as Debian's libtorch-dev)" + hint);
+    const int n = cudaDeviceCount();
+    if (n == 0)
+      throw InvalidArgument("device '" + text + "' is unavailable: the LibTorch has CUDA but no CUDA device is visible "
+                            "(no GPU, no driver, or CUDA_VISIBLE_DEVICES hides them)" + hint);
+    if (index >= n)
+      throw InvalidArgument("device '" + text + "' is unavailable: only " + std::to_string(n) + " CUDA device" +
+                            (n == 1 ? "" : "s") + " visible (cuda:0" + (n > 1 ? "..cuda:" + std::to_string(n - 1) : "") + ")");
+    return c10::Device(c10::DeviceType::CUDA, c10::DeviceIndex(index));
+  }
+  throw InvalidArgument("unknown device '" + text + "' (expected cpu, cuda, cuda:N or auto)");
+}
+
+void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.has_index() ? device.index() : -1);
+}
+
+std::string deviceName(const c10::Device& device) {
+  if (device.is_cpu()) return "cpu";
+  if (device.is_cuda()) return "cuda:" + std::to_string(device.has_index() ? int(device.index()) : 0);
+  return device.str();
 }
 
 }  // namespace layerscope::core

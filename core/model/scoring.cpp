@@ -144,8 +144,10 @@ PaddedBatch padRight(const std::vector<const std::vector<int32_t>*>& seqs) {
   int64_t T = 0;
   for (auto* s : seqs) T = std::max<int64_t>(T, int64_t(s->size()));
   const int64_t B = int64_t(seqs.size());
-  b.ids = torch::zeros({B, T}, torch::kInt64);
-  b.mask = torch::zeros({B, T}, torch::kInt64);
+  // Batches are built on the host; the forward moves them to the model's device.
+  const auto host = torch::TensorOptions().dtype(torch::kInt64).device(hostDevice());
+  b.ids = torch::zeros({B, T}, host);
+  b.mask = torch::zeros({B, T}, host);
   auto ids = b.ids.accessor<int64_t, 2>();
   auto mask = b.mask.accessor<int64_t, 2>();
   for (int64_t r = 0; r < B; ++r) {
@@ -196,9 +198,10 @@ void scoreRequests(const LlamaModel& model, const PreparedTask& task, const Scor
     const int64_t B = int64_t(seqs.size());
     int64_t P = 0;
     for (size_t r = lo; r < hi; ++r) P = std::max<int64_t>(P, int64_t(task.items[reqs[r].item].continuations[reqs[r].cont].size()));
-    auto positions = torch::zeros({B, P}, torch::kInt64);
-    auto targets = torch::zeros({B, P}, torch::kInt64);
-    auto valid = torch::zeros({B, P}, torch::kFloat64);
+    const auto host = torch::TensorOptions().device(hostDevice());
+    auto positions = torch::zeros({B, P}, host.dtype(torch::kInt64));
+    auto targets = torch::zeros({B, P}, host.dtype(torch::kInt64));
+    auto valid = torch::zeros({B, P}, host.dtype(torch::kFloat64));
     {
       auto pa = positions.accessor<int64_t, 2>();
       auto ta = targets.accessor<int64_t, 2>();
@@ -222,8 +225,9 @@ void scoreRequests(const LlamaModel& model, const PreparedTask& task, const Scor
       fo.logitPositions = positions;
       auto out = model.forward({pb.ids, pb.mask, {}}, hook ? &iv : nullptr, nullptr, fo);
       ++forwards;
-      auto lp = torch::log_softmax(out.logits.to(torch::kFloat64), -1).gather(2, targets.unsqueeze(-1)).squeeze(-1);  // [B,P]
-      auto sums = (lp * valid).sum(1);
+      const auto dev = out.logits.device();
+      auto lp = torch::log_softmax(out.logits.to(torch::kFloat64), -1).gather(2, targets.to(dev).unsqueeze(-1)).squeeze(-1);  // [B,P]
+      auto sums = (lp * valid.to(dev)).sum(1).to(hostDevice());  // [B] host copy for the loop below
       auto sa = sums.accessor<double, 1>();
       for (int64_t r = 0; r < B; ++r) loglik[size_t(v)][reqs[lo + size_t(r)].item][reqs[lo + size_t(r)].cont] = sa[r];
     }
@@ -262,14 +266,15 @@ void generate(const LlamaModel& model, const Tokenizer& tok, const PreparedTask&
         }
         Interventions iv;
         if (hook) iv = hook(info, v);
-        auto last = torch::tensor(std::vector<int64_t>(pb.length.begin(), pb.length.end()), torch::kInt64) - 1;
+        auto last = torch::tensor(std::vector<int64_t>(pb.length.begin(), pb.length.end()),
+                                  torch::TensorOptions().dtype(torch::kInt64).device(hostDevice())) - 1;
         ForwardOptions fo;
         fo.logitPositions = last;
         auto out = model.forward({pb.ids, pb.mask, {}}, hook ? &iv : nullptr, nullptr, fo);
         ++forwards;
         // ids past the tokenizer's vocabulary (padded embedding rows) can never be decoded
         const int64_t V = std::min<int64_t>(out.logits.size(-1), tok.vocabSize());
-        auto next = out.logits.narrow(-1, 0, V).argmax(-1);  // [B]
+        auto next = out.logits.narrow(-1, 0, V).argmax(-1).to(hostDevice());  // [B] host copy
         auto na = next.accessor<int64_t, 1>();
         bool all = true;
         for (size_t r = 0; r < seqs.size(); ++r) {

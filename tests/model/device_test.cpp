@@ -1,0 +1,233 @@
+// Device selection (core/model/runtime.h), loading a checkpoint onto a device tensor by tensor
+// (Checkpoint::load, LlamaModel::fromCheckpoint) and the device-independent random draws (dropout masks).
+// Only the CPU is exercised here; scripts/device-check.sh runs the same binaries with a CUDA LibTorch.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "core/base/error.h"
+#include "core/base/splitmix64.h"
+#include "core/model/checkpoint.h"
+#include "core/model/dropout.h"
+#include "core/model/model.h"
+#include "core/model/random_checkpoint.h"
+#include "core/model/runtime.h"
+#include "tests/common/test_util.h"
+#include "tests/common/tiny_model.h"
+
+namespace lc = layerscope::core;
+using layerscope::InvalidArgument;
+
+namespace {
+
+std::string errorOf(const std::string& device) {
+  try {
+    lc::parseDevice(device);
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Device, ParsesNamesAndRejectsMalformedOnes) {
+  EXPECT_TRUE(lc::parseDevice("cpu").is_cpu());
+  EXPECT_EQ(lc::deviceName(lc::parseDevice("cpu")), "cpu");
+  EXPECT_EQ(lc::deviceName(lc::parseDevice("auto")), lc::defaultDeviceName() == "cpu" ? "cpu" : "cuda:0");
+  for (const char* bad : {"gpu", "CPU", "cuda:", "cuda:x", "cuda:-1", "cuda:1:2", "", "cpu:0", "cuda0"}) {
+    const std::string e = errorOf(bad);
+    EXPECT_FALSE(e.empty()) << bad;
+    EXPECT_NE(e.find(std::string("'") + bad + "'"), std::string::npos) << e;  // the message quotes the input
+  }
+  EXPECT_NE(errorOf("gpu").find("expected cpu, cuda, cuda:N or auto"), std::string::npos);
+}
+
+TEST(Device, DefaultIsCudaExactlyWhenADeviceIsVisible) {
+  EXPECT_EQ(lc::defaultDeviceName(), lc::cudaDeviceCount() > 0 ? "cuda" : "cpu");
+  if (!lc::cudaCompiled()) {
+    EXPECT_EQ(lc::cudaDeviceCount(), 0);
+  }
+}
+
+TEST(Device, UnavailableCudaIsAClearError) {
+  const int n = lc::cudaDeviceCount();
+  // An index past the visible devices fails on every build and machine.
+  const std::string past = errorOf("cuda:" + std::to_string(n + 3));
+  ASSERT_FALSE(past.empty());
+  EXPECT_NE(past.find("unavailable"), std::string::npos) << past;
+  if (!lc::cudaCompiled()) {  // Debian's CPU-only LibTorch (this machine)
+    for (const char* d : {"cuda", "cuda:0"}) {
+      const std::string e = errorOf(d);
+      EXPECT_NE(e.find("built without CUDA"), std::string::npos) << e;
+      EXPECT_NE(e.find("--device cpu"), std::string::npos) << e;
+      EXPECT_NE(e.find("docs/gpu.md"), std::string::npos) << e;
+    }
+  } else if (n == 0) {
+    EXPECT_NE(errorOf("cuda").find("no CUDA device is visible"), std::string::npos);
+  } else {
+    EXPECT_TRUE(lc::parseDevice("cuda").is_cuda());
+    EXPECT_NE(past.find("visible"), std::string::npos) << past;
+  }
+}
+
+TEST(Device, ModelAndCapturesReportTheirDevices) {
+  layerscope::test::TinyByteModel tiny(layerscope::test::byteConfig(), {});
+  auto model = lc::LlamaModel::load(tiny.dir(), torch::kFloat32, lc::parseDevice("cpu"));
+  EXPECT_TRUE(model->device().is_cpu());
+  EXPECT_TRUE(model->options(torch::kBool).device().is_cpu());
+  c10::InferenceMode guard;
+  lc::ForwardInput in;
+  in.inputIds = torch::tensor({{1, 2, 3, 4}}, torch::kInt64);
+  lc::TensorCapture cap;
+  cap.request(1, lc::Site::ResidPost).keepPositions(torch::tensor({3}, torch::kInt64));
+  auto out = model->forward(in, nullptr, &cap);
+  EXPECT_TRUE(cap.get(1, lc::Site::ResidPost).device().is_cpu());  // captures come back to the host
+  EXPECT_EQ(cap.get(1, lc::Site::ResidPost).sizes(), (std::vector<int64_t>{1, model->config().hiddenSize}));
+  EXPECT_EQ(out.logits.device(), model->device());
+}
+
+// ---- Loading tensor by tensor --------------------------------------------------------------------------------
+
+TEST(DeviceLoad, CheckpointLoadAliasesOrCopiesAndKeepsTheMappingIntact) {
+  layerscope::test::TempDir dir;
+  lc::RandomCheckpointOptions opt;
+  opt.seed = 5;
+  lc::writeRandomCheckpoint(dir.path(), layerscope::test::byteConfig(), opt);
+  const auto ck = lc::Checkpoint::open(dir.path());
+  const std::string name = lc::hfProjPrefix(1, lc::Proj::Gate) + ".weight";
+  const torch::Tensor view = ck.tensor(name);
+  const auto host = lc::hostDevice();
+  // Stored dtype on the host: the mapping itself.
+  EXPECT_EQ(ck.load(name, torch::kFloat32, host).data_ptr(), view.data_ptr());
+  // Another dtype: a copy, equal to the conversion, after which the mapping (its pages released) reads the same.
+  const torch::Tensor before = view.clone();
+  const torch::Tensor bf = ck.load(name, torch::kBFloat16, host);
+  EXPECT_NE(bf.data_ptr(), view.data_ptr());
+  EXPECT_TRUE(torch::equal(bf, before.to(torch::kBFloat16)));
+  EXPECT_TRUE(torch::equal(ck.tensor(name), before));
+  EXPECT_TRUE(torch::equal(ck.load(name, torch::kFloat64, host), before.to(torch::kFloat64)));
+}
+
+namespace {
+
+long long statusKb(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::string key = std::string(field) + ":";
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stoll(line.substr(key.size()));
+  return -1;
+}
+
+bool resetPeakRss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";  // resets VmHWM to the current RSS (Linux >= 4.0)
+  f.flush();
+  return bool(f);
+}
+
+// The peak RSS growth (bytes) while loading `dir` for `dtype` on the host, and the bytes the weights then hold.
+std::pair<double, double> loadPeak(const std::filesystem::path& dir, torch::ScalarType dtype) {
+  const auto ck = lc::Checkpoint::open(dir);
+  if (!resetPeakRss()) return {-1, -1};
+  const long long before = statusKb("VmRSS");
+  auto model = lc::LlamaModel::fromCheckpoint(ck, dtype, lc::hostDevice());
+  const long long peak = statusKb("VmHWM");
+  double held = 0;
+  for (const auto& [name, t] : model->namedWeights()) held += double(t.nbytes());
+  return {double(peak - before) * 1024.0, held};
+}
+
+// The control: every tensor converted straight from the mapping, its pages left mapped.
+double naivePeak(const std::filesystem::path& dir, torch::ScalarType dtype) {
+  const auto ck = lc::Checkpoint::open(dir);
+  if (!resetPeakRss()) return -1;
+  const long long before = statusKb("VmRSS");
+  std::vector<torch::Tensor> kept;
+  for (const auto& [name, shape] : lc::Checkpoint::expectedTensors(ck.config())) kept.push_back(ck.tensor(name).to(dtype));
+  return double(statusKb("VmHWM") - before) * 1024.0;
+}
+
+}  // namespace
+
+// Loading onto a device goes tensor by tensor: with the CPU as the target and a dtype conversion (so every tensor
+// is copied out of the mapping, as it is for a GPU), the peak host memory is the converted weights plus about one
+// stored tensor, not the weights plus the whole mapped file.
+TEST(DeviceLoad, PeakHostMemoryStaysNearTheLargestTensor) {
+  layerscope::test::TinyShape shape;
+  shape.hidden = 512, shape.intermediate = 1536, shape.layers = 6, shape.heads = 8, shape.kvHeads = 2, shape.headDim = 64;
+  const auto config = layerscope::test::byteConfig(shape);
+  layerscope::test::TempDir f32Dir, bf16Dir;
+  lc::RandomCheckpointOptions opt;
+  lc::writeRandomCheckpoint(f32Dir.path(), config, opt);
+  opt.storedDtype = lc::StDtype::BF16;
+  lc::writeRandomCheckpoint(bf16Dir.path(), config, opt);
+  const double largest = 4.0 * shape.intermediate * shape.hidden;  // gate/up/down in F32: 3 MiB
+  const double fileF32 = double(lc::Checkpoint::open(f32Dir.path()).fileBytes());
+  ASSERT_GT(fileF32, 20 * largest);  // the file is far bigger than one tensor, so the bound below means something
+  const double slack = 6.0 * 1024 * 1024;
+
+  // F32 file -> bfloat16 weights: every tensor converted on its own, its mapped pages dropped after the copy.
+  auto [grow, held] = loadPeak(f32Dir.path(), torch::kBFloat16);
+  if (grow < 0) GTEST_SKIP() << "/proc/self/clear_refs is not writable here";
+  const double mib = 1048576;
+  std::cout << "[ figures  ] F32 file " << fileF32 / mib << " MiB, largest tensor " << largest / mib
+            << " MiB; load to bfloat16: weights " << held / mib << " MiB, peak RSS growth " << grow / mib << " MiB\n";
+  EXPECT_NEAR(held, fileF32 / 2, 0.01 * fileF32);
+  EXPECT_LT(grow, held + 2 * largest + slack) << "peak growth " << grow / mib << " MiB for " << held / mib
+                                               << " MiB of weights from a " << fileF32 / mib << " MiB file";
+  // The measurement can see the difference: converting from a mapping whose pages stay resident peaks at the
+  // weights plus the whole file.
+  const double naive = naivePeak(f32Dir.path(), torch::kBFloat16);
+  std::cout << "[ figures  ] same conversion without releasing the mapping's pages: peak RSS growth " << naive / mib
+            << " MiB\n";
+  EXPECT_GT(naive, held + 0.8 * fileF32);
+
+  // BF16 file -> float32 weights (widening after the transfer).
+  std::tie(grow, held) = loadPeak(bf16Dir.path(), torch::kFloat32);
+  std::cout << "[ figures  ] BF16 file -> float32: weights " << held / mib << " MiB, peak RSS growth " << grow / mib
+            << " MiB\n";
+  EXPECT_NEAR(held, fileF32, 0.01 * fileF32);
+  EXPECT_LT(grow, held + 2 * largest + slack) << "peak growth " << grow / mib << " MiB";
+
+  // Stored dtype = compute dtype on the host: the weights alias the mapping, nothing is read or copied.
+  std::tie(grow, held) = loadPeak(f32Dir.path(), torch::kFloat32);
+  std::cout << "[ figures  ] F32 file -> float32 (aliased): peak RSS growth " << grow / mib << " MiB\n";
+  EXPECT_LT(grow, slack) << "peak growth " << grow / mib << " MiB";
+}
+
+// ---- Reproducible random draws -----------------------------------------------------------------------------
+
+// The GPU computes dropout masks with int64 tensor operations, the CPU with a host loop: same bits for a seed.
+TEST(DeviceRandom, DropoutMaskIsTheSameOnEveryComputePath) {
+  const auto host = lc::hostDevice();
+  for (double p : {0.0, 0.05, 0.5, 0.9}) {
+    for (uint64_t seed : {uint64_t(0), uint64_t(1), uint64_t(0x8000000000000001ULL), uint64_t(123456789012345ULL)}) {
+      for (std::vector<int64_t> shape : {std::vector<int64_t>{1}, {3, 5}, {2, 7, 33}, {4097}}) {
+        auto a = lc::dropoutKeepScaleSeeded(shape, p, seed, host, lc::MaskPath::HostLoop);
+        auto b = lc::dropoutKeepScaleSeeded(shape, p, seed, host, lc::MaskPath::TensorOps);
+        ASSERT_EQ(a.sizes(), b.sizes());
+        ASSERT_TRUE(torch::equal(a, b)) << "p " << p << " seed " << seed << " numel " << a.numel();
+      }
+    }
+  }
+  // Independent check of one element against the scalar generator: element 6 is block 1, bits 32..47.
+  const uint64_t seed = 99;
+  const uint64_t bits = lc::splitmix64(seed ^ lc::splitmix64(1));
+  const bool dropped = ((bits >> 32) & 0xffff) < 32768;
+  auto m = lc::dropoutKeepScaleSeeded({8}, 0.5, seed, host, lc::MaskPath::TensorOps);
+  EXPECT_EQ(m[6].item<float>(), dropped ? 0.0f : 2.0f);
+}
+
+TEST(DeviceRandom, SeededMaskIsTheSameOnEveryDevice) {
+  torch::manual_seed(17);
+  auto a = lc::dropoutKeepScale({64, 33}, 0.2, lc::hostDevice());
+  torch::manual_seed(17);
+  auto b = lc::dropoutKeepScale({64, 33}, 0.2, lc::parseDevice("auto"));  // cuda when this build has it
+  EXPECT_TRUE(torch::equal(a, b.to(lc::hostDevice())));
+}

@@ -122,6 +122,7 @@ void validateRequest(const AnalyzeRequest& r) {
   const auto pos = parsePosition(r.position);
   if (r.metrics.empty()) throw InvalidArgument("--metrics: at least one metric is needed");
   for (const auto& m : r.metrics) parseMetric(m);
+  core::parseDevice(r.device);  // an unavailable device fails before anything loads
   if (r.sensitivity && mode == SensitivityMode::Pairs) {
     if (task.kind() == core::TaskKind::ShortAnswer)
       throw InvalidArgument("--sensitivity-mode pairs needs a pairs or multiple-choice task; '" + r.taskFile.string() +
@@ -280,7 +281,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
   progress.begin("load", 0.3 / wTotal);
   auto t0 = Clock::now();
   const auto dtype = core::parseComputeDtype(req.dtype);
-  auto model = core::LlamaModel::load(req.modelDir, dtype);
+  auto model = core::LlamaModel::load(req.modelDir, dtype, core::parseDevice(req.device));
   json adapterJson = nullptr;
   if (req.adapterDir && !req.adapterDir->empty()) {
     // Analyse the adapted model: LoRA folded into the weights, GARFA baked in as fixed RoPE multipliers.

@@ -33,6 +33,7 @@ struct AnalyzeRequest {
   std::filesystem::path outDir;    ///< results directory to create; empty = do not write
   bool overwrite = false;          ///< replace an existing outDir (only once the new one is complete)
   std::string dtype = "float32";   ///< compute dtype: float32 | bfloat16
+  std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   int batchSize = 8;               ///< sequences per forward pass
   std::uint64_t seed = kDefaultSeed;  ///< seeds every bootstrap, permutation, probe fold and manipulation
 

@@ -51,7 +51,7 @@ class CosineSink : public core::CaptureSink {
     auto den = ((a * a).sum(-1) * (b * b).sum(-1)).sqrt();
     return torch::where(den > 0, dot / den.clamp_min(std::numeric_limits<float>::min()), torch::zeros_like(dot));
   }
-  double masked(const torch::Tensor& c) const { return (c.to(torch::kFloat64) * mask_).sum().item<double>(); }
+  double masked(const torch::Tensor& c) const { return (c.to(torch::kFloat64) * mask_.to(c.device())).sum().item<double>(); }
   torch::Tensor mask_;
   std::vector<torch::Tensor> pre_, mid_;
   std::vector<std::array<double, 3>> sums_;

@@ -76,9 +76,10 @@ void gradientMode(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeI
     const auto pb = core::padRight(ptrs);  // ids/mask [B,T]
     const int64_t P = *std::max_element(count.begin(), count.end());
     // Predicting positions per row, padded by repeating the row's first one (masked out of the loss).
-    auto pos = torch::zeros({B, P}, torch::kInt64);
-    auto tgt = torch::zeros({B, P}, torch::kInt64);
-    auto w = torch::zeros({B, P}, dt);
+    const auto host = torch::TensorOptions().device(core::hostDevice());  // built here, moved by the forward
+    auto pos = torch::zeros({B, P}, host.dtype(torch::kInt64));
+    auto tgt = torch::zeros({B, P}, host.dtype(torch::kInt64));
+    auto w = torch::zeros({B, P}, host.dtype(dt));
     auto ids = pb.ids;
     for (int64_t b = 0; b < B; ++b)
       for (int64_t j = 0; j < P; ++j) {
@@ -88,16 +89,17 @@ void gradientMode(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeI
         if (j < count[size_t(b)]) w[b][j] = 1.0 / double(count[size_t(b)]);  // mean over the row's tokens
       }
     // beta [B,L,G]: every row has its own multipliers, so d(sum of row losses)/d beta[b] = d loss_b / d beta[b].
-    auto beta = torch::zeros({B, L, G}, dt).requires_grad_(true);
+    // Host leaf: the forward's copy to the model's device is differentiable, so the gradient arrives here.
+    auto beta = torch::zeros({B, L, G}, host.dtype(dt)).requires_grad_(true);
     core::Interventions iv;
     for (int l = 0; l < L; ++l) iv.ropeAlpha.push_back(torch::exp(beta.select(1, l)));  // [B,G]
     core::ForwardOptions fo;
     fo.logitPositions = pos;
     auto logits = model.forward({ids, pb.mask, {}}, &iv, nullptr, fo).logits;  // [B,P,V]
     auto nll = torch::nn::functional::cross_entropy(
-        logits.reshape({B * P, -1}), tgt.reshape({-1}),
+        logits.reshape({B * P, -1}), tgt.reshape({-1}).to(logits.device()),
         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // [B*P]
-    (nll.to(dt) * w.reshape({-1})).sum().backward();
+    (nll.to(dt) * w.reshape({-1}).to(nll.device())).sum().backward();
     ++res.forwardPasses;
     auto g = beta.grad().abs().to(torch::kFloat64).contiguous();  // [B,L,G]
     auto ga = g.accessor<double, 3>();
@@ -149,20 +151,21 @@ void klModes(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeInflue
     for (size_t i = lo; i < hi; ++i) ptrs.push_back(&items[order[i]].prompt);
     auto pb = core::padRight(ptrs);
     core::ForwardOptions fo;
-    fo.logitPositions = torch::tensor(std::vector<int64_t>(pb.length.begin(), pb.length.end()), torch::kInt64) - 1;
+    fo.logitPositions = torch::tensor(std::vector<int64_t>(pb.length.begin(), pb.length.end()),
+                                      torch::TensorOptions().dtype(torch::kInt64).device(core::hostDevice())) - 1;
     auto logp = torch::log_softmax(model.forward({pb.ids, pb.mask, {}}, nullptr, nullptr, fo).logits.to(torch::kFloat64), -1);
     ++res.forwardPasses;
     for (size_t v = 0; v < vars.size(); ++v) {
       core::checkCancelled(job);
       core::Interventions iv;
       iv.ropeAlpha.resize(size_t(L));
-      auto alpha = torch::ones({G}, dt);
+      auto alpha = torch::ones({G}, torch::TensorOptions().dtype(dt).device(core::hostDevice()));
       if (vars[v].group < 0) alpha.fill_(vars[v].factor);
       else alpha[vars[v].group] = vars[v].factor;
       iv.ropeAlpha[size_t(vars[v].layer)] = alpha;
       auto logq = torch::log_softmax(model.forward({pb.ids, pb.mask, {}}, &iv, nullptr, fo).logits.to(torch::kFloat64), -1);
       ++res.forwardPasses;
-      auto kl = klRows(logp, logq).contiguous();
+      auto kl = klRows(logp, logq).to(core::hostDevice()).contiguous();  // [B] host copy
       auto ka = kl.accessor<double, 1>();
       const double w = 1.0 / double(factors.size());
       for (size_t r = 0; r < hi - lo; ++r) {

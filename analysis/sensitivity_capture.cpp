@@ -20,8 +20,9 @@ class PositionSink : public core::CaptureSink {
   bool wants(const core::SiteKey& k) const override { return k.site == Site::ResidPost && k.layer < layers_; }
   void record(const core::SiteKey& k, const torch::Tensor& x) override {  // x [B,T,D]
     const int64_t B = x.size(0), D = x.size(2), P = pos_.size(1);
-    auto g = x.to(torch::kFloat64).gather(1, pos_.unsqueeze(-1).expand({B, P, D}));  // [B,P,D]
-    out_[size_t(k.layer)] = (g * w_.unsqueeze(-1)).sum(1).to(torch::kFloat32);       // [B,D]
+    auto g = x.to(torch::kFloat64).gather(1, pos_.to(x.device()).unsqueeze(-1).expand({B, P, D}));  // [B,P,D]
+    // Only the [B,D] means leave the model's device: the statistics read them on the host.
+    out_[size_t(k.layer)] = (g * w_.to(x.device()).unsqueeze(-1)).sum(1).to(core::hostDevice(), torch::kFloat32);
   }
   const torch::Tensor& get(int l) const { return out_[size_t(l)]; }
 
@@ -55,8 +56,9 @@ std::vector<Eigen::MatrixXf> captureStates(const core::LlamaModel& model, const 
       if (position == TokenPosition::CompletionMean) P = std::max<int64_t>(P, seqs[i].contLen);
     }
     const int64_t B = int64_t(hi - lo);
-    auto pos = torch::zeros({B, P}, torch::kInt64);
-    auto w = torch::zeros({B, P}, torch::kFloat64);
+    const auto host = torch::TensorOptions().device(core::hostDevice());
+    auto pos = torch::zeros({B, P}, host.dtype(torch::kInt64));
+    auto w = torch::zeros({B, P}, host.dtype(torch::kFloat64));
     for (int64_t r = 0; r < B; ++r) {
       const auto& s = seqs[lo + size_t(r)];
       if (position == TokenPosition::LastPrompt) {

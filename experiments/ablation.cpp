@@ -84,7 +84,7 @@ AblationResult runAblation(const AblationRequest& r, const core::JobControl* job
   if (r.outDir.empty()) throw InvalidArgument("the ablation needs an output folder");
   if (r.controlSeeds < 0) throw InvalidArgument("--control-seeds must be >= 0");
   const auto [sSens, sRope] = readTopK(r.analysisDir);
-  const ModelHandle m = modelFor(r.modelDir, r.dtype, r.preloaded);
+  const ModelHandle m = modelFor(r.modelDir, r.dtype, r.preloaded, r.device);
   const int L = m.model->config().numLayers;
   for (const auto* set : {&sSens, &sRope})
     for (int l : *set)

@@ -30,6 +30,7 @@ struct AblationRequest {
   core::AdapterSpec spec;                        ///< rank, alpha, dropout, targets, clamp (layers come from the arms)
   core::AdapterTrainOptions options;             ///< the common training budget; options.seed seeds C1-C4 and C5's first run
   std::string dtype = "float32";
+  std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   std::filesystem::path outDir;                  ///< base.json, arms/<name>/, logs/, report.json, report.csv
   ModelHandle preloaded;                         ///< used instead of loading modelDir when it matches
   std::function<void(const std::string&)> log;   ///< human-readable lines (arm plans, results)

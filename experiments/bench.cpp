@@ -28,9 +28,16 @@ using core::Clock;
 namespace {
 
 // The machine's own limit, measured now: the best of a large square GEMM and the model's MLP shapes.
-double gemmRate(torch::ScalarType dtype, std::int64_t M, const core::ModelConfig& c) {
-  return std::max({core::measureGemmRate(dtype, 2048, 2048, 2048), core::measureGemmRate(dtype, M, c.hiddenSize, c.intermediateSize),
-                   core::measureGemmRate(dtype, M, c.intermediateSize, c.hiddenSize)});
+double gemmRate(torch::ScalarType dtype, std::int64_t M, const core::ModelConfig& c, c10::Device device) {
+  return std::max({core::measureGemmRate(dtype, 2048, 2048, 2048, device),
+                   core::measureGemmRate(dtype, M, c.hiddenSize, c.intermediateSize, device),
+                   core::measureGemmRate(dtype, M, c.intermediateSize, c.hiddenSize, device)});
+}
+
+// Random token ids on the host from the seeded host generator: the same inputs on every device.
+torch::Tensor randomIds(std::int64_t vocab, std::int64_t rows, std::int64_t cols) {
+  torch::manual_seed(0);
+  return torch::randint(0, vocab, {rows, cols}, torch::TensorOptions().dtype(torch::kInt64).device(core::hostDevice()));
 }
 }  // namespace
 
@@ -45,33 +52,37 @@ long long peakRssBytes() {
 json benchForward(const ForwardBenchRequest& r) {
   if (r.tokens < 1 || r.batch < 1 || r.reps < 1) throw InvalidArgument("--tokens, --batch and --reps must be positive");
   const auto dtype = core::parseComputeDtype(r.dtype);
+  const auto device = core::parseDevice(r.device);
   const int threads = core::configureRuntime();
   const long long rssBefore = peakRssBytes();
   auto t0 = Clock::now();
   auto ck = core::Checkpoint::open(r.modelDir);
-  auto model = core::LlamaModel::fromCheckpoint(ck, dtype);
+  auto model = core::LlamaModel::fromCheckpoint(ck, dtype, device);
+  core::synchronize(device);
   const double loadSeconds = core::secondsSince(t0);
   const long long rssAfterLoad = peakRssBytes();
   const auto& c = model->config();
 
   c10::InferenceMode guard;
-  torch::manual_seed(0);
   core::ForwardInput in;
-  in.inputIds = torch::randint(0, c.vocabSize, {r.batch, r.tokens}, torch::kInt64);
+  in.inputIds = randomIds(c.vocabSize, r.batch, r.tokens).to(device);
   model->forward(in);  // warm-up (also faults in the mapped weights)
+  core::synchronize(device);
   double best = 1e300;
   for (int i = 0; i < r.reps; ++i) {
     auto s = Clock::now();
     model->forward(in);
+    core::synchronize(device);  // GPU kernels are asynchronous: time to completion
     best = std::min(best, core::secondsSince(s));
   }
   const long long rssAfterForward = peakRssBytes();
-  const double gemm = gemmRate(dtype, r.batch * r.tokens, c);
+  const double gemm = gemmRate(dtype, r.batch * r.tokens, c, device);
   const double flops = 2.0 * double(c.parameterCount()) * double(r.batch * r.tokens);
   const double achieved = flops / best;
   return {{"model", r.modelDir.string()},
           {"parameters", c.parameterCount()},
           {"dtype", core::computeDtypeName(dtype)},
+          {"device", core::deviceName(device)},
           {"stored_dtype", ck.storedDtype()},
           {"threads", threads},
           {"batch", r.batch},
@@ -92,23 +103,25 @@ json benchForward(const ForwardBenchRequest& r) {
 void benchForwardSweep(const ForwardSweepRequest& r, const std::function<void(const json&)>& onCell) {
   if (r.reps < 1) throw InvalidArgument("--reps must be positive");
   core::configureRuntime();
+  const auto device = core::parseDevice(r.device);
   auto ck = core::Checkpoint::open(r.modelDir);
   for (const auto& dtypeName : r.dtypes) {
     const auto dtype = core::parseComputeDtype(dtypeName);
-    auto model = core::LlamaModel::fromCheckpoint(ck, dtype);
+    auto model = core::LlamaModel::fromCheckpoint(ck, dtype, device);
     const auto& c = model->config();
     c10::InferenceMode guard;
     for (const auto batch : r.batches)
       for (const auto tokens : r.tokens) {
         if (batch < 1 || tokens < 1) throw InvalidArgument("batch sizes and token counts must be positive");
-        torch::manual_seed(0);
         core::ForwardInput in;
-        in.inputIds = torch::randint(0, c.vocabSize, {batch, tokens}, torch::kInt64);
+        in.inputIds = randomIds(c.vocabSize, batch, tokens).to(device);
         model->forward(in);  // warm-up
+        core::synchronize(device);
         double best = 1e300;
         for (int i = 0; i < r.reps; ++i) {
           auto s = Clock::now();
           model->forward(in);
+          core::synchronize(device);
           best = std::min(best, core::secondsSince(s));
         }
         json cell = {{"batch", batch}, {"tokens", tokens}, {"dtype", core::computeDtypeName(dtype)},
@@ -116,7 +129,7 @@ void benchForwardSweep(const ForwardSweepRequest& r, const std::function<void(co
                      {"tokens_per_second", double(batch * tokens) / best}};
         if (r.gemmRate) {
           const double flops = 2.0 * double(c.parameterCount()) * double(batch * tokens);
-          const double gemm = gemmRate(dtype, batch * tokens, c);
+          const double gemm = gemmRate(dtype, batch * tokens, c, device);
           cell["gemm_gflops"] = gemm / 1e9;
           cell["fraction_of_gemm"] = flops / best / gemm;
         }
@@ -128,8 +141,9 @@ void benchForwardSweep(const ForwardSweepRequest& r, const std::function<void(co
 json benchTrain(const TrainBenchRequest& r) {
   if (r.tokens < 2 || r.batch < 1 || r.steps < 2) throw InvalidArgument("--tokens >= 2, --batch >= 1 and --steps >= 2 are needed");
   const auto dtype = core::parseComputeDtype(r.dtype);
+  const auto device = core::parseDevice(r.device);
   const int threads = core::configureRuntime();
-  auto model = core::LlamaModel::load(r.modelDir, dtype);
+  auto model = core::LlamaModel::load(r.modelDir, dtype, device);
   const auto& c = model->config();
   core::AdapterSpec spec;
   spec.lora.layers = parseLayerSet(r.loraLayers, c.numLayers, "--lora-layers");
@@ -137,10 +151,11 @@ json benchTrain(const TrainBenchRequest& r) {
   spec.lora.rank = r.loraRank;
   auto adapters = core::AdapterSet::create(c, spec, 0);
   // Random sequences, loss on every token after the first (what a packed fine-tuning batch costs).
-  torch::manual_seed(0);
+  const torch::Tensor allIds = randomIds(c.vocabSize, r.batch, r.tokens);  // host
   std::vector<core::TrainSequence> seqs(static_cast<size_t>(r.batch));
-  for (auto& s : seqs) {
-    auto ids = torch::randint(0, c.vocabSize, {r.tokens}, torch::kInt64);
+  for (size_t b = 0; b < seqs.size(); ++b) {
+    auto ids = allIds[int64_t(b)];
+    auto& s = seqs[b];
     s.context = {int32_t(ids[0].item<int64_t>())};
     for (int64_t i = 1; i < r.tokens; ++i) s.completion.push_back(int32_t(ids[i].item<int64_t>()));
   }
@@ -156,13 +171,14 @@ json benchTrain(const TrainBenchRequest& r) {
   auto last = Clock::now();
   trainer.run([&](int64_t, int) { return core::completionLoss(*model, adapters.interventions(true), ptrs); },
               [&](const core::StepReport&) {
+                core::synchronize(device);
                 const auto now = Clock::now();
                 stepSeconds.push_back(std::chrono::duration<double>(now - last).count());
                 last = now;
               });
   const double best = *std::min_element(stepSeconds.begin() + 1, stepSeconds.end());
   const int64_t M = r.batch * r.tokens;
-  const double gemm = gemmRate(dtype, M, c);
+  const double gemm = gemmRate(dtype, M, c, device);
   // Frozen-base adapter step: forward 2PT + input gradients 2PT (no weight gradients for the base): ~4PT.
   const double flops = 4.0 * double(c.parameterCount()) * double(M);
   const double achieved = flops / best;
@@ -173,6 +189,7 @@ json benchTrain(const TrainBenchRequest& r) {
           {"garfa_layers", core::formatLayerList(spec.garfa.layers)},
           {"lora_rank", r.loraRank},
           {"dtype", core::computeDtypeName(dtype)},
+          {"device", core::deviceName(device)},
           {"threads", threads},
           {"batch", r.batch},
           {"tokens", r.tokens},
@@ -189,7 +206,8 @@ AnalyzeBenchResult benchAnalyze(const AnalyzeBenchRequest& r) {
   if (!fs::exists(r.modelDir / "config.json"))
     throw InvalidArgument("bench analyze: no model at '" + r.modelDir.string() + "' (pass --model DIR)");
   const auto dtype = core::parseComputeDtype(r.dtype);
-  auto m = core::LlamaModel::load(r.modelDir, dtype);
+  const auto device = core::parseDevice(r.device);
+  auto m = core::LlamaModel::load(r.modelDir, dtype, device);
   auto tok = core::Tokenizer::fromFile(r.modelDir);
   auto task = core::readTask(r.taskFile);
   auto prepared = core::prepareTask(tok, task);
@@ -239,6 +257,7 @@ AnalyzeBenchResult benchAnalyze(const AnalyzeBenchRequest& r) {
     req.taskFile = r.taskFile;
     req.batchSize = r.batch;
     req.dtype = core::computeDtypeName(dtype);
+    req.device = core::deviceName(device);
     try {
       auto res = analysis::runAnalysis(req);
       out.rows.push_back({"analyze (defaults, total)", res.timings["total"], ""});

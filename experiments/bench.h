@@ -17,6 +17,7 @@ struct ForwardBenchRequest {
   std::filesystem::path modelDir;
   std::int64_t tokens = 128, batch = 1;
   std::string dtype = "bfloat16";
+  std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   int reps = 5;  ///< timed forwards after one warm-up; the best is reported
 };
 /// tokens/s, forward GFLOP/s (2 x params x tokens), the GEMM rate, load time and peak RSS (JSON object).
@@ -26,6 +27,7 @@ struct ForwardSweepRequest {
   std::filesystem::path modelDir;
   std::vector<std::int64_t> batches{1, 8}, tokens{32, 64, 128, 256, 512, 1024};
   std::vector<std::string> dtypes{"float32", "bfloat16"};
+  std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   int reps = 5;           ///< timed forwards per cell after one warm-up; the best is reported
   bool gemmRate = true;   ///< also measure the GEMM rate per cell (~2 s a cell); off for side-by-side runs
 };
@@ -37,6 +39,7 @@ struct TrainBenchRequest {
   std::filesystem::path modelDir;
   std::int64_t tokens = 128, batch = 4;
   std::string dtype = "bfloat16";
+  std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   int steps = 4;  ///< timed steps after one warm-up step
   std::string loraLayers = "all", garfaLayers = "all";
   int loraRank = 16;
@@ -49,6 +52,7 @@ struct AnalyzeBenchRequest {
   std::filesystem::path modelDir, taskFile;
   int batch = 8;
   std::string dtype = "float32";
+  std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   bool pipeline = true;  ///< also time the whole default `analyze`
 };
 struct BenchRow {

@@ -8,23 +8,26 @@
 namespace layerscope::experiments {
 namespace fs = std::filesystem;
 
-ModelHandle loadModel(const fs::path& dir, const std::string& dtype) {
+ModelHandle loadModel(const fs::path& dir, const std::string& dtype, const std::string& device) {
   ModelHandle h;
   h.dir = dir;
   h.dtype = core::parseComputeDtype(dtype);
-  h.model = core::LlamaModel::load(dir, h.dtype);
+  h.device = core::parseDevice(device);  // before the load: an unavailable device fails fast
+  h.model = core::LlamaModel::load(dir, h.dtype, h.device);
   h.tokenizer = std::make_shared<const core::Tokenizer>(core::Tokenizer::fromFile(dir));
   return h;
 }
 
-bool ModelHandle::matches(const fs::path& other, const std::string& otherDtype) const {
-  if (!*this || this->dtype != core::parseComputeDtype(otherDtype)) return false;
+bool ModelHandle::matches(const fs::path& other, const std::string& otherDtype, const std::string& otherDevice) const {
+  if (!*this || this->dtype != core::parseComputeDtype(otherDtype) || this->device != core::parseDevice(otherDevice))
+    return false;
   std::error_code ec;
   return dir == other || fs::equivalent(dir, other, ec);
 }
 
-ModelHandle modelFor(const fs::path& dir, const std::string& dtype, const ModelHandle& preloaded) {
-  return preloaded.matches(dir, dtype) ? preloaded : loadModel(dir, dtype);
+ModelHandle modelFor(const fs::path& dir, const std::string& dtype, const ModelHandle& preloaded,
+                     const std::string& device) {
+  return preloaded.matches(dir, dtype, device) ? preloaded : loadModel(dir, dtype, device);
 }
 
 std::vector<int> parseLayerSet(const std::string& text, int numLayers, const std::string& what) {

@@ -25,18 +25,22 @@ namespace layerscope::experiments {
 struct ModelHandle {
   std::filesystem::path dir;
   torch::ScalarType dtype = torch::kFloat32;
+  c10::Device device = core::hostDevice();
   std::shared_ptr<const core::LlamaModel> model;
   std::shared_ptr<const core::Tokenizer> tokenizer;
   explicit operator bool() const { return model && tokenizer; }
-  /// True when this handle holds the model of folder `dir` (the same folder, however spelled) at `dtype`.
-  bool matches(const std::filesystem::path& dir, const std::string& dtype) const;
+  /// True when this handle holds the model of folder `dir` (the same folder, however spelled) at `dtype` on
+  /// `device` (a core::parseDevice name).
+  bool matches(const std::filesystem::path& dir, const std::string& dtype, const std::string& device = "auto") const;
 };
 
-/// Loads the model in `dir` with compute dtype `dtype` ("float32" | "bfloat16") and its tokenizer.
-ModelHandle loadModel(const std::filesystem::path& dir, const std::string& dtype);
+/// Loads the model in `dir` with compute dtype `dtype` ("float32" | "bfloat16") onto `device` ("cpu", "cuda",
+/// "cuda:N", "auto"; an unavailable device is an InvalidArgument saying why) and its tokenizer.
+ModelHandle loadModel(const std::filesystem::path& dir, const std::string& dtype, const std::string& device = "auto");
 
-/// `preloaded` when it holds the same folder and dtype, else a fresh load.
-ModelHandle modelFor(const std::filesystem::path& dir, const std::string& dtype, const ModelHandle& preloaded);
+/// `preloaded` when it holds the same folder, dtype and device, else a fresh load.
+ModelHandle modelFor(const std::filesystem::path& dir, const std::string& dtype, const ModelHandle& preloaded,
+                     const std::string& device = "auto");
 
 /// "all" = every layer, else core::parseLayerList ("23-31", "0,2,5-7", "none").
 std::vector<int> parseLayerSet(const std::string& text, int numLayers, const std::string& what);

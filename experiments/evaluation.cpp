@@ -11,7 +11,8 @@ EvalRunResult runEvaluation(const EvalRequest& r, const core::JobControl* job) {
   bo.format = r.format == "auto" ? core::detectBenchmarkFormat(r.taskFile) : core::parseBenchmarkFormat(r.format);
   core::ScoringOptions so = r.scoring;
   so.extraction = core::parseAnswerExtraction(r.extraction.value_or(core::defaultExtractionName(bo.format)));
-  auto loaded = core::loadModelWithAdapter(r.modelDir, r.adapterDir, core::parseComputeDtype(r.dtype));
+  auto loaded = core::loadModelWithAdapter(r.modelDir, r.adapterDir, core::parseComputeDtype(r.dtype),
+                                           core::parseDevice(r.device));
   auto tok = core::Tokenizer::fromFile(r.modelDir);
   auto task = core::loadBenchmark(r.taskFile, bo);
   auto prepared = core::prepareTask(tok, task);

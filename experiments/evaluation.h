@@ -21,6 +21,7 @@ struct EvalRequest {
   core::ScoringOptions scoring;            ///< batch, stop string, max new tokens
   std::optional<std::string> extraction;   ///< none | last_number | boxed; unset: the layout's default
   std::string dtype = "float32";
+  std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   std::filesystem::path itemsOut;          ///< per-item JSONL written atomically; empty: none
 };
 

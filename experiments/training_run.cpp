@@ -22,7 +22,7 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
   if (r.outDir.empty()) throw InvalidArgument("no output folder for the adapter");
   if ((r.loraLayers.empty() || r.loraLayers == "none") && (r.garfaLayers.empty() || r.garfaLayers == "none"))
     throw InvalidArgument("both layer sets are empty: give LS-LoRA and/or GARFA layers (--lora-layers, --garfa-layers)");
-  const ModelHandle m = modelFor(r.modelDir, r.dtype, r.preloaded);
+  const ModelHandle m = modelFor(r.modelDir, r.dtype, r.preloaded, r.device);
   core::checkCancelled(job);
   const int L = m.model->config().numLayers;
   core::AdapterSpec spec = r.spec;

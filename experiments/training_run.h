@@ -25,6 +25,7 @@ struct TrainRunRequest {
   core::AdapterSpec spec;                        ///< rank, alpha, dropout, targets, clamp (layers: from the texts above)
   core::AdapterTrainOptions options;             ///< steps, lrs, batch, seed, checkpoints
   std::string dtype = "float32";                 ///< compute dtype of the frozen base
+  std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   std::filesystem::path outDir;                  ///< adapter folder (PEFT files, checkpoints/, train.log)
   bool resume = false;                           ///< continue from outDir's newest complete checkpoint
   ModelHandle preloaded;                         ///< used instead of loading modelDir when it matches

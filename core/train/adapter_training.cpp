@@ -98,9 +98,10 @@ std::pair<torch::Tensor, double> completionLoss(const LlamaModel& model, const I
   int64_t T = 0;
   for (auto* s : batch) T = std::max<int64_t>(T, int64_t(s->context.size() + s->completion.size()));
   const int64_t B = int64_t(batch.size());
-  auto ids = torch::zeros({B, T}, torch::kInt64);
-  auto mask = torch::zeros({B, T}, torch::kInt64);
-  auto w = torch::zeros({B, T}, torch::kFloat32);  // weight of the token predicted at position t (target t+1)
+  const auto host = torch::TensorOptions().device(hostDevice());  // built here, moved by the forward
+  auto ids = torch::zeros({B, T}, host.dtype(torch::kInt64));
+  auto mask = torch::zeros({B, T}, host.dtype(torch::kInt64));
+  auto w = torch::zeros({B, T}, host.dtype(torch::kFloat32));  // weight of the token predicted at position t (target t+1)
   auto ia = ids.accessor<int64_t, 2>();
   auto ma = mask.accessor<int64_t, 2>();
   auto wa = w.accessor<float, 2>();
@@ -117,10 +118,11 @@ std::pair<torch::Tensor, double> completionLoss(const LlamaModel& model, const I
     tokens += double(t);
   }
   auto logits = model.forward({ids, mask, {}}, &iv).logits;  // [B,T,V]
-  auto targets = torch::roll(ids, -1, 1);                      // target of position t is token t+1
+  // The batch is built on the host; targets and weights follow the logits to the model's device.
+  auto targets = torch::roll(ids, -1, 1).to(logits.device());  // target of position t is token t+1
   auto nll = torch::nn::functional::cross_entropy(logits.reshape({B * T, -1}).to(torch::kFloat32), targets.reshape({-1}),
                                                   torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-  auto wf = w.reshape({-1});
+  auto wf = w.reshape({-1}).to(logits.device());
   return {(nll * wf).sum() / wf.sum().clamp_min(1.0), tokens};
 }
 
@@ -269,10 +271,11 @@ std::string bosPolicy(const Tokenizer& tok) {
   return "no BOS added (tokenizer config)";
 }
 
-double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N) {
+double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N, c10::Device device) {
   c10::InferenceMode guard;
-  auto a = torch::randn({M, K}).to(dtype);
-  auto w = torch::randn({N, K}).to(dtype);
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  auto a = torch::randn({M, K}, opts).to(dtype);
+  auto w = torch::randn({N, K}, opts).to(dtype);
   // The best way this machine multiplies `dtype` operands: LibTorch's own GEMM, and for bfloat16 also the widened
   // float32 GEMM with one rounding (what the forward uses where LibTorch 1.13 has no vectorised bfloat16 GEMM).
   // The faster of the two is chosen on a small probe (a scalar bfloat16 GEMM of 2048^3 takes half a minute).
@@ -280,8 +283,8 @@ double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N)
     torch::linear(x.to(torch::kFloat32), y.to(torch::kFloat32)).to(x.scalar_type());
   };
   std::function<void()> gemm = [&] { torch::linear(a, w); };
-  if (dtype == torch::kBFloat16) {
-    auto pa = torch::randn({256, 256}).to(dtype), pw = torch::randn({256, 256}).to(dtype);
+  if (dtype == torch::kBFloat16 && device.is_cpu()) {  // GPUs have bfloat16 GEMMs
+    auto pa = torch::randn({256, 256}, opts).to(dtype), pw = torch::randn({256, 256}, opts).to(dtype);
     auto time = [](const std::function<void()>& f) {
       f();
       auto t0 = Clock::now();
@@ -292,6 +295,7 @@ double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N)
   }
   double best = 0;
   gemm();  // warm-up
+  synchronize(device);
   for (int rep = 0; rep < 5; ++rep) {
     auto t0 = Clock::now();
     int iters = 0;
@@ -299,6 +303,7 @@ double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N)
     do {
       gemm();
       ++iters;
+      synchronize(device);  // a GPU GEMM is asynchronous: time it to completion
       elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
     } while (elapsed < 0.3);
     best = std::max(best, 2.0 * double(M) * double(K) * double(N) * iters / elapsed);

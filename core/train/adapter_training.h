@@ -89,7 +89,7 @@ EvalResult evaluateWithAdapter(const LlamaModel& model, const AdapterSet* adapte
 std::string bosPolicy(const Tokenizer& tok);
 
 /// Sustained GEMM rate of this machine for `dtype` on [M,K] x [K,N], FLOP/s (best of 5 bursts of 0.3 s; bfloat16:
-/// the better of the native GEMM and the widened float32 GEMM the forward uses).
-double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N);
+/// the better of the native GEMM and the widened float32 GEMM the forward uses), on `device` (timed to completion).
+double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N, c10::Device device = hostDevice());
 
 }  // namespace layerscope::core

@@ -55,7 +55,10 @@ std::vector<int> parseLayerList(const std::string& text, const std::string& what
   std::string item;
   auto num = [&](const std::string& s) {
     try {
+  // Drawn on the host from a seeded CPU generator: the same adapters whatever device the model runs on. Adapters
+  // stay host tensors; the forward copies them to the model's device (differentiably).
       size_t used = 0;
+  const auto hostF32 = torch::TensorOptions().dtype(torch::kFloat32).device(hostDevice());
       const int v = std::stoi(s, &used);
       if (used != s.size() || v < 0) throw std::invalid_argument(s);
       return v;
@@ -156,14 +159,14 @@ AdapterSet AdapterSet::create(const ModelConfig& config, const AdapterSpec& spec
     for (Proj p : a.spec_.lora.targets) {
       const auto [out, in] = projShape(config, p);
       const double bound = 1.0 / std::sqrt(double(in));  // kaiming_uniform_(a = sqrt(5)) as PEFT initialises A
-      auto A = at::empty({r, in}, torch::kFloat32).uniform_(-bound, bound, gen);
+      auto A = at::empty({r, in}, hostF32).uniform_(-bound, bound, gen);
       auto& s = a.lora_[size_t(l)][size_t(p)];
       s.A = A.requires_grad_(true);
-      s.B = torch::zeros({out, int64_t(r)}, torch::kFloat32).requires_grad_(true);
+      s.B = torch::zeros({out, int64_t(r)}, hostF32).requires_grad_(true);
       s.scale = spec.lora.alpha / double(r);
       s.dropout = spec.lora.dropout;
     }
-  for (int l : a.spec_.garfa.layers) a.beta_[size_t(l)] = torch::zeros({config.numKvHeads}, torch::kFloat32).requires_grad_(true);
+  for (int l : a.spec_.garfa.layers) a.beta_[size_t(l)] = torch::zeros({config.numKvHeads}, hostF32).requires_grad_(true);
   return a;
 }
 
@@ -365,7 +368,7 @@ std::vector<std::pair<std::string, torch::Tensor>> AdapterSet::mergedWeights(con
     auto it = folded.find(name);
     if (it != folded.end()) {
       const auto& s = slot(it->second.first, it->second.second);
-      t = (t.to(torch::kFloat32) + s.scale * torch::matmul(s.B.detach(), s.A.detach())).to(t.scalar_type());
+      t = (t.to(torch::kFloat32) + s.scale * torch::matmul(s.B.detach(), s.A.detach()).to(t.device())).to(t.scalar_type());
     }
     out.emplace_back(name, t.contiguous());
   }
@@ -390,16 +393,17 @@ std::shared_ptr<const LlamaModel> bakeAdapter(const LlamaModel& model, const Ada
   return baked->withRopeMultipliers(std::move(alpha));
 }
 
-LoadedModel loadModelWithAdapter(const fs::path& modelDir, const fs::path& adapterDir, torch::ScalarType dtype) {
+LoadedModel loadModelWithAdapter(const fs::path& modelDir, const fs::path& adapterDir, torch::ScalarType dtype,
+                                 c10::Device device) {
   LoadedModel m;
-  m.model = LlamaModel::load(modelDir, dtype);
+  m.model = LlamaModel::load(modelDir, dtype, device);
   if (!adapterDir.empty()) m.adapter = std::make_shared<const AdapterSet>(AdapterSet::load(adapterDir, m.model->config()));
   return m;
 }
 
-void mergeAdapter(const fs::path& baseDir, const fs::path& adapterDir, const fs::path& out) {
+void mergeAdapter(const fs::path& baseDir, const fs::path& adapterDir, const fs::path& out, c10::Device device) {
   auto ck = Checkpoint::open(baseDir);
-  auto model = LlamaModel::fromCheckpoint(ck, torch::kFloat32);
+  auto model = LlamaModel::fromCheckpoint(ck, torch::kFloat32, device);
   auto adapter = AdapterSet::load(adapterDir, model->config());
   const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
   const fs::path tmp = parent / ("." + out.filename().string() + ".tmp");

@@ -78,6 +78,7 @@ class AdapterSet {
   Interventions interventions(bool training = false) const;
 
   /// Trainable parameters with stable names (the PEFT / GARFA keys), for the Trainer's groups.
+/// The products B A are computed on `device`; the file is written from the host.
   std::vector<NamedParam> loraParameters() const;
   std::vector<NamedParam> garfaParameters() const;
   int64_t loraParameterCount() const;
@@ -113,7 +114,7 @@ class AdapterSet {
 /// LoRA folded in, the base directory's tokenizer files, and the GARFA sidecar files copied beside it (they are
 /// then loadable with `--adapter out`). Written into a temporary sibling and renamed, so `out` is all or nothing.
 void mergeAdapter(const std::filesystem::path& baseDir, const std::filesystem::path& adapterDir,
-                  const std::filesystem::path& out);
+                  const std::filesystem::path& out, c10::Device device = hostDevice());
 
 /// Loads a model and, if `adapterDir` is non-empty, its adapter (the one "model + adapter" entry point the CLI
 /// and GUI use).
@@ -129,6 +130,6 @@ struct LoadedModel {
 std::shared_ptr<const LlamaModel> bakeAdapter(const LlamaModel& model, const AdapterSet& adapter);
 
 LoadedModel loadModelWithAdapter(const std::filesystem::path& modelDir, const std::filesystem::path& adapterDir,
-                                 torch::ScalarType dtype);
+                                 torch::ScalarType dtype, c10::Device device = hostDevice());
 
 }  // namespace layerscope::core

@@ -48,12 +48,14 @@ std::map<std::string, torch::Tensor> initWeights(const ModelConfig& c, uint64_t 
   torch::manual_seed(seed);
   std::map<std::string, torch::Tensor> w;
   const double residualStd = 0.02 / std::sqrt(2.0 * c.numLayers);
+  // Pretraining (the bundled demo model) runs on the host: weights drawn there from the seeded host generator.
+  const auto host = torch::TensorOptions().dtype(torch::kFloat32).device(hostDevice());
   for (const auto& [name, shape] : Checkpoint::expectedTensors(c)) {
     torch::Tensor t;
-    if (name.find("norm") != std::string::npos) t = torch::ones(shape);
+    if (name.find("norm") != std::string::npos) t = torch::ones(shape, host);
     else if (name.find("o_proj") != std::string::npos || name.find("down_proj") != std::string::npos)
-      t = torch::randn(shape) * residualStd;
-    else t = torch::randn(shape) * 0.02;
+      t = torch::randn(shape, host) * residualStd;
+    else t = torch::randn(shape, host) * 0.02;
     w[name] = t.set_requires_grad(true);
   }
   return w;
@@ -89,8 +91,9 @@ Batch makeBatch(const TrainingTextStream& stream, const PretrainRecipe& rc, int6
     }
     tokens += double(fill);
   }
-  auto all = torch::tensor(ids, torch::kInt64).view({B, T + 1});
-  auto w = torch::tensor(wts, torch::kFloat32).view({B, T + 1});
+  const auto host = torch::TensorOptions().device(hostDevice());
+  auto all = torch::tensor(ids, host.dtype(torch::kInt64)).view({B, T + 1});
+  auto w = torch::tensor(wts, host.dtype(torch::kFloat32)).view({B, T + 1});
   // Predict token t+1 from tokens <= t; the weight belongs to the predicted token.
   return {all.narrow(1, 0, T), all.narrow(1, 1, T), w.narrow(1, 1, T), tokens};
 }

@@ -1,6 +1,5 @@
-// safetensors reading and writing (see safetensors.h). Validation mirrors the reference Rust implementation:
-// header length cap, UTF-8 JSON, known dtypes, shape x size == byte range (overflow-checked), ranges
-// contiguous from 0 without overlap or gap, and data covering the rest of the file exactly.
+// safetensors reading and writing (see safetensors.h): the memory mapping and the tensors. Validation of the
+// bytes is safetensors_header.cpp (torch-free, fuzzed).
 #include "core/model/safetensors.h"
 
 #include <fcntl.h>
@@ -17,19 +16,6 @@
 
 namespace layerscope::core {
 namespace {
-
-constexpr uint64_t kMaxHeader = 100'000'000;  // the reference implementation's cap
-
-struct DtypeInfo {
-  const char* name;
-  StDtype dtype;
-  size_t size;
-};
-constexpr DtypeInfo kDtypes[] = {
-    {"BOOL", StDtype::BOOL, 1}, {"U8", StDtype::U8, 1},   {"I8", StDtype::I8, 1},     {"I16", StDtype::I16, 2},
-    {"U16", StDtype::U16, 2},   {"F16", StDtype::F16, 2}, {"BF16", StDtype::BF16, 2}, {"I32", StDtype::I32, 4},
-    {"U32", StDtype::U32, 4},   {"F32", StDtype::F32, 4}, {"F64", StDtype::F64, 8},   {"I64", StDtype::I64, 8},
-    {"U64", StDtype::U64, 8},   {"F8_E5M2", StDtype::F8_E5M2, 1}, {"F8_E4M3", StDtype::F8_E4M3, 1}};
 
 [[noreturn]] void fail(const std::string& source, const std::string& what) {
   throw CheckpointError(source + ": " + what);
@@ -67,90 +53,6 @@ StDtype fromTorch(torch::ScalarType t, const std::string& name) {
 
 }  // namespace
 
-std::string dtypeName(StDtype d) {
-  for (const auto& i : kDtypes)
-    if (i.dtype == d) return i.name;
-  return "?";
-}
-size_t dtypeSize(StDtype d) {
-  for (const auto& i : kDtypes)
-    if (i.dtype == d) return i.size;
-  return 0;
-}
-
-void parseSafetensorsHeader(const std::string& headerJson, uint64_t dataSize, const std::string& src,
-                            std::map<std::string, StEntry>& entries, std::map<std::string, std::string>& metadata) {
-  using nlohmann::json;
-  json h;
-  try {
-    h = json::parse(headerJson);  // rejects ill-formed UTF-8 in strings
-  } catch (const json::exception& e) {
-    fail(src, std::string("header is not valid UTF-8 JSON: ") + e.what());
-  }
-  if (!h.is_object()) fail(src, "header must be a JSON object, found " + std::string(h.type_name()));
-  std::vector<std::pair<std::string, const StEntry*>> order;
-  for (auto it = h.begin(); it != h.end(); ++it) {
-    const std::string& name = it.key();
-    const json& v = it.value();
-    if (name == "__metadata__") {
-      if (!v.is_object()) fail(src, "__metadata__ must be an object of strings");
-      for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) fail(src, "__metadata__ value for '" + m.key() + "' must be a string");
-        metadata[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    const std::string where = "tensor '" + name + "'";
-    if (!v.is_object()) fail(src, where + ": header entry must be an object");
-    if (!v.contains("dtype") || !v.at("dtype").is_string()) fail(src, where + ": missing or non-string 'dtype'");
-    if (!v.contains("shape") || !v.at("shape").is_array()) fail(src, where + ": missing or non-array 'shape'");
-    if (!v.contains("data_offsets") || !v.at("data_offsets").is_array() || v.at("data_offsets").size() != 2)
-      fail(src, where + ": 'data_offsets' must be an array [begin, end]");
-    StEntry e;
-    const std::string dt = v.at("dtype").get<std::string>();
-    bool known = false;
-    for (const auto& i : kDtypes)
-      if (dt == i.name) {
-        e.dtype = i.dtype;
-        known = true;
-      }
-    if (!known) fail(src, where + ": unknown dtype '" + dt + "'");
-    uint64_t count = 1;
-    for (const auto& d : v.at("shape")) {
-      if (!d.is_number_unsigned()) fail(src, where + ": shape entries must be non-negative integers, found " + d.dump());
-      uint64_t x = d.get<uint64_t>();
-      if (x > uint64_t(INT64_MAX) || (x != 0 && count > UINT64_MAX / x)) fail(src, where + ": shape overflows");
-      count *= x;
-      e.shape.push_back(int64_t(x));
-    }
-    for (const auto& o : v.at("data_offsets"))
-      if (!o.is_number_unsigned()) fail(src, where + ": data_offsets must be non-negative integers");
-    e.begin = v.at("data_offsets")[0].get<uint64_t>();
-    e.end = v.at("data_offsets")[1].get<uint64_t>();
-    if (e.end < e.begin) fail(src, where + ": data_offsets end < begin");
-    const uint64_t esize = dtypeSize(e.dtype);
-    if (count > UINT64_MAX / esize) fail(src, where + ": byte size overflows");
-    if (count * esize != e.end - e.begin)
-      fail(src, where + ": shape x dtype size = " + std::to_string(count * esize) + " bytes but data_offsets span " +
-                    std::to_string(e.end - e.begin) + " bytes");
-    entries[name] = std::move(e);
-  }
-  for (const auto& [name, e] : entries) order.emplace_back(name, &e);
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
-    return a.second->begin != b.second->begin ? a.second->begin < b.second->begin : a.second->end < b.second->end;
-  });
-  uint64_t expected = 0;
-  for (const auto& [name, e] : order) {
-    if (e->begin != expected)
-      fail(src, "tensor '" + name + "' starts at data offset " + std::to_string(e->begin) + " but the previous data ends at " +
-                    std::to_string(expected) + (e->begin < expected ? " (overlapping ranges)" : " (gap between ranges)"));
-    expected = e->end;
-  }
-  if (expected != dataSize)
-    fail(src, "tensor data covers " + std::to_string(expected) + " bytes but the file holds " + std::to_string(dataSize) +
-                  " bytes after the header" + (expected > dataSize ? " (file truncated?)" : " (trailing bytes)"));
-}
-
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string src = path.string();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -173,15 +75,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   f->base_ = static_cast<const uint8_t*>(map);
   f->size_ = size;
   f->self_ = f;
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | f->base_[i];  // little-endian
-  if (n > kMaxHeader) fail(src, "header length " + std::to_string(n) + " exceeds the 100 MB limit");
-  if (n > size - 8)
-    fail(src, "header length " + std::to_string(n) + " runs past the end of the " + std::to_string(size) +
-                  "-byte file (truncated?)");
-  f->dataStart_ = 8 + n;
-  parseSafetensorsHeader(std::string(reinterpret_cast<const char*>(f->base_ + 8), n), size - 8 - n, src, f->entries_,
-                         f->metadata_);
+  f->dataStart_ = parseSafetensorsBytes(f->base_, size, src, f->entries_, f->metadata_);
   return f;
 }
 

@@ -1,5 +1,6 @@
 // safetensors reading (memory-mapped, validated like the reference implementation) and writing (atomic).
-// Format: 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the tensor bytes.
+// Format: 8-byte little-endian header length N, N bytes of UTF-8 JSON, then the tensor bytes. The validation
+// itself is torch-free and lives in safetensors_header.h.
 #pragma once
 
 #include <cstdint>
@@ -11,20 +12,9 @@
 
 #include <torch/torch.h>
 
+#include "core/model/safetensors_header.h"
+
 namespace layerscope::core {
-
-/// Element types safetensors knows. Only F32, F16 and BF16 become model weights.
-enum class StDtype { BOOL, U8, I8, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64, F8_E5M2, F8_E4M3 };
-
-std::string dtypeName(StDtype d);
-size_t dtypeSize(StDtype d);
-
-/// One tensor's header entry; offsets are relative to the start of the data section.
-struct StEntry {
-  StDtype dtype = StDtype::F32;
-  std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0;
-};
 
 /// A validated, memory-mapped safetensors file. Tensors returned by `tensor()` alias the mapping (zero copy)
 /// and keep it alive; they must never be written to (the mapping is read-only).
@@ -55,10 +45,6 @@ class SafetensorsFile {
   uint64_t dataStart_ = 0;
   std::weak_ptr<SafetensorsFile> self_;
 };
-
-/// Parses and validates a header (exposed for tests). `dataSize` is the byte count after the header.
-void parseSafetensorsHeader(const std::string& headerJson, uint64_t dataSize, const std::string& source,
-                            std::map<std::string, StEntry>& entries, std::map<std::string, std::string>& metadata);
 
 /// Writes tensors (made contiguous, on CPU) to `path` atomically, in name order. F32/F16/BF16/I64/I32/U8/BOOL/F64.
 void writeSafetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,

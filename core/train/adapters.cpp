@@ -4,13 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "core/base/atomic_file.h"
 #include "core/model/checkpoint.h"
 #include "core/base/error.h"
-#include "core/base/json_file.h"
 #include "core/model/safetensors.h"
 #include "layerscope/version.h"
 
@@ -20,10 +18,10 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kPeftConfig = "adapter_config.json";
-constexpr const char* kPeftWeights = "adapter_model.safetensors";
-constexpr const char* kGarfaConfig = "garfa_config.json";
-constexpr const char* kGarfaWeights = "garfa.safetensors";
+constexpr const char* kPeftWeights = kPeftWeightsFile;
+constexpr const char* kGarfaWeights = kGarfaWeightsFile;
+constexpr const char* kPeftConfig = kPeftConfigFile;
+constexpr const char* kGarfaConfig = kGarfaConfigFile;
 
 // [out, in] of a projection, from the config alone (the legend of model.h).
 std::pair<int64_t, int64_t> projShape(const ModelConfig& c, Proj p) {
@@ -48,104 +46,8 @@ std::vector<int> sortedLayers(std::vector<int> v) {
 
 }  // namespace
 
-std::vector<int> parseLayerList(const std::string& text, const std::string& what) {
-  std::vector<int> out;
-  if (text == "none" || text.empty()) return out;
-  std::stringstream ss(text);
-  std::string item;
-  auto num = [&](const std::string& s) {
-    try {
-  // Drawn on the host from a seeded CPU generator: the same adapters whatever device the model runs on. Adapters
-  // stay host tensors; the forward copies them to the model's device (differentiably).
-      size_t used = 0;
-  const auto hostF32 = torch::TensorOptions().dtype(torch::kFloat32).device(hostDevice());
-      const int v = std::stoi(s, &used);
-      if (used != s.size() || v < 0) throw std::invalid_argument(s);
-      return v;
-    } catch (const std::exception&) {
-      throw InvalidArgument(what + ": '" + s + "' is not a layer index (expected e.g. 23-31, 0,2,5-7 or none)");
-    }
-  };
-  while (std::getline(ss, item, ',')) {
-    if (item.empty()) throw InvalidArgument(what + ": empty entry in '" + text + "'");
-    const auto dash = item.find('-');
-    if (dash == std::string::npos) {
-      out.push_back(num(item));
-    } else {
-      const int lo = num(item.substr(0, dash)), hi = num(item.substr(dash + 1));
-      if (hi < lo) throw InvalidArgument(what + ": range '" + item + "' is empty (write low-high)");
-      for (int l = lo; l <= hi; ++l) out.push_back(l);
-    }
-  }
-  std::set<int> seen;
-  for (int l : out)
-    if (!seen.insert(l).second) throw InvalidArgument(what + ": layer " + std::to_string(l) + " is listed twice");
-  return out;
-}
-
-std::vector<Proj> parseTargets(const std::string& text) {
-  std::vector<Proj> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    auto p = parseProj(item);
-    if (!p) throw InvalidArgument("LoRA target '" + item + "' matches no projection (expected q,k,v,o,gate,up,down or q_proj ...)");
-    if (std::find(out.begin(), out.end(), *p) != out.end())
-      throw InvalidArgument("LoRA target '" + item + "' is listed twice");
-    out.push_back(*p);
-  }
-  if (out.empty()) throw InvalidArgument("LoRA targets: the list is empty");
-  return out;
-}
-
-std::string formatLayerList(const std::vector<int>& layersIn) {
-  if (layersIn.empty()) return "none";
-  auto layers = sortedLayers(layersIn);
-  std::string out;
-  for (size_t i = 0; i < layers.size();) {
-    size_t j = i;
-    while (j + 1 < layers.size() && layers[j + 1] == layers[j] + 1) ++j;
-    if (!out.empty()) out += ",";
-    out += std::to_string(layers[i]);
-    if (j > i) out += "-" + std::to_string(layers[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
-std::string peftLoraKey(int layer, Proj p, char which) {
-  return "base_model.model." + hfProjPrefix(layer, p) + ".lora_" + std::string(1, which) + ".weight";
-}
-
-std::string garfaKey(int layer) { return "layers." + std::to_string(layer) + ".beta"; }
-
-void AdapterSet::validate(const ModelConfig& c, const AdapterSpec& s) {
-  auto checkLayers = [&](const std::vector<int>& layers, const char* what) {
-    std::set<int> seen;
-    for (int l : layers) {
-      if (l < 0 || l >= c.numLayers)
-        throw InvalidArgument(std::string(what) + " layer " + std::to_string(l) + " is out of range 0.." +
-                              std::to_string(c.numLayers - 1) + " (the model has " + std::to_string(c.numLayers) + " layers)");
-      if (!seen.insert(l).second) throw InvalidArgument(std::string(what) + " layer " + std::to_string(l) + " is listed twice");
-    }
-  };
-  checkLayers(s.lora.layers, "LoRA");
-  checkLayers(s.garfa.layers, "GARFA");
-  if (!s.lora.layers.empty()) {
-    if (s.lora.targets.empty()) throw InvalidArgument("LoRA targets: the list is empty, so the adapter would change nothing");
-    std::set<Proj> seen;
-    for (Proj p : s.lora.targets)
-      if (!seen.insert(p).second) throw InvalidArgument(std::string("LoRA target '") + projShortName(p) + "' is listed twice");
-    if (s.lora.rank < 1) throw InvalidArgument("LoRA rank must be >= 1, got " + std::to_string(s.lora.rank));
-    if (!(s.lora.alpha > 0)) throw InvalidArgument("lora_alpha must be > 0");
-    if (!(s.lora.dropout >= 0 && s.lora.dropout < 1)) throw InvalidArgument("LoRA dropout must be in [0, 1)");
-  }
-  if (s.garfa.clamp && !(s.garfa.minAlpha > 0 && s.garfa.maxAlpha > s.garfa.minAlpha))
-    throw InvalidArgument("GARFA clamp range must satisfy 0 < min < max");
-}
-
 AdapterSet AdapterSet::create(const ModelConfig& config, const AdapterSpec& spec, uint64_t seed) {
-  validate(config, spec);
+  validateAdapterSpec(config, spec);
   AdapterSet a;
   a.spec_ = spec;
   a.spec_.lora.layers = sortedLayers(spec.lora.layers);
@@ -153,7 +55,10 @@ AdapterSet AdapterSet::create(const ModelConfig& config, const AdapterSpec& spec
   a.config_ = config;
   a.lora_.resize(size_t(config.numLayers));
   a.beta_.resize(size_t(config.numLayers));
+  // Drawn on the host from a seeded CPU generator: the same adapters whatever device the model runs on. Adapters
+  // stay host tensors; the forward copies them to the model's device (differentiably).
   auto gen = at::detail::createCPUGenerator(seed);
+  const auto hostF32 = torch::TensorOptions().dtype(torch::kFloat32).device(hostDevice());
   const int r = spec.lora.rank;
   for (int l : a.spec_.lora.layers)
     for (Proj p : a.spec_.lora.targets) {
@@ -168,10 +73,6 @@ AdapterSet AdapterSet::create(const ModelConfig& config, const AdapterSpec& spec
     }
   for (int l : a.spec_.garfa.layers) a.beta_[size_t(l)] = torch::zeros({config.numKvHeads}, hostF32).requires_grad_(true);
   return a;
-}
-
-bool AdapterSet::isAdapterDir(const fs::path& dir) {
-  return fs::exists(dir / kPeftConfig) || fs::exists(dir / kGarfaConfig);
 }
 
 json AdapterSet::peftConfigJson() const {
@@ -228,66 +129,7 @@ void AdapterSet::save(const fs::path& dir) const {
 }
 
 AdapterSet AdapterSet::load(const fs::path& dir, const ModelConfig& config) {
-  if (!isAdapterDir(dir))
-    throw CheckpointError(dir.string() + ": not an adapter directory (expected adapter_config.json and/or garfa_config.json)");
-  AdapterSpec spec;
-  spec.lora.layers.clear();
-  json peft, garfa;
-  if (fs::exists(dir / kPeftConfig)) {
-    const fs::path p = dir / kPeftConfig;
-    peft = readJsonFile<CheckpointError>(p);
-    try {
-      if (peft.value("peft_type", "") != "LORA")
-        throw CheckpointError(p.string() + ": peft_type is '" + peft.value("peft_type", "") + "', expected LORA");
-      spec.lora.rank = peft.at("r").get<int>();
-      spec.lora.alpha = peft.at("lora_alpha").get<double>();
-      spec.lora.dropout = peft.value("lora_dropout", 0.0);
-      spec.lora.targets.clear();
-      for (const auto& m : peft.at("target_modules")) {
-        auto pr = parseProj(m.get<std::string>());
-        if (!pr) throw CheckpointError(p.string() + ": target module '" + m.get<std::string>() + "' is not a Llama projection");
-        spec.lora.targets.push_back(*pr);
-      }
-      // PEFT: an int, a list, or null / absent for every layer.
-      const json ltt = peft.value("layers_to_transform", json(nullptr));
-      if (ltt.is_null()) {
-        for (int l = 0; l < config.numLayers; ++l) spec.lora.layers.push_back(l);
-      } else if (ltt.is_number_integer()) {
-        spec.lora.layers = {ltt.get<int>()};
-      } else {
-        spec.lora.layers = ltt.get<std::vector<int>>();
-      }
-      if (peft.at("target_modules").is_string())
-        throw CheckpointError(p.string() + ": target_modules as a regular expression is not supported; list the modules");
-      spec.baseModel = peft.value("base_model_name_or_path", "");
-    } catch (const json::exception& e) {
-      throw CheckpointError(p.string() + ": " + e.what() + " (needs r, lora_alpha, target_modules)");
-    }
-  }
-  if (fs::exists(dir / kGarfaConfig)) {
-    const fs::path p = dir / kGarfaConfig;
-    garfa = readJsonFile<CheckpointError>(p);
-    try {
-      spec.garfa.layers = garfa.at("layers").get<std::vector<int>>();
-      const int G = garfa.at("num_key_value_heads").get<int>();
-      if (G != config.numKvHeads)
-        throw CheckpointError(p.string() + ": made for " + std::to_string(G) + " KV heads, the model has " +
-                              std::to_string(config.numKvHeads));
-      if (garfa.contains("clamp_alpha") && garfa["clamp_alpha"].is_array()) {
-        spec.garfa.clamp = true;
-        spec.garfa.minAlpha = garfa["clamp_alpha"][0].get<double>();
-        spec.garfa.maxAlpha = garfa["clamp_alpha"][1].get<double>();
-      }
-      if (spec.baseModel.empty()) spec.baseModel = garfa.value("base_model_name_or_path", "");
-    } catch (const json::exception& e) {
-      throw CheckpointError(p.string() + ": " + e.what() + " (needs layers, num_key_value_heads)");
-    }
-  }
-  try {
-    validate(config, spec);
-  } catch (const InvalidArgument& e) {
-    throw CheckpointError(dir.string() + ": adapter does not fit the model: " + e.what());
-  }
+  const AdapterSpec spec = readAdapterSpec(dir, config);  // JSON files, validated (adapter_config.cpp)
   AdapterSet a = create(config, spec, 0);
   torch::NoGradGuard ng;
   auto restore = [](const std::shared_ptr<SafetensorsFile>& f, const std::string& key, torch::Tensor& dst) {

@@ -2,6 +2,7 @@
 // turned into core::Interventions for the forward. Files: the PEFT layout for LoRA (adapter_config.json +
 // adapter_model.safetensors) and a LayerScope sidecar for GARFA (garfa_config.json + garfa.safetensors).
 // Adapters are float32 whatever the base compute dtype. Layer targeting is validated, never a silent no-op.
+// The specs and the JSON files are adapter_config.h (torch-free); this file adds the tensors.
 #pragma once
 
 #include <array>
@@ -17,44 +18,10 @@
 #include "core/model/config.h"
 #include "core/model/model.h"
 #include "core/model/names.h"
+#include "core/train/adapter_config.h"
 #include "core/train/trainer.h"
 
 namespace layerscope::core {
-
-/// LS-LoRA: W + (alpha / r) B A on chosen layers and projections. Empty `layers` = no LoRA.
-struct LoraSpec {
-  std::vector<int> layers;                                   ///< layer indices (0..L-1), any order, no duplicates
-  std::vector<Proj> targets{kAllProj.begin(), kAllProj.end()};  ///< projections that get a slot
-  int rank = 16;                                             ///< r
-  double alpha = 32;                                         ///< lora_alpha; scale = alpha / r
-  double dropout = 0.05;                                     ///< on the slot input, training only
-};
-
-/// GARFA: alpha_{l,g} = exp(beta_{l,g}) multiplying layer l's inverse frequencies for KV head g (docs/methods.md section 3).
-struct GarfaSpec {
-  std::vector<int> layers;  ///< empty = no GARFA
-  bool clamp = false;       ///< keep alpha in [minAlpha, maxAlpha] after every update (option, default off)
-  double minAlpha = 0.25;
-  double maxAlpha = 4.0;
-};
-
-struct AdapterSpec {
-  LoraSpec lora;
-  GarfaSpec garfa;
-  std::string baseModel;  ///< base_model_name_or_path recorded in the files
-};
-
-/// Parses a layer list "23-31", "0,2,5-7" or "none" (empty); throws InvalidArgument naming `what`.
-std::vector<int> parseLayerList(const std::string& text, const std::string& what);
-/// "q,k,v,o,gate,up,down" (short or HF module names); an unknown name is an InvalidArgument.
-std::vector<Proj> parseTargets(const std::string& text);
-/// Compact text form of a layer list ("0-3,7"; "none" when empty).
-std::string formatLayerList(const std::vector<int>& layers);
-
-/// PEFT key of a LoRA matrix: base_model.model.model.layers.{l}.self_attn.q_proj.lora_A.weight (`which` "A"/"B").
-std::string peftLoraKey(int layer, Proj p, char which);
-/// GARFA key: layers.{l}.beta.
-std::string garfaKey(int layer);
 
 /// Trainable adapter state for one model configuration.
 class AdapterSet {
@@ -67,7 +34,7 @@ class AdapterSet {
   /// malformed file, a missing key or a shape that does not match `config`.
   static AdapterSet load(const std::filesystem::path& dir, const ModelConfig& config);
   /// True if `dir` holds adapter_config.json or garfa_config.json.
-  static bool isAdapterDir(const std::filesystem::path& dir);
+  static bool isAdapterDir(const std::filesystem::path& dir) { return isAdapterDirectory(dir); }
 
   /// Writes the PEFT LoRA files (if any LoRA) and the GARFA sidecar (if any GARFA) into `dir`, each file
   /// atomically (weights before their config, so a config never names tensors that are not there yet).
@@ -78,7 +45,6 @@ class AdapterSet {
   Interventions interventions(bool training = false) const;
 
   /// Trainable parameters with stable names (the PEFT / GARFA keys), for the Trainer's groups.
-/// The products B A are computed on `device`; the file is written from the host.
   std::vector<NamedParam> loraParameters() const;
   std::vector<NamedParam> garfaParameters() const;
   int64_t loraParameterCount() const;
@@ -103,7 +69,6 @@ class AdapterSet {
   nlohmann::json garfaConfigJson() const;
 
  private:
-  static void validate(const ModelConfig& config, const AdapterSpec& spec);
   AdapterSpec spec_;
   ModelConfig config_;
   std::vector<std::array<LoraSlot, kNumProj>> lora_;  // [L]; inactive slots undefined
@@ -113,6 +78,7 @@ class AdapterSet {
 /// Writes a full HF checkpoint to `out`: config.json (torch_dtype of the merged weights), model.safetensors with
 /// LoRA folded in, the base directory's tokenizer files, and the GARFA sidecar files copied beside it (they are
 /// then loadable with `--adapter out`). Written into a temporary sibling and renamed, so `out` is all or nothing.
+/// The products B A are computed on `device`; the file is written from the host.
 void mergeAdapter(const std::filesystem::path& baseDir, const std::filesystem::path& adapterDir,
                   const std::filesystem::path& out, c10::Device device = hostDevice());
 

@@ -12,6 +12,7 @@
 
 #include <Eigen/Core>
 
+#include "analysis/paper_semantics.h"
 #include "analysis/sensitivity_metrics.h"
 #include "analysis/statistics.h"
 #include "core/base/job_control.h"
@@ -119,23 +120,39 @@ struct RedundancyParams {
   bool angular = false;  ///< ShortGPT BI as arccos(sim)/pi instead of 1 - sim
   int batchSize = 8;
   core::Interventions skips;  ///< modules already dropped (iterative plans): only skipAttention / skipMlp are read
+  /// layerscope (default) | llm-drop | shortgpt (paper_semantics.h; afcl defines no redundancy).
+  Semantics semantics = Semantics::LayerScope;
+  bool dropNorm = true;     ///< llm-drop layer_drop_norm: false = cos(norm(x), sub-block output), no residual
+  int chunkTokens = 2048;   ///< llm-drop calibration chunk (capped at the model's max positions)
+  int shortgptStride = 256; ///< shortgpt calibration window
 };
 
 struct RedundancyResult {
   Eigen::VectorXd attn, mlp, block;  ///< mean per-token cosine similarity, [L]
   Eigen::VectorXd blockBi;            ///< ShortGPT Block Influence: 1 - block (or arccos(block)/pi when angular)
   std::size_t tokens = 0;             ///< calibration tokens (all prompt tokens of all items)
+  std::size_t sequences = 0;          ///< calibration sequences (prompts, llm-drop chunks or shortgpt windows)
   RedundancyParams params;
   double seconds = 0;
 };
 
 /// cos(resid_pre, resid_mid), cos(resid_mid, resid_post), cos(resid_pre, resid_post) per token in float32,
 /// averaged over every prompt token of every item (mean, not sum). Computed inside a capture sink, so memory
-/// does not grow with layers.
+/// does not grow with layers. llm-drop: calibration = packed chunks, dropNorm = false compares the normalised
+/// input with the sub-block output. shortgpt: calibration = windows, per-token sim with NaN -> 0.5, the last
+/// layer's output read after the final norm, blockBi = mean of the per-token BI (docs/analyses.md).
 RedundancyResult redundancy(const ModelTaskInputs& in, const RedundancyParams& params = {},
                             const core::JobControl* job = nullptr);
 
-enum class DropPlanKind { OneShot, Iterative, Joint };
+/// The calibration sequences of `params.semantics` (prompts, llm-drop chunks or shortgpt windows).
+std::vector<std::vector<int32_t>> calibrationSequences(const ModelTaskInputs& in, const RedundancyParams& params);
+
+/// sim(i, g-1) = mean cos(h_i, h_{i+g}), [L, L], -inf where i + g > L; h_i = resid_pre[i], h_L = the last layer's
+/// output (LLM-Drop block_drop.py get_block_similarities_consecutive). Calibration of `params.semantics`.
+Eigen::MatrixXd blockSimilarityMatrix(const ModelTaskInputs& in, const RedundancyParams& params,
+                                      const core::JobControl* job = nullptr);
+
+enum class DropPlanKind { OneShot, Iterative, Joint, IterativeJoint, Consecutive };
 std::string dropPlanName(DropPlanKind k);
 DropPlanKind parseDropPlan(std::string_view name);
 
@@ -151,6 +168,9 @@ struct DropParams {
   std::string module = "attn";  ///< one-shot / iterative: "attn" or "mlp" (joint ranks both together)
   int batchSize = 8;
   int timingRepeats = 3;     ///< forward timing: best of this many passes over the items
+  Semantics semantics = Semantics::LayerScope;  ///< layerscope | llm-drop | shortgpt
+  bool dropNorm = true;      ///< llm-drop layer_drop_norm
+  bool angular = false;      ///< shortgpt: angular BI
 };
 
 struct DropResult {
@@ -168,7 +188,9 @@ struct DropResult {
 core::Interventions dropInterventions(const std::vector<DroppedModule>& dropped, int numLayers);
 
 /// Builds the plan (one-shot: the n most similar modules of one kind; iterative: drop 1, re-score the dropped
-/// model, repeat; joint: attention and MLP ranked together) and evaluates it (accuracy, measured speedup).
+/// model, repeat; joint: attention and MLP ranked together; iterative-joint: one module of either kind per round;
+/// consecutive: the n adjacent blocks whose ends are most similar) under `params.semantics` and evaluates it
+/// (accuracy, measured speedup). shortgpt ranks blocks by Block Influence (one-shot, module block).
 DropResult dropPlan(const ModelTaskInputs& in, const DropParams& params, const core::JobControl* job = nullptr);
 
 /// Best-of-`repeats` wall time of one forward pass over every request of the task (the bench's unit).
@@ -187,6 +209,7 @@ struct ManipulationParams {
   std::vector<int> layers;          ///< k values; empty = 0..L-1. k = L is allowed and means "no manipulation"
   std::uint64_t seed = kDefaultSeed;
   int batchSize = 8;
+  Semantics semantics = Semantics::LayerScope;  ///< layerscope | afcl (position rule and shuffle seeding)
 };
 
 struct ManipulationResult {
@@ -210,8 +233,15 @@ struct ManipulationContext {
 /// The interventions of `mode` at layer k for one batch: every prompt token except the last (the decision
 /// token) is manipulated; continuation tokens are left alone. k >= L gives no intervention. Random noise and
 /// shuffles are seeded per (seed, item, k), so every decoding step of an item sees the same manipulation.
+/// afcl: every position of the fed sequence except its last real one, shuffles seeded manual_seed(k * t).
 core::Interventions manipulationInterventions(ManipulationMode mode, int k, const core::BatchInfo& batch,
-                                              const ManipulationContext& ctx, std::uint64_t seed, int numLayers);
+                                              const ManipulationContext& ctx, std::uint64_t seed, int numLayers,
+                                              Semantics semantics = Semantics::LayerScope);
+
+/// Number of leading positions of each row that a manipulation touches ([B]): layerscope promptLength - 1
+/// (swap: at most the donor's length), afcl length - 1.
+std::vector<int64_t> manipulatedPositions(ManipulationMode mode, const core::BatchInfo& batch,
+                                          const ManipulationContext& ctx, Semantics semantics);
 
 /// Captures the ManipulationContext of a batch (one forward, plus one for the swap donors).
 ManipulationContext captureManipulationContext(const ModelTaskInputs& in, const core::BatchInfo& batch, bool donors);

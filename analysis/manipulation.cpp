@@ -1,11 +1,13 @@
 // Previous-token manipulations (docs/methods.md section 6, "Attend First, Consolidate Later"): random, freeze,
 // shuffle, swap and skip_attention at the input of layer k, built from the core's state replacements and skips;
-// accuracy against k. All k of one batch are evaluated after one base capture of the batch.
+// accuracy against k. Semantics afcl: the official position rule and shuffle seeding (paper_semantics.h).
+// All k of one batch are evaluated after one base capture of the batch.
 #include <algorithm>
 #include <chrono>
 
 #include "analysis/layer_analyses.h"
 #include "core/base/error.h"
+#include "core/model/host_random.h"
 
 namespace layerscope::analysis {
 namespace {
@@ -78,8 +80,24 @@ ManipulationContext captureManipulationContext(const ModelTaskInputs& in, const 
   return ctx;
 }
 
+std::vector<int64_t> manipulatedPositions(ManipulationMode mode, const core::BatchInfo& batch,
+                                          const ManipulationContext& ctx, Semantics semantics) {
+  const int64_t B = batch.inputIds.size(0), T = batch.inputIds.size(1);
+  std::vector<int64_t> n(static_cast<size_t>(B));
+  for (int64_t r = 0; r < B; ++r) {
+    // layerscope: every prompt token except the decision token; afcl (llama_manipulate.py, manipulation_tokens =
+    // range(input_ids.shape[1] - 1)): every position of the fed sequence except its last real one
+    int64_t c = semantics == Semantics::Afcl ? int64_t(batch.length.at(size_t(r))) - 1
+                                             : int64_t(batch.promptLength.at(size_t(r))) - 1;
+    if (mode == ManipulationMode::Swap) c = std::min<int64_t>(c, ctx.donorLength.at(size_t(r)));
+    n[size_t(r)] = std::clamp<int64_t>(c, 0, T);
+  }
+  return n;
+}
+
 core::Interventions manipulationInterventions(ManipulationMode mode, int k, const core::BatchInfo& batch,
-                                              const ManipulationContext& ctx, std::uint64_t seed, int L) {
+                                              const ManipulationContext& ctx, std::uint64_t seed, int L,
+                                              Semantics semantics) {
   core::Interventions iv;
   if (k >= L) return iv;
   if (k < 0) throw InvalidArgument("manipulation: layer k = " + std::to_string(k) + " is negative");
@@ -88,29 +106,35 @@ core::Interventions manipulationInterventions(ManipulationMode mode, int k, cons
     for (int l = k; l < L; ++l) iv.skipAttention[size_t(l)] = true;
     return iv;
   }
+  const bool afcl = semantics == Semantics::Afcl;
   const int64_t B = batch.inputIds.size(0), T = batch.inputIds.size(1);
   const auto& x = ctx.base.at(size_t(k));  // [B,T,D]
   const int64_t D = x.size(2);
-  auto mask = torch::zeros({B, T}, torch::kBool);
-  for (int64_t r = 0; r < B; ++r) {
-    int64_t n = batch.promptLength[size_t(r)] - 1;  // every prompt token except the decision token
-    if (mode == ManipulationMode::Swap) n = std::min<int64_t>(n, ctx.donorLength.at(size_t(r)));
-    if (n > 0) mask[r].narrow(0, 0, n).fill_(true);
-  }
+  const auto count = manipulatedPositions(mode, batch, ctx, semantics);
+  auto mask = torch::zeros({B, T}, torch::TensorOptions().dtype(torch::kBool).device(core::hostDevice()));
+  for (int64_t r = 0; r < B; ++r)
+    if (count[size_t(r)] > 0) mask[r].narrow(0, 0, count[size_t(r)]).fill_(true);
   torch::Tensor values;
   if (mode == ManipulationMode::Random || mode == ManipulationMode::Shuffle) {
     values = x.clone();
     for (int64_t r = 0; r < B; ++r) {
-      const int64_t n = std::min<int64_t>(T, batch.promptLength[size_t(r)]);
-      auto gen = at::detail::createCPUGenerator(rowSeed(seed, batch.item[size_t(r)], k, int(mode)));
+      if (afcl && mode == ManipulationMode::Shuffle) {
+        // manipulations_utils.py apply_shuffle_random: torch.manual_seed(k * t); randperm(D) per token t
+        for (int64_t t = 0; t < count[size_t(r)]; ++t) values[r][t].copy_(x[r][t].index_select(0, afclShufflePermutation(D, k, t)));
+        continue;
+      }
+      const int64_t n = afcl ? count[size_t(r)] : std::min<int64_t>(T, batch.promptLength[size_t(r)]);
+      if (n <= 0) continue;
+      auto gen = core::hostGenerator(rowSeed(seed, batch.item[size_t(r)], k, int(mode)));  // same draws on every device
       auto xr = x[r].narrow(0, 0, n);  // [n,D]
       if (mode == ManipulationMode::Random) {
-        // Gaussian noise rescaled to each original vector's L2 norm
-        auto noise = torch::randn({n, D}, gen, torch::TensorOptions().dtype(torch::kFloat64));
+        // Gaussian noise rescaled to each original vector's L2 norm (afcl draws from the unseeded global
+        // generator, which cannot be reproduced; the per-(seed, item, k) stream is kept)
+        auto noise = core::hostNormal({n, D}, gen);
         auto scaled = noise * (xr.to(torch::kFloat64).norm(2, -1, true) / noise.norm(2, -1, true));
         values[r].narrow(0, 0, n).copy_(scaled);
       } else {
-        auto perm = torch::rand({n, D}, gen, torch::TensorOptions().dtype(torch::kFloat64)).argsort(int64_t(-1));  // [n,D]
+        auto perm = core::hostUniform({n, D}, gen).argsort(int64_t(-1));  // [n,D]
         values[r].narrow(0, 0, n).copy_(xr.gather(1, perm));
       }
     }
@@ -136,6 +160,9 @@ ManipulationResult manipulate(const ModelTaskInputs& in, const ManipulationParam
     if (k < 0 || k > L)
       throw InvalidArgument("manipulate: layer k = " + std::to_string(k) + " is out of range 0.." + std::to_string(L));
   if (!in.eval) throw InvalidArgument("manipulate: needs the base evaluation");
+  if (!semanticsDefines(p.semantics, "manipulation"))
+    throw InvalidArgument("manipulate: semantics " + semanticsName(p.semantics) +
+                          " defines no manipulation (use layerscope or afcl)");
   const bool swap = p.mode == ManipulationMode::Swap;
   if (swap && in.task->items.size() < 2) throw InvalidArgument("manipulate: swap needs at least 2 items");
   std::size_t cachedSerial = SIZE_MAX;
@@ -148,7 +175,7 @@ ManipulationResult manipulate(const ModelTaskInputs& in, const ManipulationParam
       cachedSerial = b.serial, cachedStep = b.step;
       extra += swap ? 2 : 1;
     }
-    return manipulationInterventions(p.mode, res.k[size_t(v)], b, ctx, p.seed, L);
+    return manipulationInterventions(p.mode, res.k[size_t(v)], b, ctx, p.seed, L, p.semantics);
   };
   core::ScoringOptions so = in.eval->options;
   so.batchSize = p.batchSize;

@@ -54,6 +54,14 @@ std::string readFile(const fs::path& p) {
   return ss.str();
 }
 
+// The definition each analysis followed (docs/analyses.md "LayerScope definition vs each paper's code").
+json semanticsJson(const AnalyzeRequest& r) {
+  const auto s = parseSemantics(r.semantics);
+  auto of = [&](const char* a) { return semanticsName(semanticsDefines(s, a) ? s : Semantics::LayerScope); };
+  return {{"requested", r.semantics}, {"redundancy", of("redundancy")}, {"drop", of("drop")},
+          {"manipulation", of("manipulation")}};
+}
+
 json optionsJson(const AnalyzeRequest& r) {
   return {{"dtype", r.dtype}, {"batch_size", r.batchSize}, {"seed", r.seed},
           {"stop_string", r.stopString}, {"max_new_tokens", r.maxNewTokens}, {"extraction", r.extraction},
@@ -64,6 +72,7 @@ json optionsJson(const AnalyzeRequest& r) {
           {"bootstrap", r.bootstrap}, {"confidence", r.confidence}, {"probe_bootstrap", r.probeBootstrap},
           {"probe_folds", r.probeFolds}, {"rope_mode", r.ropeMode}, {"rope_loss", r.ropeLoss}, {"eps", r.eps},
           {"rope_per_head", r.ropePerHead}, {"angular", r.angular}, {"profiles", r.profiles},
+          {"semantics", semanticsJson(r)}, {"drop_norm", r.dropNorm},
           {"coloc", {colocalizationKeys(r).first, colocalizationKeys(r).second}}, {"k_sens", r.kSens}, {"k_rope", r.kRope},
           {"alpha", r.alpha}, {"verdict_basis", r.verdictBasis}, {"permutation_draws", r.permutationDraws},
           {"method", "LayerScope operationalisation where docs/methods.md is silent; see docs/analyses.md"}};
@@ -146,6 +155,7 @@ void validateRequest(const AnalyzeRequest& r) {
   if (r.verdictBasis != "t" && r.verdictBasis != "permutation")
     throw InvalidArgument("--verdict-basis must be t or permutation, got '" + r.verdictBasis + "'");
   for (const auto& m : r.manipulations) parseManipulation(m);
+  parseSemantics(r.semantics);
   for (int k : r.manipulationLayers)
     if (k < 0 || k > L)
       throw InvalidArgument("--layers: layer " + std::to_string(k) + " is out of range 0.." + std::to_string(L - 1) +
@@ -156,7 +166,7 @@ void validateRequest(const AnalyzeRequest& r) {
     const auto plan = parseDropPlan(r.dropPlan);
     if (r.dropModule != "attn" && r.dropModule != "mlp" && r.dropModule != "block")
       throw InvalidArgument("--module must be attn, mlp or block");
-    const int maxN = plan == DropPlanKind::Joint ? 2 * L : L;
+    const int maxN = plan == DropPlanKind::Joint || plan == DropPlanKind::IterativeJoint ? 2 * L : L;
     if (r.dropN < 1 || r.dropN > maxN)
       throw InvalidArgument("--n " + std::to_string(r.dropN) + " is out of range 1.." + std::to_string(maxN) +
                             " for plan " + r.dropPlan + " (L = " + std::to_string(L) + ")");
@@ -383,6 +393,8 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
     RedundancyParams rp;
     rp.angular = req.angular;
     rp.batchSize = req.batchSize;
+    if (semanticsDefines(parseSemantics(req.semantics), "redundancy")) rp.semantics = parseSemantics(req.semantics);
+    rp.dropNorm = req.dropNorm;
     auto r = redundancy(in, rp, progress.job());
     res.layerScores["redundancy.attn"] = toVec(r.attn);
     res.layerScores["redundancy.mlp"] = toVec(r.mlp);
@@ -492,6 +504,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
       mp.layers = req.manipulationLayers;
       mp.seed = req.seed;
       mp.batchSize = req.batchSize;
+      if (semanticsDefines(parseSemantics(req.semantics), "manipulation")) mp.semantics = parseSemantics(req.semantics);
       auto m = manipulate(in, mp, progress.job());
       curves[name] = m.accuracy;
       man["k"] = m.k;
@@ -520,6 +533,9 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
     dp.n = req.dropN;
     dp.module = req.dropModule;
     dp.batchSize = req.batchSize;
+    dp.semantics = parseSemantics(req.semantics);  // drop with a semantics that defines none is an error
+    dp.dropNorm = req.dropNorm;
+    dp.angular = req.angular;
     auto d = dropPlan(in, dp, progress.job());
     json dropped = json::array();
     for (const auto& m : d.dropped) dropped.push_back({{"layer", m.layer}, {"module", m.module}, {"similarity", m.similarity}});

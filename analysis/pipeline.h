@@ -67,6 +67,10 @@ struct AnalyzeRequest {
 
   // redundancy (docs/methods.md section 5)
   bool angular = false;  ///< ShortGPT BI as arccos(sim)/pi
+  /// Definitions of redundancy, drop plans and manipulations: layerscope | llm-drop | shortgpt | afcl
+  /// (analysis/paper_semantics.h); each analysis the semantics does not define keeps LayerScope's.
+  std::string semantics = "layerscope";
+  bool dropNorm = true;  ///< llm-drop layer_drop_norm
 
   // extra per-layer profiles (analysis/profile_registry.h, docs/analyses.md): run after redundancy
   std::vector<std::string> profiles = defaultProfileNames();  ///< registered names (logit_lens, ...); default: the default-on ones

@@ -1,11 +1,12 @@
 // Layer redundancy (docs/methods.md section 5): per-token cosine similarities of the residual stream around each
-// sub-block, computed in a capture sink in float32 and averaged over all prompt tokens; ShortGPT Block
-// Influence; one-shot / iterative / joint drop plans through the core's skipAttention / skipMlp, evaluated for
-// accuracy and measured forward speedup.
+// sub-block, computed in a capture sink in float32 and averaged over the calibration tokens; ShortGPT Block
+// Influence; the block-to-block similarity matrix of consecutive block drop. The calibration set and the
+// per-token rule follow the chosen semantics (paper_semantics.h); drop plans are in drop_plans.cpp.
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "analysis/layer_analyses.h"
@@ -17,211 +18,211 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using core::Site;
 
-// Sums the per-token cosine of (pre, mid), (mid, post), (pre, post) over real tokens, per layer.
+// [B,T]: x.y / sqrt(|x|^2 |y|^2), 0 where a norm is 0 (docs/statistics.md: a zero vector has cosine 0).
+// sqrt of the product (not |x| |y|) makes cos(x, x) exactly 1: sqrt(s*s) == s in IEEE arithmetic. This is also
+// torch.nn.functional.cosine_similarity (LLM-Drop) up to its eps = 1e-8 floor on the norm product.
+torch::Tensor cosine(const torch::Tensor& a, const torch::Tensor& b) {
+  auto dot = (a * b).sum(-1);
+  auto den = ((a * a).sum(-1) * (b * b).sum(-1)).sqrt();
+  return torch::where(den > 0, dot / den.clamp_min(std::numeric_limits<float>::min()), torch::zeros_like(dot));
+}
+
+// Sums per layer over real tokens: [0] attention similarity, [1] MLP similarity, [2] block similarity,
+// [3] per-token Block Influence (shortgpt only). LayerScope / llm-drop with dropNorm: cos(pre, mid), cos(mid, post),
+// cos(pre, post). llm-drop without dropNorm: cos(norm(pre), attn_out), cos(norm(mid), mlp_out). shortgpt: block
+// similarity per token with NaN -> 0.5; the last layer's block is finished by the caller (final norm).
 class CosineSink : public core::CaptureSink {
  public:
-  CosineSink(int layers, torch::Tensor mask) : mask_(mask.to(torch::kFloat64)), sums_(size_t(layers), {0, 0, 0}) {
-    pre_.resize(size_t(layers));
-    mid_.resize(size_t(layers));
+  CosineSink(int layers, torch::Tensor mask, const RedundancyParams& p, const std::vector<torch::Tensor>* inNorm,
+             const std::vector<torch::Tensor>* postNorm, double eps)
+      : mask_(mask.to(torch::kFloat64)), sums_(size_t(layers), {0, 0, 0, 0}), p_(p), inNorm_(inNorm),
+        postNorm_(postNorm), eps_(eps), layers_(layers) {
+    pre_.resize(size_t(layers)), mid_.resize(size_t(layers)), attnOut_.resize(size_t(layers)), mlpOut_.resize(size_t(layers));
   }
   bool wants(const core::SiteKey& k) const override {
+    if (k.site == Site::AttnOut || k.site == Site::MlpOut) return !normFree();
     return k.site == Site::ResidPre || k.site == Site::ResidMid || k.site == Site::ResidPost;
   }
   void record(const core::SiteKey& k, const torch::Tensor& x) override {
     const auto l = size_t(k.layer);
     auto xf = x.to(torch::kFloat32);  // docs/methods.md section 5: cosine in float32
-    if (k.site == Site::ResidPre) {
-      pre_[l] = xf;
-    } else if (k.site == Site::ResidMid) {
-      mid_[l] = xf;
-      sums_[l][0] += masked(cosine(pre_[l], xf));
-    } else {
-      sums_[l][1] += masked(cosine(mid_[l], xf));
-      sums_[l][2] += masked(cosine(pre_[l], xf));
-      pre_[l] = mid_[l] = torch::Tensor();
+    switch (k.site) {
+      case Site::ResidPre: pre_[l] = xf; break;
+      case Site::AttnOut: attnOut_[l] = xf; break;
+      case Site::MlpOut: mlpOut_[l] = xf; break;
+      case Site::ResidMid:
+        mid_[l] = xf;
+        if (normFree()) sums_[l][0] += masked(cosine(pre_[l], xf));
+        else if (attnOut_[l].defined()) sums_[l][0] += masked(cosine(rmsNormLike(pre_[l], (*inNorm_)[l], eps_), attnOut_[l]));
+        break;
+      default:  // ResidPost
+        if (normFree()) sums_[l][1] += masked(cosine(mid_[l], xf));
+        else if (mlpOut_[l].defined()) sums_[l][1] += masked(cosine(rmsNormLike(mid_[l], (*postNorm_)[l], eps_), mlpOut_[l]));
+        if (p_.semantics != Semantics::ShortGpt) {
+          sums_[l][2] += masked(cosine(pre_[l], xf));
+        } else if (int(l) + 1 < layers_) {
+          addShortGpt(l, pre_[l], xf);
+        }
+        if (int(l) + 1 < layers_) pre_[l] = torch::Tensor();  // shortgpt's last block needs it after the forward
+        mid_[l] = attnOut_[l] = mlpOut_[l] = torch::Tensor();
     }
   }
-  const std::vector<std::array<double, 3>>& sums() const { return sums_; }
+  // ShortGPT: hidden_states[L] is the final norm's output, so the last block compares its input with that.
+  void finishLastShortGpt(const torch::Tensor& finalHidden) {
+    const auto l = size_t(layers_ - 1);
+    addShortGpt(l, pre_[l], finalHidden.to(torch::kFloat32));
+  }
+  const std::vector<std::array<double, 4>>& sums() const { return sums_; }
 
  private:
-  // [B,T]: x.y / sqrt(|x|^2 |y|^2), 0 where a norm is 0 (docs/statistics.md: a zero vector has cosine 0).
-  // sqrt of the product (not |x| |y|) makes cos(x, x) exactly 1: sqrt(s*s) == s in IEEE arithmetic.
-  static torch::Tensor cosine(const torch::Tensor& a, const torch::Tensor& b) {
-    auto dot = (a * b).sum(-1);
-    auto den = ((a * a).sum(-1) * (b * b).sum(-1)).sqrt();
-    return torch::where(den > 0, dot / den.clamp_min(std::numeric_limits<float>::min()), torch::zeros_like(dot));
+  bool normFree() const { return p_.semantics != Semantics::LlmDrop || p_.dropNorm; }
+  void addShortGpt(size_t l, const torch::Tensor& in, const torch::Tensor& out) {
+    auto sim = shortgptTokenSimilarity(in, out);
+    sums_[l][2] += masked(sim);
+    sums_[l][3] += masked(shortgptTokenBi(sim, p_.angular));
   }
   double masked(const torch::Tensor& c) const { return (c.to(torch::kFloat64) * mask_.to(c.device())).sum().item<double>(); }
   torch::Tensor mask_;
-  std::vector<torch::Tensor> pre_, mid_;
-  std::vector<std::array<double, 3>> sums_;
+  std::vector<torch::Tensor> pre_, mid_, attnOut_, mlpOut_;
+  std::vector<std::array<double, 4>> sums_;
+  const RedundancyParams& p_;
+  const std::vector<torch::Tensor>*inNorm_, *postNorm_;
+  double eps_;
+  int layers_;
 };
 
+std::vector<torch::Tensor> normWeights(const core::LlamaModel& m, bool post) {
+  std::vector<torch::Tensor> out(size_t(m.config().numLayers));
+  for (const auto& [name, t] : m.namedWeights())
+    for (int l = 0; l < m.config().numLayers; ++l)
+      if (name == (post ? core::hfPostAttentionNorm(l) : core::hfInputNorm(l))) out[size_t(l)] = t.to(torch::kFloat32);
+  return out;
+}
+
+template <class F>
+void forEachBatch(const std::vector<std::vector<int32_t>>& seqs, int batchSize, const core::JobControl* job,
+                  const char* stage, F&& f) {
+  const size_t bs = size_t(std::max(1, batchSize));
+  const size_t nb = (seqs.size() + bs - 1) / bs;
+  for (size_t b = 0; b < nb; ++b) {
+    core::checkCancelled(job);
+    std::vector<const std::vector<int32_t>*> ptrs;
+    for (size_t i = b * bs; i < std::min(seqs.size(), (b + 1) * bs); ++i) ptrs.push_back(&seqs[i]);
+    f(core::padRight(ptrs));
+    core::reportProgress(job, {stage, double(b + 1), double(nb)});
+  }
+}
+
 }  // namespace
+
+std::vector<std::vector<int32_t>> calibrationSequences(const ModelTaskInputs& in, const RedundancyParams& p) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (const auto& it : in.task->items) prompts.push_back(it.prompt);
+  switch (p.semantics) {
+    case Semantics::LlmDrop: {
+      const auto& c = in.model->config();
+      const int chunk = std::min(p.chunkTokens, c.maxPositionEmbeddings > 0 ? c.maxPositionEmbeddings : p.chunkTokens);
+      std::optional<int32_t> bos = in.tokenizer ? in.tokenizer->bosId() : std::nullopt;
+      std::optional<int32_t> eos = in.tokenizer ? in.tokenizer->eosId() : std::nullopt;
+      return llmDropCalibrationChunks(prompts, bos, eos, chunk);
+    }
+    case Semantics::ShortGpt: return shortgptWindows(prompts, p.shortgptStride);
+    case Semantics::LayerScope: return prompts;
+    case Semantics::Afcl: break;
+  }
+  throw InvalidArgument("redundancy: semantics afcl defines no redundancy (use layerscope, llm-drop or shortgpt)");
+}
 
 RedundancyResult redundancy(const ModelTaskInputs& in, const RedundancyParams& p, const core::JobControl* job) {
   c10::InferenceMode guard;
   const auto t0 = Clock::now();
   const int L = in.model->config().numLayers;
-  const auto& items = in.task->items;
-  std::vector<std::array<double, 3>> sums(size_t(L), {0, 0, 0});
+  const auto seqs = calibrationSequences(in, p);
+  if (seqs.empty()) throw InvalidArgument("redundancy: no calibration tokens");
+  std::vector<std::array<double, 4>> sums(size_t(L), {0, 0, 0, 0});
   std::size_t tokens = 0;
-  const size_t bs = size_t(std::max(1, p.batchSize));
-  const size_t nb = (items.size() + bs - 1) / bs;
+  for (const auto& s : seqs) tokens += s.size();
   const bool skips = !p.skips.skipAttention.empty() || !p.skips.skipMlp.empty();
   core::Interventions iv;
   iv.skipAttention = p.skips.skipAttention;
   iv.skipMlp = p.skips.skipMlp;
-  for (size_t b = 0; b < nb; ++b) {
-    core::checkCancelled(job);
-    const size_t lo = b * bs, hi = std::min(items.size(), lo + bs);
-    std::vector<const std::vector<int32_t>*> ptrs;
-    for (size_t i = lo; i < hi; ++i) ptrs.push_back(&items[i].prompt), tokens += items[i].prompt.size();
-    auto pb = core::padRight(ptrs);
-    CosineSink sink(L, pb.mask);
+  std::vector<torch::Tensor> inNorm, postNorm;
+  if (p.semantics == Semantics::LlmDrop && !p.dropNorm) inNorm = normWeights(*in.model, false), postNorm = normWeights(*in.model, true);
+  forEachBatch(seqs, p.batchSize, job, "redundancy", [&](const core::PaddedBatch& pb) {
+    CosineSink sink(L, pb.mask, p, &inNorm, &postNorm, in.model->config().rmsNormEps);
     core::ForwardOptions fo;
     fo.computeLogits = false;
-    in.model->forward({pb.ids, pb.mask, {}}, skips ? &iv : nullptr, &sink, fo);
+    auto out = in.model->forward({pb.ids, pb.mask, {}}, skips ? &iv : nullptr, &sink, fo);
+    if (p.semantics == Semantics::ShortGpt) sink.finishLastShortGpt(out.finalHidden);
     for (int l = 0; l < L; ++l)
-      for (int s = 0; s < 3; ++s) sums[size_t(l)][size_t(s)] += sink.sums()[size_t(l)][size_t(s)];
-    core::reportProgress(job, {"redundancy", double(b + 1), double(nb)});
-  }
+      for (int s = 0; s < 4; ++s) sums[size_t(l)][size_t(s)] += sink.sums()[size_t(l)][size_t(s)];
+  });
   RedundancyResult r;
   r.params = p;
   r.tokens = tokens;
+  r.sequences = seqs.size();
   r.attn.resize(L), r.mlp.resize(L), r.block.resize(L), r.blockBi.resize(L);
   for (int l = 0; l < L; ++l) {
     r.attn[l] = sums[size_t(l)][0] / double(tokens);
     r.mlp[l] = sums[size_t(l)][1] / double(tokens);
     r.block[l] = sums[size_t(l)][2] / double(tokens);
-    r.blockBi[l] = p.angular ? std::acos(std::clamp(r.block[l], -1.0, 1.0)) / M_PI : 1.0 - r.block[l];
+    if (p.semantics == Semantics::ShortGpt)
+      r.blockBi[l] = sums[size_t(l)][3] / double(tokens);  // shortgpt.py sums per token; the mean ranks the same
+    else
+      r.blockBi[l] = p.angular ? std::acos(std::clamp(r.block[l], -1.0, 1.0)) / M_PI : 1.0 - r.block[l];
   }
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return r;
 }
 
-std::string dropPlanName(DropPlanKind k) {
-  switch (k) {
-    case DropPlanKind::OneShot: return "one-shot";
-    case DropPlanKind::Iterative: return "iterative";
-    case DropPlanKind::Joint: return "joint";
+namespace {
+// resid_pre of every layer and the last layer's output: sums of cos(h_i, h_j) over real tokens for all i < j.
+class BlockMatrixSink : public core::CaptureSink {
+ public:
+  BlockMatrixSink(int layers, torch::Tensor mask)
+      : mask_(mask.to(torch::kFloat64)), h_(size_t(layers) + 1), sums_(Eigen::MatrixXd::Zero(layers, layers)) {}
+  bool wants(const core::SiteKey& k) const override {
+    return k.site == Site::ResidPre || (k.site == Site::ResidPost && k.layer == int(h_.size()) - 2);
   }
-  return "one-shot";
-}
-
-DropPlanKind parseDropPlan(std::string_view name) {
-  for (auto k : {DropPlanKind::OneShot, DropPlanKind::Iterative, DropPlanKind::Joint})
-    if (dropPlanName(k) == name) return k;
-  throw InvalidArgument("unknown drop plan '" + std::string(name) + "' (expected one-shot, iterative or joint)");
-}
-
-core::Interventions dropInterventions(const std::vector<DroppedModule>& dropped, int L) {
-  core::Interventions iv;
-  iv.skipAttention.assign(size_t(L), false);
-  iv.skipMlp.assign(size_t(L), false);
-  for (const auto& d : dropped) {
-    if (d.layer < 0 || d.layer >= L) throw InvalidArgument("drop: layer " + std::to_string(d.layer) + " out of range");
-    (d.module == "attn" ? iv.skipAttention : iv.skipMlp)[size_t(d.layer)] = true;
+  void record(const core::SiteKey& k, const torch::Tensor& x) override {
+    h_[k.site == Site::ResidPre ? size_t(k.layer) : h_.size() - 1] = x.to(torch::kFloat32);
   }
-  return iv;
-}
+  const Eigen::MatrixXd& finish() {
+    const int L = int(h_.size()) - 1;
+    for (int i = 0; i < L; ++i)
+      for (int j = i + 1; j <= L; ++j)
+        sums_(i, j - i - 1) =
+            (cosine(h_[size_t(i)], h_[size_t(j)]).to(torch::kFloat64) * mask_.to(h_[size_t(i)].device())).sum().item<double>();
+    return sums_;
+  }
 
-double timeForwardPass(const ModelTaskInputs& in, int batchSize, const core::Interventions* iv, int repeats) {
+ private:
+  torch::Tensor mask_;
+  std::vector<torch::Tensor> h_;
+  Eigen::MatrixXd sums_;
+};
+}  // namespace
+
+Eigen::MatrixXd blockSimilarityMatrix(const ModelTaskInputs& in, const RedundancyParams& p, const core::JobControl* job) {
   c10::InferenceMode guard;
-  std::vector<std::vector<int32_t>> seqs;
-  for (const auto& it : in.task->items)
-    for (const auto& c : it.continuations) {
-      seqs.push_back(it.prompt);
-      seqs.back().insert(seqs.back().end(), c.begin(), c.end());
-    }
-  std::sort(seqs.begin(), seqs.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
-  std::vector<core::PaddedBatch> batches;
-  const size_t bs = size_t(std::max(1, batchSize));
-  for (size_t lo = 0; lo < seqs.size(); lo += bs) {
-    std::vector<const std::vector<int32_t>*> ptrs;
-    for (size_t i = lo; i < std::min(seqs.size(), lo + bs); ++i) ptrs.push_back(&seqs[i]);
-    batches.push_back(core::padRight(ptrs));
-  }
-  double best = 1e300;
-  for (int r = 0; r < std::max(1, repeats); ++r) {
-    const auto t0 = Clock::now();
-    for (const auto& b : batches) {
-      core::ForwardOptions fo;
-      fo.logitPositions = torch::tensor(std::vector<int64_t>(b.length.begin(), b.length.end()), torch::kInt64) - 1;
-      in.model->forward({b.ids, b.mask, {}}, iv, nullptr, fo);
-    }
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return best;
-}
-
-DropResult dropPlan(const ModelTaskInputs& in, const DropParams& p, const core::JobControl* job) {
-  const auto t0 = Clock::now();
   const int L = in.model->config().numLayers;
-  if (p.module != "attn" && p.module != "mlp" && p.module != "block")
-    throw InvalidArgument("drop: module must be attn, mlp or block, got '" + p.module + "'");
-  const int perLayer = (p.plan == DropPlanKind::Joint) ? 2 : 1;
-  if (p.n < 1 || p.n > L * perLayer)
-    throw InvalidArgument("drop: --n must be in 1.." + std::to_string(L * perLayer) + ", got " + std::to_string(p.n));
-  if (!in.eval) throw InvalidArgument("drop: needs the base evaluation");
-  DropResult res;
-  res.params = p;
-  RedundancyParams rp;
-  rp.batchSize = p.batchSize;
-  res.similarity = redundancy(in, rp, job);
-
-  // candidates (layer, module, similarity) not yet dropped, most similar first; ties: lower layer, attn first
-  auto rank = [&](const RedundancyResult& sim, const std::vector<DroppedModule>& done) {
-    std::vector<DroppedModule> c;
-    auto isDropped = [&](int l, const std::string& m) {
-      return std::any_of(done.begin(), done.end(), [&](const DroppedModule& d) { return d.layer == l && d.module == m; });
-    };
-    for (int l = 0; l < L; ++l) {
-      if (p.plan == DropPlanKind::Joint || p.module == "attn")
-        if (!isDropped(l, "attn")) c.push_back({l, "attn", sim.attn[l]});
-      if (p.plan == DropPlanKind::Joint || p.module == "mlp")
-        if (!isDropped(l, "mlp")) c.push_back({l, "mlp", sim.mlp[l]});
-      if (p.plan != DropPlanKind::Joint && p.module == "block")
-        if (!isDropped(l, "attn")) c.push_back({l, "block", sim.block[l]});
-    }
-    std::stable_sort(c.begin(), c.end(), [](const auto& a, const auto& b) { return a.similarity > b.similarity; });
-    return c;
-  };
-  auto add = [&](const DroppedModule& d) {
-    if (d.module == "block") {
-      res.dropped.push_back({d.layer, "attn", d.similarity});
-      res.dropped.push_back({d.layer, "mlp", d.similarity});
-    } else {
-      res.dropped.push_back(d);
-    }
-  };
-  if (p.plan == DropPlanKind::Iterative) {
-    RedundancyResult sim = res.similarity;
-    for (int s = 0; s < p.n; ++s) {
-      if (s > 0) {
-        rp.skips = dropInterventions(res.dropped, L);
-        sim = redundancy(in, rp, job);
-      }
-      add(rank(sim, res.dropped).front());
-    }
-  } else {
-    auto c = rank(res.similarity, {});
-    for (int s = 0; s < p.n; ++s) add(c[size_t(s)]);
-  }
-  const auto iv = dropInterventions(res.dropped, L);
-  core::ScoringOptions so = in.eval->options;
-  so.batchSize = p.batchSize;
-  res.eval = core::evaluate(*in.model, *in.tokenizer, *in.task, so, job,
-                            [&](const core::BatchInfo&, int) { return iv; });
-  res.accuracy = res.eval.accuracy;
-  res.baseAccuracy = in.eval->accuracy;
-  core::reportProgress(job, {"drop: timing", 0, 2});
-  res.baseForwardSeconds = timeForwardPass(in, p.batchSize, nullptr, p.timingRepeats);
-  core::reportProgress(job, {"drop: timing", 1, 2});
-  res.droppedForwardSeconds = timeForwardPass(in, p.batchSize, &iv, p.timingRepeats);
-  res.speedup = res.baseForwardSeconds / res.droppedForwardSeconds;
-  res.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  return res;
+  const auto seqs = calibrationSequences(in, p);
+  if (seqs.empty()) throw InvalidArgument("redundancy: no calibration tokens");
+  std::size_t tokens = 0;
+  for (const auto& s : seqs) tokens += s.size();
+  Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(L, L);
+  forEachBatch(seqs, p.batchSize, job, "block similarities", [&](const core::PaddedBatch& pb) {
+    BlockMatrixSink sink(L, pb.mask);
+    core::ForwardOptions fo;
+    fo.computeLogits = false;
+    in.model->forward({pb.ids, pb.mask, {}}, nullptr, &sink, fo);
+    sums += sink.finish();
+  });
+  Eigen::MatrixXd sim = sums / double(tokens);
+  for (int i = 0; i < L; ++i)
+    for (int g = 1; g <= L; ++g)
+      if (i + g > L) sim(i, g - 1) = -std::numeric_limits<double>::infinity();
+  return sim;
 }
 
 }  // namespace layerscope::analysis

@@ -51,6 +51,7 @@ analysis::AnalyzeRequest commonRequest(Args& args) {
   r.stopString = args.valueOr("--stop", r.stopString);
   r.maxNewTokens = int(args.intOr("--max-new-tokens", r.maxNewTokens));
   r.extraction = args.valueOr("--extraction", r.extraction);
+  r.semantics = args.valueOr("--semantics", r.semantics);  // layerscope | llm-drop | shortgpt | afcl
   return r;
 }
 
@@ -130,6 +131,7 @@ int runAnalyze(Args& args) {
   r.eps = args.doubleOr("--eps", r.eps);
   r.ropePerHead = !args.flag("--no-rope-per-head");
   r.angular = args.flag("--angular");
+  r.dropNorm = !args.flag("--no-drop-norm");
   r.kSens = size_t(args.intOr("--k-sens", 0));
   r.kRope = size_t(args.intOr("--k-rope", 0));
   r.alpha = args.doubleOr("--alpha", r.alpha);
@@ -168,6 +170,8 @@ int runDrop(Args& args) {
   r.dropPlan = args.required("--plan");
   r.dropN = int(args.intOr("--n", r.dropN));
   r.dropModule = args.valueOr("--module", r.dropModule);
+  r.dropNorm = !args.flag("--no-drop-norm");
+  r.angular = args.flag("--angular");
   args.finish();
   return runRequest(r);
 }
@@ -204,16 +208,19 @@ const CommandRegistrar kAnalyze({"analyze",
                                  "[--confidence 0.95] [--probe-bootstrap B] [--probe-folds 5] [--rope-loss prompt|completion] "
                                  "[--no-rope-per-head] [--no-sensitivity] [--no-rope] [--no-redundancy] "
                                  "[--k-sens K] [--k-rope K] [--alpha 0.05] [--verdict-basis t|permutation] "
-                                 "[--permutation-draws N] [--angular] [--profiles NAME,...|none] [--coloc KEY_A,KEY_B] "
+                                 "[--permutation-draws N] [--angular] [--semantics layerscope|llm-drop|shortgpt] [--no-drop-norm] [--profiles NAME,...|none] [--coloc KEY_A,KEY_B] "
                                  "[--adapter DIR] [--overwrite] [--dtype float32|bfloat16] [--stop STR] [--max-new-tokens N] "
                                  "[--extraction none|last_number|boxed] [--seed S] [--batch N] (docs/analyses.md)",
                                  "sensitivity, RoPE influence, redundancy, extra per-layer profiles and co-localization "
                                  "statistics -> results directory",
                                  runAnalyze});
-const CommandRegistrar kManipulate({"manipulate", "--model DIR --task FILE --mode MODE|all --out DIR [--layers K,...] [--seed S]",
+const CommandRegistrar kManipulate({"manipulate", "--model DIR --task FILE --mode MODE|all --out DIR [--layers K,...] [--seed S] "
+                                    "[--semantics layerscope|afcl]",
                                     "previous-token manipulations (random, freeze, shuffle, swap, skip_attention): accuracy vs layer k",
                                     runManipulate});
-const CommandRegistrar kDrop({"drop", "--model DIR --task FILE --plan one-shot|iterative|joint --n N --out DIR [--module attn|mlp|block]",
+const CommandRegistrar kDrop({"drop", "--model DIR --task FILE --plan one-shot|iterative|joint|iterative-joint|consecutive --n N "
+                              "--out DIR [--module attn|mlp|block] [--semantics layerscope|llm-drop|shortgpt] "
+                              "[--no-drop-norm] [--angular]",
                               "drop the most redundant modules; accuracy and measured forward speedup", runDrop});
 const CommandRegistrar kBench({"bench analyze", "[--model DIR] [--task FILE] [--batch N] [--no-pipeline]",
                                "time each analysis against one forward pass over the same items (default: demo model)",

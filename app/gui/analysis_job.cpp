@@ -21,6 +21,7 @@ analysis::AnalyzeRequest analyzeRequestOf(const AnalysisJob& job) {
   req.batchSize = job.batchSize;
   req.seed = job.seed;
   req.redundancy = job.redundancy;
+  req.semantics = job.semantics.toStdString();
   for (const QString& m : job.manipulations) req.manipulations.push_back(m.toStdString());
   req.sensitivityMode = job.sensitivityMode.toStdString();
   req.position = job.position.toStdString();

@@ -29,6 +29,7 @@ struct AnalysisJob {
   QString metric = QStringLiteral("rel_l2");  ///< co-localization profile; all metrics are computed
   QString ropeMode = QStringLiteral("gradient");
   bool redundancy = true;
+  QString semantics = QStringLiteral("layerscope");  ///< layerscope | llm-drop | shortgpt | afcl
   QStringList manipulations;
   /// Registered extra per-layer profiles to run (analysis/profile_registry.h), e.g. "logit_lens".
   QStringList profiles = defaultExtraProfiles();

@@ -44,6 +44,9 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   eps_->setDecimals(3);
   eps_->setValue(0.1);
   eps_->setToolTip(tr("perturb: frequencies multiplied by (1 +- eps)"));
+  semantics_ = combo({QStringLiteral("layerscope"), QStringLiteral("llm-drop"), QStringLiteral("shortgpt"), QStringLiteral("afcl")},
+                     tr("Definition of redundancy and manipulations: LayerScope's own (default) or a paper's official code "
+                        "(llm-drop, shortgpt: redundancy; afcl: manipulations). See docs/analyses.md"));
   redundancy_ = new QCheckBox(tr("attention / MLP / block cosine"));
   redundancy_->setChecked(true);
   manipulations_ = new QListWidget;
@@ -97,6 +100,7 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   form->addRow(tr("perturb eps"), eps_);
   form->addRow(tr("Redundancy"), redundancy_);
   form->addRow(tr("Manipulations"), manipulations_);
+  form->addRow(tr("Definition"), semantics_);
   if (!profileBoxes_.isEmpty()) form->addRow(tr("Extra profiles"), profiles);
   form->addRow(tr("Co-localization\npair"), pair);
   form->addRow(tr("k sensitivity"), kSens_);
@@ -186,6 +190,7 @@ AnalysisJob AnalysisPanel::jobOptions() const {
   j.ropeMode = ropeMode_->currentText();
   j.eps = eps_->value();
   j.redundancy = redundancy_->isChecked();
+  j.semantics = semantics_->currentText();
   for (int i = 0; i < manipulations_->count(); ++i)
     if (manipulations_->item(i)->checkState() == Qt::Checked) j.manipulations << manipulations_->item(i)->text();
   j.profiles.clear();
@@ -207,6 +212,7 @@ QJsonObject AnalysisPanel::optionsJson() const {
   return {{QStringLiteral("sensitivity_mode"), j.sensitivityMode}, {QStringLiteral("position"), j.position},
           {QStringLiteral("metric"), j.metric}, {QStringLiteral("rope_mode"), j.ropeMode},
           {QStringLiteral("eps"), j.eps}, {QStringLiteral("redundancy"), j.redundancy},
+          {QStringLiteral("semantics"), j.semantics},
           {QStringLiteral("manipulations"), QJsonArray::fromStringList(j.manipulations)},
           {QStringLiteral("profiles"), QJsonArray::fromStringList(j.profiles)},
           {QStringLiteral("coloc_first"), j.colocFirst}, {QStringLiteral("coloc_second"), j.colocSecond},
@@ -227,6 +233,7 @@ void AnalysisPanel::applyOptionsJson(const QJsonObject& o) {
   setCombo(position_, "position");
   setCombo(metric_, "metric");
   setCombo(ropeMode_, "rope_mode");
+  setCombo(semantics_, "semantics");
   setCombo(dtype_, "dtype");
   if (o.contains(QStringLiteral("eps"))) eps_->setValue(o.value(QStringLiteral("eps")).toDouble());
   if (o.contains(QStringLiteral("redundancy"))) redundancy_->setChecked(o.value(QStringLiteral("redundancy")).toBool());

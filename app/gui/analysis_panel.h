@@ -82,6 +82,7 @@ class AnalysisPanel : public QGroupBox {
   QComboBox* position_;
   QComboBox* metric_;
   QComboBox* ropeMode_;
+  QComboBox* semantics_;  ///< definition of redundancy / manipulations (docs/analyses.md)
   QDoubleSpinBox* eps_;
   QCheckBox* redundancy_;
   QListWidget* manipulations_;

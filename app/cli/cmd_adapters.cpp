@@ -17,7 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // Options shared by train and ablate.
-void readTrainOptions(Args& args, core::AdapterSpec& spec, core::AdapterTrainOptions& opt, std::string& dtype) {
+void readTrainOptions(Args& args, core::AdapterSpec& spec, core::AdapterTrainOptions& opt, std::string& dtype,
+                      std::string& device) {
   spec.lora.rank = int(args.intOr("--lora-rank", spec.lora.rank));
   spec.lora.alpha = args.doubleOr("--lora-alpha", spec.lora.alpha);
   spec.lora.dropout = args.doubleOr("--lora-dropout", spec.lora.dropout);
@@ -35,6 +36,7 @@ void readTrainOptions(Args& args, core::AdapterSpec& spec, core::AdapterTrainOpt
   opt.checkpointEvery = args.intOr("--checkpoint-every", opt.checkpointEvery);
   dtype = args.valueOr("--dtype", "float32");
   core::parseComputeDtype(dtype);  // a bad value fails before anything loads
+  device = deviceOption(args);     // so does an unavailable device
 }
 
 std::vector<fs::path> pathList(const std::string& text) {
@@ -52,7 +54,7 @@ int runTrain(Args& args) {
   r.loraLayers = args.valueOr("--lora-layers", "none");
   r.garfaLayers = args.valueOr("--garfa-layers", "none");
   r.resume = args.flag("--resume");
-  readTrainOptions(args, r.spec, r.options, r.dtype);
+  readTrainOptions(args, r.spec, r.options, r.dtype, r.device);
   args.finish();
   CliJob job;
   r.log = [&](const std::string& line) { job.line(line); };
@@ -68,8 +70,9 @@ int runTrain(Args& args) {
 
 int runMerge(Args& args) {
   const fs::path model = args.required("--model"), adapter = args.required("--adapter"), out = args.required("--out");
+  const auto device = core::parseDevice(deviceOption(args));
   args.finish();
-  core::mergeAdapter(model, adapter, out);
+  core::mergeAdapter(model, adapter, out, device);
   std::cerr << "wrote " << out.string()
             << (fs::exists(out / "garfa.safetensors") ? " (GARFA kept as a sidecar: load with --adapter " + out.string() + ")"
                                                       : std::string())
@@ -86,7 +89,7 @@ int runAblate(Args& args) {
   r.evalFiles = pathList(args.required("--eval"));
   r.evalFormat = args.valueOr("--format", "auto");
   r.controlSeeds = int(args.intOr("--control-seeds", 3));
-  readTrainOptions(args, r.spec, r.options, r.dtype);
+  readTrainOptions(args, r.spec, r.options, r.dtype, r.device);
   args.finish();
   CliJob job;
   r.log = [&](const std::string& line) { job.line(line); };
@@ -106,6 +109,7 @@ int runBenchTrain(Args& args) {
   r.loraLayers = args.valueOr("--lora-layers", r.loraLayers);
   r.garfaLayers = args.valueOr("--garfa-layers", r.garfaLayers);
   r.loraRank = int(args.intOr("--lora-rank", r.loraRank));
+  r.device = deviceOption(args);
   args.finish();
   std::cout << experiments::benchTrain(r).dump(2) << "\n";
   return 0;
@@ -116,9 +120,9 @@ const CommandRegistrar kTrain(
      "--model DIR --train FILE|demo:[FAMILY:]N [--eval FILE,...] [--lora-layers 23-31|all|none] [--garfa-layers 0-9|all|none] "
      "[--lora-rank 16] [--lora-alpha 32] [--lora-dropout 0.05] [--targets q,k,v,o,gate,up,down] [--steps 200] "
      "[--warmup N] [--lr 2e-4] [--weight-decay 0] [--garfa-lr 1e-3] [--clamp-alpha] [--batch 8] [--grad-accum 1] "
-     "[--clip 1] [--seed 0] [--dtype float32|bfloat16] [--checkpoint-every 50] --out DIR [--resume]",
+     "[--clip 1] [--seed 0] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--checkpoint-every 50] --out DIR [--resume]",
      "fine-tune LS-LoRA and/or GARFA adapters on a task file (base frozen); PEFT files in --out", runTrain});
-const CommandRegistrar kMerge({"merge", "--model DIR --adapter DIR --out DIR",
+const CommandRegistrar kMerge({"merge", "--model DIR --adapter DIR --out DIR [--device D]",
                                "write a full HF checkpoint with LoRA folded in (GARFA copied beside it as a sidecar)",
                                runMerge});
 const CommandRegistrar kAblate(
@@ -130,7 +134,7 @@ const CommandRegistrar kAblate(
      runAblate});
 const CommandRegistrar kBenchTrain(
     {"bench train", "MODEL_DIR [--tokens 128] [--batch 4] [--dtype bfloat16] [--steps 4] [--lora-layers all] "
-                    "[--garfa-layers all] [--lora-rank 16]",
+                    "[--garfa-layers all] [--lora-rank 16] [--device D]",
      "adapter training tokens/s and the fraction of this machine's GEMM rate (4 x params x tokens per step)", runBenchTrain});
 
 }  // namespace

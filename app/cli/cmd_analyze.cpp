@@ -52,6 +52,7 @@ analysis::AnalyzeRequest commonRequest(Args& args) {
   r.maxNewTokens = int(args.intOr("--max-new-tokens", r.maxNewTokens));
   r.extraction = args.valueOr("--extraction", r.extraction);
   r.semantics = args.valueOr("--semantics", r.semantics);  // layerscope | llm-drop | shortgpt | afcl
+  r.device = deviceOption(args);
   return r;
 }
 
@@ -94,6 +95,7 @@ int runEval(Args& args) {
   r.benchmark.seed = std::uint64_t(args.intOr("--seed", (long long)r.benchmark.seed));
   r.benchmark.fewshotFile = args.valueOr("--fewshot", "");
   r.benchmark.numFewshot = int(args.intOr("--num-fewshot", r.benchmark.fewshotFile.empty() ? 0 : 5));
+  r.device = deviceOption(args);
   args.finish();
   experiments::EvalRunResult out;
   {
@@ -185,6 +187,7 @@ int runBenchAnalyze(Args& args) {
   r.batch = int(args.intOr("--batch", r.batch));
   r.dtype = args.valueOr("--dtype", r.dtype);
   r.pipeline = !args.flag("--no-pipeline");
+  r.device = deviceOption(args);
   args.finish();
   const auto res = experiments::benchAnalyze(r);
   std::cout << res.header << "\n";
@@ -199,7 +202,7 @@ int runBenchAnalyze(Args& args) {
 }
 
 const CommandRegistrar kEval({"eval", "--model DIR --task FILE [--adapter DIR] [--format native|auto|mmlu|arc|gpqa|mgsm|math] "
-                              "[--fewshot FILE --num-fewshot K] [--seed S] [--out FILE.jsonl] [--batch N] [--dtype D] "
+                              "[--fewshot FILE --num-fewshot K] [--seed S] [--out FILE.jsonl] [--batch N] [--dtype D] [--device D] "
                               "[--extraction none|last_number|boxed]",
                               "evaluate a task: acc and acc_norm (multiple choice), exact match (short answer), pair accuracy", runEval});
 const CommandRegistrar kAnalyze({"analyze",
@@ -209,20 +212,20 @@ const CommandRegistrar kAnalyze({"analyze",
                                  "[--no-rope-per-head] [--no-sensitivity] [--no-rope] [--no-redundancy] "
                                  "[--k-sens K] [--k-rope K] [--alpha 0.05] [--verdict-basis t|permutation] "
                                  "[--permutation-draws N] [--angular] [--semantics layerscope|llm-drop|shortgpt] [--no-drop-norm] [--profiles NAME,...|none] [--coloc KEY_A,KEY_B] "
-                                 "[--adapter DIR] [--overwrite] [--dtype float32|bfloat16] [--stop STR] [--max-new-tokens N] "
+                                 "[--adapter DIR] [--overwrite] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--stop STR] [--max-new-tokens N] "
                                  "[--extraction none|last_number|boxed] [--seed S] [--batch N] (docs/analyses.md)",
                                  "sensitivity, RoPE influence, redundancy, extra per-layer profiles and co-localization "
                                  "statistics -> results directory",
                                  runAnalyze});
 const CommandRegistrar kManipulate({"manipulate", "--model DIR --task FILE --mode MODE|all --out DIR [--layers K,...] [--seed S] "
-                                    "[--semantics layerscope|afcl]",
+                                    "[--semantics layerscope|afcl] [--device D]",
                                     "previous-token manipulations (random, freeze, shuffle, swap, skip_attention): accuracy vs layer k",
                                     runManipulate});
 const CommandRegistrar kDrop({"drop", "--model DIR --task FILE --plan one-shot|iterative|joint|iterative-joint|consecutive --n N "
                               "--out DIR [--module attn|mlp|block] [--semantics layerscope|llm-drop|shortgpt] "
-                              "[--no-drop-norm] [--angular]",
+                              "[--no-drop-norm] [--angular] [--device D]",
                               "drop the most redundant modules; accuracy and measured forward speedup", runDrop});
-const CommandRegistrar kBench({"bench analyze", "[--model DIR] [--task FILE] [--batch N] [--no-pipeline]",
+const CommandRegistrar kBench({"bench analyze", "[--model DIR] [--task FILE] [--batch N] [--no-pipeline] [--device D]",
                                "time each analysis against one forward pass over the same items (default: demo model)",
                                runBenchAnalyze});
 

@@ -15,6 +15,7 @@
 #include "core/model/npy.h"
 #include "core/model/random_checkpoint.h"
 #include "core/model/runtime.h"
+#include "core/train/adapters.h"
 #include "experiments/bench.h"
 
 namespace layerscope::app {
@@ -45,17 +46,39 @@ int runLogits(Args& args) {
   const fs::path dir = args.positional("MODEL_DIR");
   const auto ids = parseIntList(args.required("--ids"), "--ids");
   const auto dtype = core::parseComputeDtype(args.valueOr("--dtype", "float32"));
+  const auto device = core::parseDevice(deviceOption(args));
+  const fs::path adapter = args.valueOr("--adapter", "");
   const fs::path out = args.required("--out");
+  const fs::path hiddenOut = args.valueOr("--hidden-out", "");
   args.finish();
   auto ck = core::Checkpoint::open(dir);
   printWarnings(ck);
-  auto model = core::LlamaModel::fromCheckpoint(ck, dtype);
+  core::LoadedModel loaded;
+  loaded.model = core::LlamaModel::fromCheckpoint(ck, dtype, device);
+  if (!adapter.empty())
+    loaded.adapter = std::make_shared<const core::AdapterSet>(core::AdapterSet::load(adapter, loaded.model->config()));
+  const auto& model = loaded.model;
+  const int L = model->config().numLayers;
   c10::InferenceMode guard;
   core::ForwardInput in;
-  in.inputIds = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()), torch::kInt64).unsqueeze(0);
-  auto res = model->forward(in);
-  core::writeNpy(out, res.logits.squeeze(0).to(torch::kFloat32));  // [T,V]
-  std::cerr << "wrote " << out.string() << " [" << ids.size() << ", " << model->config().vocabSize << "] float32\n";
+  in.inputIds = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end()),
+                              torch::TensorOptions().dtype(torch::kInt64).device(core::hostDevice())).unsqueeze(0);
+  // --hidden-out: Hugging Face's output_hidden_states (the input of every layer, then the final norm's output).
+  core::TensorCapture capture;
+  if (!hiddenOut.empty()) capture.requestAllLayers(core::Site::ResidPre, L);
+  const core::Interventions iv = loaded.interventions();
+  auto res = model->forward(in, loaded.adapter ? &iv : nullptr, hiddenOut.empty() ? nullptr : &capture);
+  core::writeNpy(out, res.logits.squeeze(0).to(core::hostDevice(), torch::kFloat32));  // [T,V]
+  std::cerr << "wrote " << out.string() << " [" << ids.size() << ", " << model->config().vocabSize << "] float32 ("
+            << core::deviceName(device) << ", " << core::computeDtypeName(dtype) << ")\n";
+  if (!hiddenOut.empty()) {
+    std::vector<torch::Tensor> states;
+    for (int l = 0; l < L; ++l) states.push_back(capture.get(l, core::Site::ResidPre).squeeze(0));
+    states.push_back(res.finalHidden.squeeze(0).to(core::hostDevice(), torch::kFloat32));
+    core::writeNpy(hiddenOut, torch::stack(states));  // [L+1, T, D]
+    std::cerr << "wrote " << hiddenOut.string() << " [" << L + 1 << ", " << ids.size() << ", "
+              << model->config().hiddenSize << "] float32\n";
+  }
   return 0;
 }
 
@@ -94,6 +117,7 @@ int runBenchForwardSweep(Args& args, const fs::path& dir) {
   }
   r.reps = int(args.intOr("--reps", r.reps));
   r.gemmRate = !args.flag("--no-gemm-rate");
+  r.device = deviceOption(args);
   args.finish();
   std::cerr << "dtype      batch  tokens      tok/s  of GEMM\n";
   experiments::benchForwardSweep(r, [&](const nlohmann::json& cell) {
@@ -117,21 +141,26 @@ int runBenchForward(Args& args) {
   r.batch = args.intOr("--batch", r.batch);
   r.dtype = args.valueOr("--dtype", r.dtype);
   r.reps = int(args.intOr("--reps", r.reps));
+  r.device = deviceOption(args);
   args.finish();
   std::cout << experiments::benchForward(r).dump(2) << "\n";
   return 0;
 }
 
 const CommandRegistrar kInfo({"info", "MODEL_DIR", "print a JSON summary of a Hugging Face checkpoint", runInfo});
-const CommandRegistrar kLogits({"logits", "MODEL_DIR --ids 1,2,3 [--dtype float32|bfloat16] --out FILE.npy",
-                                "write the float32 logits [T, vocab] of one sequence as a NumPy .npy file", runLogits});
+const CommandRegistrar kLogits({"logits",
+                                "MODEL_DIR --ids 1,2,3 [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--adapter DIR] "
+                                "--out FILE.npy [--hidden-out FILE.npy]",
+                                "write the float32 logits [T, vocab] of one sequence as a NumPy .npy file (--hidden-out: "
+                                "the [L+1, T, D] hidden states, as transformers' output_hidden_states)",
+                                runLogits});
 const CommandRegistrar kMakeModel({"make-model",
                                    "--out DIR [--preset tiny|small|1b] [--seed S] [--dtype float32|bfloat16] [--shards N]",
                                    "write a random-weight Llama checkpoint (tests and benchmarks)", runMakeModel});
 const CommandRegistrar kBenchForward(
     {"bench forward",
-     "MODEL_DIR [--tokens 128] [--batch 1] [--dtype bfloat16] [--reps 5] | MODEL_DIR --sweep [--batches 1,8] "
-     "[--tokens-list 32,64,128,256,512,1024] [--dtypes float32,bfloat16] [--reps 5] [--no-gemm-rate]",
+     "MODEL_DIR [--tokens 128] [--batch 1] [--dtype bfloat16] [--reps 5] [--device D] | MODEL_DIR --sweep [--batches 1,8] "
+     "[--tokens-list 32,64,128,256,512,1024] [--dtypes float32,bfloat16] [--reps 5] [--no-gemm-rate] [--device D]",
      "forward tokens/s, this machine's GEMM rate measured in the same run, and the fraction achieved (--sweep: a grid)",
      runBenchForward});
 

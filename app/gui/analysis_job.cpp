@@ -18,6 +18,7 @@ analysis::AnalyzeRequest analyzeRequestOf(const AnalysisJob& job) {
   req.taskFile = job.taskFile.toStdString();
   req.outDir = job.outDir.toStdString();
   req.dtype = job.dtype.toStdString();
+  req.device = job.device.toStdString();
   req.batchSize = job.batchSize;
   req.seed = job.seed;
   req.redundancy = job.redundancy;

@@ -41,6 +41,7 @@ struct AnalysisJob {
   qulonglong seed = 1234;
   double eps = 0.1;
   QString dtype = QStringLiteral("float32");
+  QString device = QStringLiteral("auto");  ///< cpu | cuda:N | auto
   int batchSize = 8;
 };
 

@@ -18,6 +18,7 @@
 
 #include "analysis/pipeline.h"
 #include "analysis/profile_registry.h"
+#include "app/gui/device_combo.h"
 #include "app/gui/job_runner.h"
 #include "app/gui/progress_text.h"
 #include "app/gui/spin_boxes.h"
@@ -92,6 +93,7 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   bootstrap_ = intSpin(0, 100000, 1000);
   seed_ = intSpin(0, std::numeric_limits<int>::max(), 1234);
   dtype_ = combo({QStringLiteral("float32"), QStringLiteral("bfloat16")}, tr("Compute dtype"));
+  device_ = makeDeviceCombo();
   batch_ = intSpin(1, 1024, 8);
   form->addRow(tr("Sensitivity data"), sensMode_);
   form->addRow(tr("Position"), position_);
@@ -108,6 +110,7 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   form->addRow(tr("Bootstrap B"), bootstrap_);
   form->addRow(tr("Seed"), seed_);
   form->addRow(tr("Dtype"), dtype_);
+  form->addRow(tr("Device"), device_);
   form->addRow(tr("Batch"), batch_);
   auto* note = new QLabel(tr("<small>Method: LayerScope operationalisation of the papers, see docs/methods.md.</small>"));
   note->setWordWrap(true);
@@ -203,6 +206,7 @@ AnalysisJob AnalysisPanel::jobOptions() const {
   j.bootstrap = bootstrap_->value();
   j.seed = qulonglong(seed_->value());
   j.dtype = dtype_->currentText();
+  j.device = device_->currentText();
   j.batchSize = batch_->value();
   return j;
 }

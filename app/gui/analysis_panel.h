@@ -94,6 +94,7 @@ class AnalysisPanel : public QGroupBox {
   QSpinBox* bootstrap_;
   QSpinBox* seed_;
   QComboBox* dtype_;
+  QComboBox* device_;
   QSpinBox* batch_;
   QWidget* runControls_;
   QPushButton* runButton_;

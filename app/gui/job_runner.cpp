@@ -23,15 +23,15 @@ JobContext::JobContext(JobWorker& worker, quint64 id, std::stop_token stop)
   clock_.start();
 }
 
-const experiments::ModelHandle& JobContext::model(const QString& dir, const QString& dtype) {
+const experiments::ModelHandle& JobContext::model(const QString& dir, const QString& dtype, const QString& device) {
   experiments::ModelHandle& kept = *worker_.model_;
   const fs::path path = dir.toStdString();
-  const std::string dt = dtype.toStdString();
-  if (!kept.matches(path, dt)) {
+  const std::string dt = dtype.toStdString(), dev = device.toStdString();
+  if (!kept.matches(path, dt, dev)) {
     kept = {};  // released before the next one loads: never two sets of weights at once
-    stage(QObject::tr("Loading %1 (%2)...").arg(QFileInfo(dir).fileName(), dtype));
+    stage(QObject::tr("Loading %1 (%2, %3)...").arg(QFileInfo(dir).fileName(), dtype, device));
   }
-  kept = experiments::modelFor(path, dt, kept);
+  kept = experiments::modelFor(path, dt, kept, dev);
   control_.checkCancelled();
   return kept;
 }

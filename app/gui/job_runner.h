@@ -34,7 +34,8 @@ class JobContext {
   const core::JobControl* control() const { return &control_; }
   /// The base model for (dir, dtype): the one kept from an earlier job when it matches, else loaded (the kept
   /// one released first) and kept for later jobs. Pass it to experiment requests as `preloaded`.
-  const experiments::ModelHandle& model(const QString& dir, const QString& dtype);
+  const experiments::ModelHandle& model(const QString& dir, const QString& dtype,
+                                        const QString& device = QStringLiteral("auto"));
   /// A stage without a known fraction (busy indicator); sent at once.
   void stage(const QString& text);
   /// Queues a value for Job::data: sent in batches with the progress (~10 Hz), all of it before the outcome.

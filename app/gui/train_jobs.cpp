@@ -26,6 +26,7 @@ QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
   r.train = train.toStdString();
   r.outDir = toPath(job.outDir);
   r.dtype = job.dtype.toStdString();
+  r.device = job.device.toStdString();
   r.resume = job.resume;
   r.loraLayers = job.loraLayers.trimmed().toStdString();
   r.garfaLayers = job.garfaLayers.trimmed().toStdString();
@@ -52,7 +53,7 @@ QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
   if ((r.loraLayers.empty() || r.loraLayers == "none") && (r.garfaLayers.empty() || r.garfaLayers == "none"))
     throw InvalidArgument("both layer sets are empty: give LS-LoRA and/or GARFA layers (select layers in a view, "
                           "or use the S_sens / S_rope buttons)");
-  r.preloaded = ctx.model(job.modelDir, job.dtype);
+  r.preloaded = ctx.model(job.modelDir, job.dtype, job.device);
   r.onStep = [&ctx](const core::StepReport& s) {
     ctx.post(QVariant::fromValue(TrainStep{s.step, s.totalSteps, s.loss, s.tokensPerSecond, s.etaSeconds}));
   };
@@ -72,7 +73,7 @@ QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
 QVariant runEvalJob(const EvalJob& job, JobContext& ctx) {
   if (!QFileInfo(job.evalFile).isFile())
     throw InvalidArgument("evaluation file not found: '" + job.evalFile.toStdString() + "'");
-  const auto& model = ctx.model(job.modelDir, job.dtype);
+  const auto& model = ctx.model(job.modelDir, job.dtype, job.device);
   core::ScoringOptions scoring;
   scoring.batchSize = job.batchSize;
   const auto c = experiments::compareWithBase(model, toPath(job.adapterDir), toPath(job.evalFile), scoring, job.seed,

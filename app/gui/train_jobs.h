@@ -34,6 +34,7 @@ struct TrainJob {
   int checkpointEvery = 50;
   qulonglong seed = 0;
   QString dtype = QStringLiteral("float32");
+  QString device = QStringLiteral("auto");  ///< cpu | cuda:N | auto
 };
 
 /// Base vs adapter accuracy on one evaluation file.
@@ -42,6 +43,7 @@ struct EvalJob {
   QString adapterDir;
   QString evalFile;  ///< LayerScope task JSONL or a benchmark layout (auto-detected)
   QString dtype = QStringLiteral("float32");
+  QString device = QStringLiteral("auto");  ///< cpu | cuda:N | auto
   int batchSize = 8;
   qulonglong seed = 0;
 };

@@ -26,6 +26,7 @@
 #include <limits>
 
 #include "app/gui/first_run.h"
+#include "app/gui/device_combo.h"
 #include "app/gui/job_runner.h"
 #include "app/gui/progress_text.h"
 #include "app/gui/spin_boxes.h"
@@ -115,6 +116,7 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   dtype_ = new QComboBox;
   dtype_->addItems({QStringLiteral("float32"), QStringLiteral("bfloat16")});
   dtype_->setToolTip(tr("Compute dtype of the frozen base; adapters are always float32"));
+  device_ = makeDeviceCombo();
   auto* loraRow = new QWidget;
   {
     auto* h = new QHBoxLayout(loraRow);
@@ -154,6 +156,7 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   hf->addRow(tr("Checkpoint every"), checkpointEvery_);
   hf->addRow(tr("Seed"), seed_);
   hf->addRow(tr("Dtype"), dtype_);
+  hf->addRow(tr("Device"), device_);
   outer->addWidget(hp);
 
   // Files.
@@ -271,6 +274,7 @@ TrainJob TrainPanel::jobFromPanel() const {
   j.checkpointEvery = checkpointEvery_->value();
   j.seed = qulonglong(seed_->value());
   j.dtype = dtype_->currentText();
+  j.device = device_->currentText();
   return j;
 }
 
@@ -365,6 +369,7 @@ bool TrainPanel::startEvaluation() {
   job.adapterDir = adapter;
   job.evalFile = evalEdit_->text().trimmed();
   job.dtype = dtype_->currentText();
+  job.device = device_->currentText();
   job.batchSize = batch_->value();
   job.seed = qulonglong(seed_->value());
   job_ = runner_->start(tr("Evaluation"), [job](JobContext& ctx) { return runEvalJob(job, ctx); });

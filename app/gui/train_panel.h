@@ -118,6 +118,7 @@ class TrainPanel : public QWidget {
   QSpinBox* checkpointEvery_;
   QSpinBox* seed_;
   QComboBox* dtype_;
+  QComboBox* device_;
   QLineEdit* trainEdit_;
   QLineEdit* evalEdit_;
   QLineEdit* outEdit_;

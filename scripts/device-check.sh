@@ -56,6 +56,10 @@ if ! pkg-config --exists icu-uc libpcre2-8 2>/dev/null; then
   export PKG_CONFIG_PATH=$ARCHLIB/pkgconfig:$SYSROOT/usr/share/pkgconfig
   export PKG_CONFIG_SYSROOT_DIR=$SYSROOT
 fi
+# The wheels' CUDA libraries (nvidia-*-cu12 packages): found through torch's RUNPATH at run time, but the linker
+# resolving libtorch_cuda.so's dependencies and the tests may need them on the library path too.
+NVLIBS=$($PY -c "import glob, os, nvidia; print(':'.join(sorted(glob.glob(os.path.join(list(nvidia.__path__)[0], '*', 'lib')))))" 2>/dev/null || true)
+[ -n "$NVLIBS" ] && export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$NVLIBS
 TORCH_PREFIX=$($PY -c "import torch; print(torch.utils.cmake_prefix_path)")
 TORCH_VERSION=$($PY -c "import torch; print(torch.__version__, torch.version.cuda)")
 echo "PyTorch $TORCH_VERSION; $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | head -1)" \

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 
@@ -49,14 +51,35 @@ inline std::vector<double> toDoubles(const json& v, const Where& w) {
   return out;
 }
 
+/// An integer that fits in an int (a larger one is an error, never silently truncated).
+inline int toInt(const json& v, const Where& w) {
+  if (!v.is_number_integer()) throw ResultsError(w.str() + ": expected an integer, found " + describe(v));
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(std::numeric_limits<int>::max())
+                                           : v.get<int64_t>() >= std::numeric_limits<int>::min() &&
+                                                 v.get<int64_t>() <= std::numeric_limits<int>::max();
+  if (!fits) throw ResultsError(w.str() + ": integer " + v.dump() + " is out of range");
+  return int(v.get<int64_t>());
+}
+
+inline std::string toString(const json& v, const Where& w) {
+  if (!v.is_string()) throw ResultsError(w.str() + ": expected a string, found " + describe(v));
+  return v.get<std::string>();
+}
+
+inline const json& requireArray(const json& v, const Where& w) {
+  if (!v.is_array()) throw ResultsError(w.str() + ": expected an array, found " + describe(v));
+  return v;
+}
+
+inline const json& requireObject(const json& v, const Where& w) {
+  if (!v.is_object()) throw ResultsError(w.str() + ": expected an object, found " + describe(v));
+  return v;
+}
+
 inline std::vector<int> toInts(const json& v, const Where& w) {
   if (!v.is_array()) throw ResultsError(w.str() + ": expected an array of integers, found " + describe(v));
   std::vector<int> out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_number_integer())
-      throw ResultsError((w / std::to_string(i)).str() + ": expected an integer, found " + describe(v[i]));
-    out.push_back(v[i].get<int>());
-  }
+  for (size_t i = 0; i < v.size(); ++i) out.push_back(toInt(v[i], w / std::to_string(i)));
   return out;
 }
 
@@ -98,10 +121,10 @@ inline Scores readScores(const std::filesystem::path& file) {
   const Where root{file, ""};
   Scores s;
   const json& nl = require(j, "num_layers", root);
-  if (!nl.is_number_integer() || nl.get<int>() <= 0)
+  if (!nl.is_number_integer() || toInt(nl, root / "num_layers") <= 0)
     throw ResultsError((root / "num_layers").str() + ": expected a positive integer, found " + nl.dump());
   s.numLayers = nl.get<int>();
-  if (auto it = j.find("num_kv_heads"); it != j.end() && it->is_number_integer()) s.numKvHeads = it->get<int>();
+  if (auto it = j.find("num_kv_heads"); it != j.end() && it->is_number_integer()) s.numKvHeads = toInt(*it, root / "num_kv_heads");
   const json& ls = require(j, "layer_scores", root);
   if (!ls.is_object()) throw ResultsError((root / "layer_scores").str() + ": expected an object");
   for (auto it = ls.begin(); it != ls.end(); ++it) {
@@ -142,8 +165,8 @@ inline Stats readStats(const std::filesystem::path& file) {
   const Where root{file, ""};
   Stats s;
   if (auto p = j.find("profiles"); p != j.end()) {
-    if (p->contains("sensitivity")) s.sensitivityKey = (*p)["sensitivity"].get<std::string>();
-    if (p->contains("rope")) s.ropeKey = (*p)["rope"].get<std::string>();
+    if (p->contains("sensitivity")) s.sensitivityKey = toString((*p)["sensitivity"], root / "profiles" / "sensitivity");
+    if (p->contains("rope")) s.ropeKey = toString((*p)["rope"], root / "profiles" / "rope");
   }
   s.spearmanR = numberOr(j, "stats.spearman.r", root);
   s.spearmanP = numberOr(j, "stats.spearman.p", root);
@@ -155,8 +178,8 @@ inline Stats readStats(const std::filesystem::path& file) {
   s.jaccard = numberOr(j, "jaccard", root);
   if (auto t = j.find("top_k"); t != j.end()) {
     const Where w = root / "top_k";
-    if (t->contains("k_sens")) s.kSens = (*t)["k_sens"].get<int>();
-    if (t->contains("k_rope")) s.kRope = (*t)["k_rope"].get<int>();
+    if (t->contains("k_sens")) s.kSens = toInt((*t)["k_sens"], w / "k_sens");
+    if (t->contains("k_rope")) s.kRope = toInt((*t)["k_rope"], w / "k_rope");
     if (t->contains("S_sens")) s.topSens = toInts((*t)["S_sens"], w / "S_sens");
     if (t->contains("S_rope")) s.topRope = toInts((*t)["S_rope"], w / "S_rope");
   }
@@ -197,7 +220,7 @@ inline LayerTable readLayersCsv(const std::filesystem::path& file) {
     if (cells.size() != header.size())
       throw ResultsError("'" + file.string() + "', line " + std::to_string(lineNo) + ": expected " +
                          std::to_string(header.size()) + " cells, found " + std::to_string(cells.size()));
-    if (std::stoi(cells[0]) != int(t.rows.size()))
+    if (cells[0] != std::to_string(t.rows.size()))
       throw ResultsError("'" + file.string() + "', line " + std::to_string(lineNo) + ": expected layer " +
                          std::to_string(t.rows.size()) + ", found '" + cells[0] + "'");
     std::vector<double> row;
@@ -225,10 +248,10 @@ inline ManipulationCurves readManipulation(const std::filesystem::path& file) {
   m.baseAccuracy = numberOr(j, "base_accuracy", root);
   if (auto it = j.find("options"); it != j.end()) m.options = *it;
   if (auto c = j.find("curves"); c != j.end()) {
-    for (auto it = c->begin(); it != c->end(); ++it) m.accuracy[it.key()] = toDoubles(it.value(), root / "curves" / it.key());
+    for (auto it = requireObject(*c, root / "curves").begin(); it != c->end(); ++it) m.accuracy[it.key()] = toDoubles(it.value(), root / "curves" / it.key());
   } else {
     const json& mode = require(j, "mode", root);
-    m.accuracy[mode.get<std::string>()] = toDoubles(require(j, "accuracy", root), root / "accuracy");
+    m.accuracy[toString(mode, root / "mode")] = toDoubles(require(j, "accuracy", root), root / "accuracy");
   }
   for (const auto& [mode, acc] : m.accuracy)
     if (acc.size() != m.k.size())
@@ -245,8 +268,8 @@ inline DropPlan readDrop(const std::filesystem::path& file) {
   const Where root{file, ""};
   DropPlan d;
   if (auto it = j.find("plan"); it != j.end() && it->is_string()) d.plan = it->get<std::string>();
-  if (auto it = j.find("n"); it != j.end() && it->is_number_integer()) d.n = it->get<int>();
-  const json& dropped = require(j, "dropped", root);
+  if (auto it = j.find("n"); it != j.end() && it->is_number_integer()) d.n = toInt(*it, root / "n");
+  const json& dropped = requireArray(require(j, "dropped", root), root / "dropped");
   for (size_t i = 0; i < dropped.size(); ++i) {
     const Where w = root / "dropped" / std::to_string(i);
     const json& e = dropped[i];
@@ -254,10 +277,10 @@ inline DropPlan readDrop(const std::filesystem::path& file) {
     const json& module = require(e, "module", w);
     if (!layer.is_number_integer() || !module.is_string() || (module != "attn" && module != "mlp"))
       throw ResultsError(w.str() + ": expected {\"layer\": int, \"module\": \"attn\"|\"mlp\"}, found " + e.dump());
-    d.dropped.push_back({layer.get<int>(), module.get<std::string>()});
+    d.dropped.push_back({toInt(layer, w / "layer"), module.get<std::string>()});
   }
   if (auto s = j.find("similarity"); s != j.end())
-    for (auto it = s->begin(); it != s->end(); ++it)
+    for (auto it = requireObject(*s, root / "similarity").begin(); it != s->end(); ++it)
       d.similarity[it.key()] = toDoubles(it.value(), root / "similarity" / it.key());
   d.accuracy = numberOr(j, "accuracy", root);
   d.baseAccuracy = numberOr(j, "base_accuracy", root);
@@ -273,14 +296,19 @@ inline AblationReport readAblation(const std::filesystem::path& file) {
   checkFormat(j, "layerscope.ablation/1", file);
   const Where root{file, ""};
   AblationReport r;
-  const json& arms = require(j, "arms", root);
+  const json& arms = requireArray(require(j, "arms", root), root / "arms");
   for (size_t i = 0; i < arms.size(); ++i) {
     const Where w = root / "arms" / std::to_string(i);
     AblationReport::Arm a;
-    a.name = require(arms[i], "name", w).get<std::string>();
+    a.name = toString(require(arms[i], "name", w), w / "name");
     if (arms[i].contains("lora_layers")) a.loraLayers = toInts(arms[i]["lora_layers"], w / "lora_layers");
     if (arms[i].contains("garfa_layers")) a.garfaLayers = toInts(arms[i]["garfa_layers"], w / "garfa_layers");
-    if (arms[i].contains("trainable_parameters")) a.trainableParameters = arms[i]["trainable_parameters"].get<long long>();
+    if (arms[i].contains("trainable_parameters")) {
+      const json& n = arms[i]["trainable_parameters"];
+      if (!n.is_number_integer() || (n.is_number_unsigned() ? n.get<uint64_t>() > uint64_t(INT64_MAX) : n.get<int64_t>() < 0))
+        throw ResultsError((w / "trainable_parameters").str() + ": expected a non-negative integer, found " + n.dump());
+      a.trainableParameters = n.get<long long>();
+    }
     a.wallSeconds = numberOr(arms[i], "wall_seconds", w);
     a.accuracy = toDoubleMap(require(arms[i], "accuracy", w), w / "accuracy");
     r.arms.push_back(std::move(a));
@@ -288,7 +316,8 @@ inline AblationReport readAblation(const std::filesystem::path& file) {
   if (auto b = j.find("base"); b != j.end() && b->contains("accuracy"))
     r.baseAccuracy = toDoubleMap((*b)["accuracy"], root / "base" / "accuracy");
   if (auto t = j.find("tasks"); t != j.end())
-    for (const auto& x : *t) r.tasks.push_back(x.get<std::string>());
+    for (size_t i = 0; i < requireArray(*t, root / "tasks").size(); ++i)
+      r.tasks.push_back(toString((*t)[i], root / "tasks" / std::to_string(i)));
   if (r.tasks.empty())
     for (const auto& a : r.arms)
       for (const auto& [task, acc] : a.accuracy)

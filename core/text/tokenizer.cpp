@@ -169,7 +169,11 @@ std::optional<std::string> tokenText(const json& cfg, const char* key) {
   auto it = cfg.find(key);
   if (it == cfg.end() || it->is_null()) return std::nullopt;
   if (it->is_string()) return it->get<std::string>();
-  if (it->is_object() && it->contains("content")) return it->at("content").get<std::string>();
+  if (it->is_object() && it->contains("content")) {
+    if (!it->at("content").is_string())
+      throw TokenizerError(std::string(key) + ".content must be a string, found " + it->at("content").type_name());
+    return it->at("content").get<std::string>();
+  }
   return std::nullopt;
 }
 
@@ -216,6 +220,9 @@ Tokenizer Tokenizer::fromJson(std::string_view tokenizerJson, std::string_view c
     int32_t maxId = impl->model->size() - 1;
     for (const auto& t : j.value("added_tokens", json::array())) {
       auto a = std::make_unique<AddedToken>();
+      if (!t.at("id").is_number_integer() || t.at("id").get<int64_t>() < 0 || t.at("id").get<int64_t>() >= kMaxTokenId)
+        throw TokenizerError(origin + ": added_tokens entry " + t.dump().substr(0, 80) + ": 'id' must be an integer in 0.." +
+                             std::to_string(kMaxTokenId - 1));
       a->id = t.at("id").get<int32_t>();
       a->content = t.at("content").get<std::string>();
       a->original = a->content;
@@ -234,6 +241,11 @@ Tokenizer Tokenizer::fromJson(std::string_view tokenizerJson, std::string_view c
       (a->normalized ? impl->normalizedMatcher : impl->rawMatcher).add(a.get());
     }
     impl->vocabSize = maxId + 1;
+    for (const auto* ids : {&impl->post.before, &impl->post.after})
+      for (int32_t id : *ids)
+        if (id < 0 || id >= impl->vocabSize)
+          throw TokenizerError(origin + ": post_processor names token id " + std::to_string(id) +
+                               ", outside the vocabulary (0.." + std::to_string(impl->vocabSize - 1) + ")");
   } catch (const json::exception& e) {
     throw TokenizerError(origin + ": unexpected structure: " + e.what());
   }
@@ -248,7 +260,12 @@ Tokenizer Tokenizer::fromJson(std::string_view tokenizerJson, std::string_view c
                                       : (std::filesystem::path(origin).parent_path() / "tokenizer_config.json").string();
     const json cfg = parseJson(configJson, cfgOrigin);
     auto resolve = [&](const char* key) -> std::optional<int32_t> {
-      auto text = tokenText(cfg, key);
+      std::optional<std::string> text;
+      try {
+        text = tokenText(cfg, key);
+      } catch (const TokenizerError& e) {
+        throw TokenizerError(cfgOrigin + ": " + e.what());
+      }
       if (!text) return std::nullopt;
       auto id = tok.tokenToId(*text);
       if (!id) throw TokenizerError(cfgOrigin + ": " + key + " '" + *text + "' is not in the vocabulary");
@@ -259,7 +276,14 @@ Tokenizer Tokenizer::fromJson(std::string_view tokenizerJson, std::string_view c
     // add_bos_token / add_eos_token, when present, decide the special tokens (as transformers'
     // LlamaTokenizerFast.update_post_processor does), replacing the tokenizer.json template.
     if (cfg.contains("add_bos_token") || cfg.contains("add_eos_token")) {
-      bool addBos = cfg.value("add_bos_token", false), addEos = cfg.value("add_eos_token", false);
+      auto flag = [&](const char* key) {
+        auto it = cfg.find(key);
+        if (it == cfg.end() || it->is_null()) return false;
+        if (!it->is_boolean())
+          throw TokenizerError(cfgOrigin + ": '" + key + "' must be true, false or null, found " + it->dump());
+        return it->get<bool>();
+      };
+      const bool addBos = flag("add_bos_token"), addEos = flag("add_eos_token");
       if ((addBos && !im.bos) || (addEos && !im.eos))
         throw TokenizerError(cfgOrigin + ": add_bos_token/add_eos_token set but bos_token/eos_token missing");
       im.post.before.clear();

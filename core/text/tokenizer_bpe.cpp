@@ -68,6 +68,10 @@ Bpe::Bpe(const nlohmann::json& model, const std::string& origin) {
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0)
       throw TokenizerError(origin + ": model.vocab entry '" + it.key() + "' has no valid id");
+    // Ids index a table; the largest real vocabularies have a few hundred thousand entries.
+    if (it.value().get<uint64_t>() >= uint64_t(kMaxTokenId))
+      throw TokenizerError(origin + ": model.vocab entry '" + it.key() + "' has id " + it.value().dump() +
+                           ", above the supported " + std::to_string(kMaxTokenId - 1));
     int32_t id = it.value().get<int32_t>();
     vocab_.emplace(it.key(), id);
     maxId = std::max(maxId, id);

@@ -14,6 +14,10 @@
 
 namespace layerscope::core::tokenizer_detail {
 
+/// Token ids (vocabulary, added tokens, post-processor) must be below this (2^22; real vocabularies hold a few
+/// hundred thousand): they index tables, so a file claiming id 2^31 - 1 must not make us allocate for it.
+inline constexpr int32_t kMaxTokenId = 1 << 22;
+
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }

@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev libboost-math-dev libgtest-dev nlohmann-json3-dev libpcre2-dev libicu-dev
   python3-numpy python3-scipy
   xvfb xauth
+  clang-14 libclang-rt-14-dev llvm-14
 )
 missing=()
 for p in "${packages[@]}"; do

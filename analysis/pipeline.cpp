@@ -4,18 +4,16 @@
 
 #include "core/train/adapters.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <fstream>
-#include <random>
 #include <set>
 #include <sstream>
 
 #include "analysis/colocalization_stats.h"
+#include "analysis/finite_states.h"
 #include "analysis/layer_analyses.h"
 #include "core/base/atomic_file.h"
 #include "core/base/stopwatch.h"
@@ -239,13 +237,11 @@ std::string layersCsv(const std::map<std::string, std::vector<double>>& scores, 
 }
 
 void writeResultsDirectory(const AnalyzeResult& res, const fs::path& dir, bool overwrite) {
-  const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
-  fs::create_directories(parent);
-  std::random_device rd;
-  const fs::path tmp = parent / ("." + dir.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                                 std::to_string(rd()));
+  // Built in a visible `<name>.incomplete-<pid>-<n>` beside it (a killed run's leftover is removed by the next
+  // run), then moved into place in one step: `dir` never exists half-written (docs/hardening.md).
+  if (fs::exists(dir) && !overwrite) throw InvalidArgument("results directory '" + dir.string() + "' already exists");
+  const fs::path tmp = core::makeStagingDirectory(dir);
   try {
-    fs::create_directory(tmp);
     auto write = [&](const std::string& name, const std::string& text) { core::writeFileAtomically(tmp / name, text); };
     if (!res.scores.is_null()) {
       write("scores.json", res.scores.dump(2) + "\n");
@@ -257,15 +253,7 @@ void writeResultsDirectory(const AnalyzeResult& res, const fs::path& dir, bool o
     std::string lines;
     for (const auto& j : res.items) lines += j.dump() + "\n";
     write("items.jsonl", lines);
-    if (fs::exists(dir)) {
-      if (!overwrite) throw InvalidArgument("results directory '" + dir.string() + "' already exists");
-      const fs::path old = parent / ("." + dir.filename().string() + ".old-" + std::to_string(rd()));
-      fs::rename(dir, old);
-      fs::rename(tmp, dir);
-      fs::remove_all(old);
-    } else {
-      fs::rename(tmp, dir);
-    }
+    core::commitStagingDirectory(tmp, dir, overwrite);
   } catch (...) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
@@ -306,6 +294,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
   auto prepared = core::prepareTask(tok, task);
   const auto& cfg = model->config();
   const int L = cfg.numLayers, G = cfg.numKvHeads;
+  checkFiniteStates(*model, prepared);  // no analysis scores NaN/inf states (docs/hardening.md)
   res.timings["load"] = core::secondsSince(t0);
 
   progress.begin("eval", wEval / wTotal);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "analysis/finite_states.h"
 #include "analysis/layer_analyses.h"
 #include "core/base/error.h"
 
@@ -102,6 +103,7 @@ void gradientMode(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeI
     (nll.to(dt) * w.reshape({-1}).to(nll.device())).sum().backward();
     ++res.forwardPasses;
     auto g = beta.grad().abs().to(torch::kFloat64).contiguous();  // [B,L,G]
+    requireFiniteLayers(torch::isfinite(g).all(0).all(-1), "RoPE influence (gradient)");  // [L]
     auto ga = g.accessor<double, 3>();
     for (int64_t b = 0; b < B; ++b) {
       const auto i = Eigen::Index(start + size_t(b));

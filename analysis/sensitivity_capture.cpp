@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "analysis/finite_states.h"
 #include "analysis/layer_analyses.h"
 #include "core/base/error.h"
 
@@ -79,6 +80,9 @@ std::vector<Eigen::MatrixXf> captureStates(const core::LlamaModel& model, const 
     fo.computeLogits = false;
     model.forward({pb.ids, pb.mask, {}}, nullptr, &sink, fo);
     ++forwards;
+    std::vector<torch::Tensor> finite;  // [L] one bool per layer
+    for (int l = 0; l < L; ++l) finite.push_back(torch::isfinite(sink.get(l)).all());
+    requireFiniteLayers(torch::stack(finite), "sensitivity");
     for (int l = 0; l < L; ++l) {
       auto t = sink.get(l).contiguous();
       Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> m(t.data_ptr<float>(), B, D);

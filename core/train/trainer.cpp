@@ -2,6 +2,7 @@
 // Adam step lr * m_hat / (sqrt(v_hat) + eps).
 #include "core/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -43,20 +44,62 @@ int64_t Trainer::trainableCount() const {
   return n;
 }
 
-fs::path Trainer::newestCheckpoint(const fs::path& dir) {
-  fs::path best;
-  int64_t bestStep = -1;
-  if (!fs::is_directory(dir)) return best;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("step-", 0) != 0 || !fs::exists(e.path() / "manifest.json")) continue;
-    try {
-      const int64_t s = std::stoll(name.substr(5));
-      if (s > bestStep) bestStep = s, best = e.path();
-    } catch (...) {
-    }
+namespace {
+
+// A checkpoint directory is exactly `step-<digits>`; staging and pruning leftovers have other names.
+int64_t checkpointStep(const fs::path& p) {
+  const std::string name = p.filename().string();
+  if (name.size() <= 5 || name.rfind("step-", 0) != 0 || name.size() > 5 + 18 ||
+      name.find_first_not_of("0123456789", 5) != std::string::npos)
+    return -1;
+  return std::stoll(name.substr(5));
+}
+
+// True when the directory holds a checkpoint that loads: a manifest with step and losses, and both tensor files
+// with valid headers. Directories only appear complete (staged, then renamed), so this guards against damage
+// from outside the program, not against LayerScope's own writes.
+bool loadable(const fs::path& dir) {
+  try {
+    std::ifstream in(dir / "manifest.json");
+    if (!in) return false;
+    const auto m = nlohmann::json::parse(in);
+    if (!m.at("step").is_number_integer() || !m.at("losses").is_array()) return false;
+    SafetensorsFile::open(dir / "params.safetensors");
+    SafetensorsFile::open(dir / "optimizer.safetensors");
+    return true;
+  } catch (const std::exception&) {
+    return false;
   }
-  return best;
+}
+
+std::vector<std::pair<int64_t, fs::path>> checkpointsIn(const fs::path& dir) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (const int64_t s = checkpointStep(e.path()); s >= 0) out.emplace_back(s, e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Removes what a killed run left in the checkpoint folder (staging and pruning leftovers): the folder belongs to
+// one run at a time, and only step-<digits> directories are checkpoints.
+void sweepCheckpointDir(const fs::path& dir) {
+  std::error_code ec;
+  if (dir.empty() || !fs::is_directory(dir, ec)) return;
+  std::vector<fs::path> junk;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (checkpointStep(e.path()) < 0) junk.push_back(e.path());
+  for (const auto& p : junk) fs::remove_all(p, ec);
+}
+
+}  // namespace
+
+fs::path Trainer::newestCheckpoint(const fs::path& dir) {
+  const auto all = checkpointsIn(dir);
+  for (auto it = all.rbegin(); it != all.rend(); ++it)
+    if (loadable(it->second)) return it->second;
+  return {};
 }
 
 void Trainer::saveCheckpoint(int64_t step, const std::vector<double>& losses) const {
@@ -65,30 +108,36 @@ void Trainer::saveCheckpoint(int64_t step, const std::vector<double>& losses) co
   char name[32];
   std::snprintf(name, sizeof name, "step-%08lld", static_cast<long long>(step));
   const fs::path final = opt_.checkpointDir / name;
-  const fs::path tmp = opt_.checkpointDir / (std::string(".") + name + ".tmp");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  std::vector<std::pair<std::string, torch::Tensor>> params, state;
-  for (size_t g = 0; g < groups_.size(); ++g)
-    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
-      const auto& p = groups_[g].params[i];
-      params.emplace_back(p.name, p.value.detach());
-      state.emplace_back(p.name + ".exp_avg", m_[g][i]);
-      state.emplace_back(p.name + ".exp_avg_sq", v_[g][i]);
-    }
-  writeSafetensors(tmp / "params.safetensors", params);
-  writeSafetensors(tmp / "optimizer.safetensors", state);
-  nlohmann::json manifest = {{"format", "layerscope.train-checkpoint/1"}, {"step", step}, {"steps", opt_.steps},
-                             {"seed", opt_.seed}, {"losses", losses}};
-  writeFileAtomically(tmp / "manifest.json", manifest.dump(1));  // written last: marks the checkpoint complete
-  fs::remove_all(final);
-  fs::rename(tmp, final);
-  // Keep the newest N complete checkpoints.
-  std::vector<fs::path> all;
-  for (const auto& e : fs::directory_iterator(opt_.checkpointDir))
-    if (e.path().filename().string().rfind("step-", 0) == 0) all.push_back(e.path());
-  std::sort(all.begin(), all.end());
-  for (size_t i = 0; i + size_t(std::max(1, opt_.keepCheckpoints)) < all.size(); ++i) fs::remove_all(all[i]);
+  // Staged as step-N.incomplete-<pid>-<n> and renamed in one step: step-N never exists half-written.
+  const fs::path tmp = makeStagingDirectory(final);
+  try {
+    std::vector<std::pair<std::string, torch::Tensor>> params, state;
+    for (size_t g = 0; g < groups_.size(); ++g)
+      for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+        const auto& p = groups_[g].params[i];
+        params.emplace_back(p.name, p.value.detach());
+        state.emplace_back(p.name + ".exp_avg", m_[g][i]);
+        state.emplace_back(p.name + ".exp_avg_sq", v_[g][i]);
+      }
+    writeSafetensors(tmp / "params.safetensors", params);
+    writeSafetensors(tmp / "optimizer.safetensors", state);
+    nlohmann::json manifest = {{"format", "layerscope.train-checkpoint/1"}, {"step", step}, {"steps", opt_.steps},
+                               {"seed", opt_.seed}, {"losses", losses}};
+    writeFileAtomically(tmp / "manifest.json", manifest.dump(1));
+    commitStagingDirectory(tmp, final, /*overwrite=*/true);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  // Keep the newest N checkpoints. A pruned one is renamed first, so a kill during the deletion never leaves a
+  // half-deleted step-N behind (the leftover is swept at the next start).
+  const auto all = checkpointsIn(opt_.checkpointDir);
+  for (size_t i = 0; i + size_t(std::max(1, opt_.keepCheckpoints)) < all.size(); ++i) {
+    const fs::path doomed = opt_.checkpointDir / (".pruned-" + all[i].second.filename().string());
+    fs::rename(all[i].second, doomed);
+    fs::remove_all(doomed);
+  }
 }
 
 int64_t Trainer::loadCheckpoint(const fs::path& dir, std::vector<double>& losses) {
@@ -127,6 +176,7 @@ TrainResult Trainer::run(const LossFn& lossFn, const std::function<void(const St
   using Clock = std::chrono::steady_clock;
   TrainResult result;
   int64_t start = 0;
+  sweepCheckpointDir(opt_.checkpointDir);
   if (resume && !opt_.checkpointDir.empty()) {
     const fs::path ck = newestCheckpoint(opt_.checkpointDir);
     if (!ck.empty()) start = result.resumedFromStep = loadCheckpoint(ck, result.losses);

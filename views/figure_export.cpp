@@ -158,6 +158,13 @@ void saveTextFile(const QString& file, const QString& text) {
 void exportFigure(PlotView& view, const QString& file, const FigureStyle& styleIn) {
   FigureStyle style = styleIn;
   style.pxPerPt = 1.0;  // 1 plot unit = 1 pt in every exported format
+  // The selection band is on-screen state: drawn only when asked for, and restored on the view afterwards.
+  struct SelectionRestore {
+    PlotView& view;
+    bool shown;
+    ~SelectionRestore() { view.setSelectionShown(shown); }
+  } restore{view, view.selectionShown()};
+  view.setSelectionShown(style.exportSelection);
   view.setFigureStyle(style);
   const int w = style.widthUnits(), h = style.heightUnits();
   if (w <= 0 || h <= 0 || style.dpi <= 0)

@@ -94,7 +94,8 @@ void applyStyle(QCustomPlot* plot, const FigureStyle& s) {
     }
   }
   for (int i = 0; i < plot->plotLayout()->elementCount(); ++i)
-    if (auto* t = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i))) t->setFont(s.font(1, true));
+    if (auto* t = qobject_cast<QCPTextElement*>(plot->plotLayout()->elementAt(i)))
+      t->setFont(t->objectName() == QLatin1String("note") ? s.font(-1) : s.font(1, true));  // notes vs titles
 }
 
 QString fmt(double v, int sig) {

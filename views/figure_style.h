@@ -24,6 +24,7 @@ struct FigureStyle {
   bool normalise = true;    ///< profiles: each divided by its max |value| on one axis (else twin axes)
   bool ranks = false;       ///< scatter: ranks instead of values
   bool dataCsv = true;      ///< export: write FILE.csv beside the figure
+  bool exportSelection = false;  ///< export: draw the linked layer selection (transient UI state; off by default)
 
   /// Plot size in plot units (1 unit = 1 point when exporting).
   int widthUnits() const { return int(std::lround(widthIn * 72.0 * pxPerPt)); }

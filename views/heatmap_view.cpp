@@ -41,7 +41,7 @@ HeatmapData metricHeatmap(const results::Scores& scores) {
       d.values[l][r] = hi > lo ? (y - lo) / (hi - lo) : 0.5;
     }
     const QString key = QString::fromStdString(rows[r].first), group = keyGroup(key), rest = key.section(QLatin1Char('.'), 1);
-    if (redundancy) d.rowNames << rest + QObject::tr(" importance");
+    if (redundancy) d.rowNames << QObject::tr("%1: 1 \u2212 similarity").arg(rest);
     else if (group == QLatin1String("sensitivity")) d.rowNames << group + QLatin1Char(' ') + rest;
     else if (group == QLatin1String("rope_influence")) d.rowNames << QStringLiteral("RoPE ") + rest;
     else d.rowNames << readableKey(key);  // registered extra profiles: "logit lens: accuracy"

@@ -43,6 +43,8 @@ class HeatmapView : public PlotView {
   void build() override;
   QString tooltipAt(double key, double value) const override;
   int layerCount() const override { return int(data_.values.size()); }
+  /// The colour map is opaque: the selection is outlined on a layer above it.
+  void drawSelection() override { drawSelectionBands(plot()->axisRect(), 0.5, true); }
 
  private:
   HeatmapData data_;

@@ -41,7 +41,11 @@ QVariant LayersTableModel::headerData(int section, Qt::Orientation orientation, 
   if (role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, orientation, role);
   if (orientation == Qt::Vertical) return section;
   if (section == 0) return tr("layer");
-  if (column) return QString::fromStdString(table_.columns[size_t(section - 1)]);
+  if (column) {
+    // Redundancy columns hold the cosine similarity (the Redundancy plot draws 1 - similarity): say so.
+    const QString name = QString::fromStdString(table_.columns[size_t(section - 1)]);
+    return name.startsWith(QLatin1String("redundancy.")) ? name + tr("\n(cos similarity)") : name;
+  }
   return {};
 }
 

@@ -41,8 +41,7 @@ void ManipulationView::build() {
   tickEveryLayer(p->xAxis, int(keys.back()) + 1);
   p->yAxis->setLabel(tr("accuracy"));
   p->yAxis->setRange(0, 1.02);
-  p->legend->setVisible(true);
-  p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+  placeLegendClearOfData();
   setTitle(tr("Manipulating previous-token states from layer k"));
 }
 

@@ -31,6 +31,15 @@ class PlotView : public QWidget {
   void setFigureStyle(const FigureStyle& s);
   /// Connects to a shared selection (nullptr: none). The view draws its bands and requests changes on it.
   void setSelection(LayerSelection* selection);
+  /// Whether the linked selection is drawn (default true). Export turns it off unless the style asks for it:
+  /// the band is transient UI state, not part of the figure.
+  void setSelectionShown(bool shown);
+  bool selectionShown() const { return selectionShown_; }
+  /// Lays the plot out at `width` x `height` plot units (as export draws it) without drawing.
+  void layoutAt(int width, int height);
+  /// Pixel rectangles of the drawn data (graph points and the lines between them, bars) of `rect`, at the
+  /// current layout: what a legend must not cover.
+  QList<QRectF> dataRects(QCPAxisRect* rect) const;
 
  Q_SIGNALS:
   /// User intent: the user clicked or dragged over these layers (also applied to the linked selection).
@@ -44,17 +53,23 @@ class PlotView : public QWidget {
   virtual QString tooltipAt(double key, double value) const = 0;
   /// Layers covered by a click (x0 == x1) or drag from key x0 to x1; default: integer layers in range.
   virtual QVector<int> layersForDrag(double x0, double y0, double x1, double y1) const;
-  /// Draws translucent bands for the selected layers on the x axis of `rect` (layers as keys).
-  void drawSelectionBands(QCPAxisRect* rect, double halfWidth = 0.5);
+  /// Draws translucent bands for the selected layers on the x axis of `rect` (layers as keys). `overData`:
+  /// outlined bands on a layer above the data (for opaque plottables such as colour maps).
+  void drawSelectionBands(QCPAxisRect* rect, double halfWidth = 0.5, bool overData = false);
   virtual void drawSelection() { drawSelectionBands(plot_->axisRect()); }
   /// Number of layers shown on the x axis (0: no layer axis, selection disabled).
   virtual int layerCount() const { return 0; }
   /// Moves the legend out of the plot into a row below it, `columns` entries per row.
   void placeLegendBelow(int columns);
+  /// Puts the legend where it covers no data at the figure size: inside the main axis rect in the first
+  /// corner (or top centre) that is free, 1 or 2 columns; else at the top with headroom added to the value axis
+  /// when that costs at most 40% of the height (`allowHeadroom`); else below the plot in as many columns as fit.
+  void placeLegendClearOfData(bool allowHeadroom = true);
   /// Adds a bold title row above the main axis rect.
   void setTitle(const QString& text);
-  /// Ticks every layer on `axis` (labels thinned to every 2nd / 4th when there are many, ticks on all).
-  void tickEveryLayer(QCPAxis* axis, int layers) const;
+  /// Ticks every layer on `axis` and labels every layer whose label fits (measured at the figure size; with
+  /// more layers every 2nd / 4th label, ticks on all); no zero line across layer 0.
+  void tickEveryLayer(QCPAxis* axis, int layers);
 
   LayerSelection* selection_ = nullptr;
 
@@ -63,12 +78,17 @@ class PlotView : public QWidget {
   void onMove(QMouseEvent* e);
   void onRelease(QMouseEvent* e);
   void redrawSelection();
+  void placeLegendNow(bool allowHeadroom);
+  void fitLayerLabels();
 
   QCustomPlot* plot_;
   FigureStyle style_;
   QList<QCPAbstractItem*> selectionItems_;
   bool dragging_ = false;
   bool legendBelow_ = false;
+  bool selectionShown_ = true;
+  int legendPlacement_ = 0;
+  QList<QPair<QCPAxis*, int>> layerAxes_;  // tickEveryLayer's axes and layer counts, labelled by fitLayerLabels  // 0 none, 1 clear of data, 2 clear of data with headroom
   QPointF dragStart_;
   QCPItemRect* rubber_ = nullptr;
 };

@@ -79,13 +79,12 @@ void ProfileView::build() {
   if (sens_) series.push_back({sens_, sensKey_, seriesColor(0), ySens, seriesLabel(sensKey_)});
   if (rope_) series.push_back({rope_, ropeKey_, seriesColor(1), yRope, seriesLabel(ropeKey_)});
 
-  // Top-k sets first so they sit under the lines: filled bands for S_sens, hatched for S_rope, named after the
-  // pair stats.json compared (which the drawn keys may override).
+  // Top-k sets first so they sit under the lines, in grey so they never read as a confidence band (bands are
+  // the series colour): S_sens filled, S_rope hatched, named after the pair stats.json compared (which the
+  // drawn keys may override). A layer in both shows both.
   if (stats_) {
-    auto shade = [&](const std::vector<int>& layers, const QColor& c, Qt::BrushStyle style, const QString& name) {
+    auto shade = [&](const std::vector<int>& layers, const QBrush& brush, const QString& name) {
       if (layers.empty()) return;
-      QColor fill = c;
-      fill.setAlpha(style == Qt::SolidPattern ? 40 : 110);
       for (int l : layers) {
         auto* r = new QCPItemRect(p);
         r->setLayer(QStringLiteral("grid"));
@@ -94,21 +93,22 @@ void ProfileView::build() {
         r->topLeft->setCoords(l - 0.5, 0);
         r->bottomRight->setCoords(l + 0.5, 1);
         r->setPen(Qt::NoPen);
-        r->setBrush(QBrush(fill, style));
+        r->setBrush(brush);
       }
       auto* legendPatch = new QCPBars(x, ySens);  // no data: a legend entry for the shaded set
       legendPatch->setName(name);
-      legendPatch->setPen(Qt::NoPen);
-      legendPatch->setBrush(QBrush(fill, style));
+      legendPatch->setPen(QPen(QColor(0, 0, 0, 90), st.pen(0.4)));
+      legendPatch->setBrush(brush);
     };
-    shade(stats_->topSens, seriesColor(0), Qt::SolidPattern,
-          tr("top-%1 %2 layers").arg(stats_->kSens ? stats_->kSens : int(stats_->topSens.size()))
+    shade(stats_->topSens, QBrush(QColor(0, 0, 0, 28), Qt::SolidPattern),
+          tr("top-%1 %2").arg(stats_->kSens ? stats_->kSens : int(stats_->topSens.size()))
               .arg(sideName(QString::fromStdString(stats_->sensitivityKey))));
-    shade(stats_->topRope, seriesColor(1), Qt::BDiagPattern,
-          tr("top-%1 %2 layers").arg(stats_->kRope ? stats_->kRope : int(stats_->topRope.size()))
+    shade(stats_->topRope, QBrush(QColor(0, 0, 0, 110), Qt::BDiagPattern),
+          tr("top-%1 %2").arg(stats_->kRope ? stats_->kRope : int(stats_->topRope.size()))
               .arg(sideName(QString::fromStdString(stats_->ropeKey))));
   }
 
+  bool ciInLegend = false;
   for (const Series& s : series) {
     const double scale = st.normalise ? results::maxAbs(*s.values) : 1.0;
     const std::string base = s.key.toStdString();
@@ -126,7 +126,10 @@ void ProfileView::build() {
       band.setAlpha(60);
       high->setBrush(band);
       high->setChannelFillGraph(low);
-      high->setName(tr("95% bootstrap CI"));
+      // One legend entry for the bands (each is drawn in its line's colour).
+      high->setName(tr("95% CI"));
+      if (ciInLegend) high->removeFromLegend();
+      ciInLegend = true;
       for (double v : *ciLow) if (!std::isnan(v)) lo = std::min(lo, v / (scale ? scale : 1));
       for (double v : *ciHigh) if (!std::isnan(v)) hi = std::max(hi, v / (scale ? scale : 1));
     }
@@ -151,10 +154,12 @@ void ProfileView::build() {
     ySens->setRange(lo, hi + 0.1 * std::max(1e-12, hi - lo));
   }
 
-  // Centres of mass (layer units) as dashed verticals.
+  // Centres of mass (layer units) as dashed verticals, labelled at the bottom: the lower one to the left of
+  // its line, the higher one to the right, so the two labels extend away from each other and never collide.
   if (stats_) {
-    // The RoPE label sits one text line below the sensitivity one, so close centres never print over each other.
-    auto com = [&](double at, const QColor& c, const QString& text, int textLine) {
+    const double a = stats_->centreOfMassSens, b = stats_->centreOfMassRope;
+    const bool sensLeft = !(a > b);
+    auto com = [&](double at, const QColor& c, const QString& text, bool left) {
       if (std::isnan(at)) return;
       auto* line = new QCPItemStraightLine(p);
       line->point1->setCoords(at, 0);
@@ -162,25 +167,27 @@ void ProfileView::build() {
       line->setPen(QPen(c, st.pen(1.0), Qt::DashLine));
       auto* label = new QCPItemText(p);
       label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-      label->position->setCoords(at, 0.02);
-      label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+      label->position->setCoords(at, 0.98);
+      label->setPositionAlignment((left ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignBottom);
       label->setText(text);
       label->setFont(st.font(-1));
       label->setColor(c);
-      label->setPadding(QMargins(2, textLine * QFontMetrics(label->font()).height(), 0, 0));
+      label->setBrush(QColor(255, 255, 255, 200));
+      const int pad = int(std::lround(st.pen(1.5)));
+      label->setPadding(QMargins(pad, 0, pad, 0));
     };
-    com(stats_->centreOfMassSens, seriesColor(0), tr("CoM %1").arg(stats_->centreOfMassSens, 0, 'f', 1), 0);
-    com(stats_->centreOfMassRope, seriesColor(1), tr("CoM %1").arg(stats_->centreOfMassRope, 0, 'f', 1), 1);
+    com(a, seriesColor(0), tr("CoM %1").arg(a, 0, 'f', 1), sensLeft);
+    com(b, seriesColor(1), tr("CoM %1").arg(b, 0, 'f', 1), !sensLeft || std::isnan(a));
   }
 
   x->setLabel(tr("layer"));
   x->setRange(-0.5, n - 0.5);
   tickEveryLayer(x, n);
-  placeLegendBelow(2);
+  placeLegendClearOfData();
 
   QString title = tr("Layer profiles");
   if (stats_ && !stats_->verdict.empty()) {
-    title = QString::fromStdString(stats_->verdict) + QStringLiteral(": r_s = %1, p = %2").arg(fmt(stats_->spearmanR), fmt(stats_->spearmanP));
+    title = QString::fromStdString(stats_->verdict) + QStringLiteral(": r\u209B = %1, p = %2").arg(fmt(stats_->spearmanR), fmt(stats_->spearmanP));
   }
   setTitle(title);
 }

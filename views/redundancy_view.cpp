@@ -75,10 +75,11 @@ void RedundancyView::build() {
   p->xAxis->setLabel(tr("layer"));
   p->xAxis->setRange(-0.5, n - 0.5);
   tickEveryLayer(p->xAxis, n);
-  p->yAxis->setLabel(tr("1 - cos similarity"));
+  // The table and layers.csv hold the similarity itself; the bars show its complement (higher = less redundant).
+  p->yAxis->setLabel(tr("1 \u2212 cos similarity"));
   p->yAxis->setRange(0, hi * 1.15 + 1e-12);
-  placeLegendBelow(3);
-  QString title = tr("Layer redundancy");
+  placeLegendClearOfData();
+  QString title = tr("Layer importance (1 \u2212 redundancy similarity)");
   if (plan_ && !plan_->plan.empty()) {
     if (!std::isnan(plan_->speedup)) title += tr(" (drop plan: %1x faster)").arg(plan_->speedup, 0, 'f', 2);
     title += tr("\n%1, %2 dropped").arg(QString::fromStdString(plan_->plan)).arg(plan_->dropped.size());

@@ -81,51 +81,31 @@ void ScatterView::build() {
   p->xAxis->setLabel(st.ranks ? tr("rank of %1").arg(sName) : sName);
   p->yAxis->setLabel(st.ranks ? tr("rank of %1").arg(rName) : rName);
 
-  p->legend->setVisible(true);
-  if (stats_) {
-    QStringList lines;
-    lines << tr("Spearman r_s = %1").arg(fmt(stats_->spearmanR));
-    lines << tr("p = %1 (t, n-2 df)").arg(fmt(stats_->spearmanP));
-    if (!std::isnan(stats_->spearmanPPerm)) lines << tr("permutation p = %1").arg(fmt(stats_->spearmanPPerm));
-    if (!std::isnan(stats_->spearmanCiLow))
-      lines << tr("95% bootstrap CI [%1, %2]").arg(fmt(stats_->spearmanCiLow), fmt(stats_->spearmanCiHigh));
-    if (!std::isnan(stats_->kendallTau)) lines << tr("Kendall tau-b = %1").arg(fmt(stats_->kendallTau));
-    for (const QString& line : lines) {
-      auto* t = new QCPTextElement(p, line, st.font(-0.5));
-      t->setTextFlags(Qt::AlignLeft);
-      t->setTextColor(Qt::black);
-      t->setLayer(p->legend->layer());  // drawn after the legend's translucent background
-      t->setMargins(QMargins(int(std::lround(st.pen(3))), 0, int(std::lround(st.pen(3))), 0));
-      p->legend->addElement(p->legend->rowCount(), 0, t);
-    }
-  }
-  p->axisRect()->insetLayout()->setInsetAlignment(0, emptiestCorner());
+  // No legend over the data: the points are the layers (numbered), and the statistics sit in two lines under
+  // the title, outside the axis rect.
+  p->legend->setVisible(false);
   setTitle(stats_ && !stats_->verdict.empty() ? tr("Co-localization: %1").arg(QString::fromStdString(stats_->verdict))
                                               : tr("Sensitivity vs RoPE influence"));
-}
-
-Qt::Alignment ScatterView::emptiestCorner() const {
-  // The legend and the statistics take roughly the left or right 55% and the top or bottom 55% of the axis
-  // rect: put them in the corner that covers the fewest points. Ties go to the corner the correlation's sign
-  // leaves empty (top left for r >= 0, top right for r < 0).
-  const QCPRange xr = plot()->xAxis->range(), yr = plot()->yAxis->range();
-  const bool negative = stats_ && stats_->spearmanR < 0;
-  const Qt::Alignment corners[4] = {negative ? Qt::AlignTop | Qt::AlignRight : Qt::AlignTop | Qt::AlignLeft,
-                                    negative ? Qt::AlignTop | Qt::AlignLeft : Qt::AlignTop | Qt::AlignRight,
-                                    Qt::AlignBottom | Qt::AlignRight, Qt::AlignBottom | Qt::AlignLeft};
-  int best = 0, bestCount = std::numeric_limits<int>::max();
-  for (int c = 0; c < 4; ++c) {
-    int count = 0;
-    for (size_t l = 0; l < x_.size(); ++l) {
-      if (std::isnan(x_[l]) || std::isnan(y_[l])) continue;
-      const double u = (x_[l] - xr.lower) / xr.size(), v = (y_[l] - yr.lower) / yr.size();
-      const bool inX = (corners[c] & Qt::AlignLeft) ? u < 0.55 : u > 0.45;
-      const bool inY = (corners[c] & Qt::AlignTop) ? v > 0.45 : v < 0.55;
-      count += inX && inY;
+  if (stats_) {
+    QStringList first, second;
+    first << tr("Spearman r\u209B = %1").arg(fmt(stats_->spearmanR)) << tr("p = %1").arg(fmt(stats_->spearmanP));
+    if (!std::isnan(stats_->spearmanPPerm)) first << tr("permutation p = %1").arg(fmt(stats_->spearmanPPerm));
+    if (!std::isnan(stats_->spearmanCiLow))
+      second << tr("95% CI [%1, %2]").arg(fmt(stats_->spearmanCiLow), fmt(stats_->spearmanCiHigh));
+    if (!std::isnan(stats_->kendallTau)) second << tr("Kendall \u03C4-b = %1").arg(fmt(stats_->kendallTau));
+    second << tr("n = %1 layers").arg(n);
+    QCPLayoutGrid* layout = p->plotLayout();
+    int row = 1;  // under the title
+    for (const QStringList& parts : {first, second}) {
+      if (parts.isEmpty()) continue;
+      layout->insertRow(row);
+      auto* t = new QCPTextElement(p, parts.join(QStringLiteral(", ")), st.font(-1));
+      t->setTextColor(Qt::black);
+      t->setMargins(QMargins(0, 0, 0, 0));
+      t->setObjectName(QStringLiteral("note"));  // applyStyle: small, not bold
+      layout->addElement(row++, 0, t);
     }
-    if (count < bestCount) best = c, bestCount = count;
   }
-  return corners[best];
 }
 
 QVector<int> ScatterView::layersForDrag(double x0, double y0, double x1, double y1) const {
@@ -144,7 +124,7 @@ QVector<int> ScatterView::layersForDrag(double x0, double y0, double x1, double 
 void ScatterView::drawSelection() {
   if (!selGraph_) return;
   QVector<double> xs, ys;
-  if (selection_)
+  if (selection_ && selectionShown())
     for (int l : selection_->layers())
       if (l >= 0 && l < int(x_.size())) { xs << x_[size_t(l)]; ys << y_[size_t(l)]; }
   selGraph_->setData(xs, ys);

@@ -30,7 +30,6 @@ class ScatterView : public PlotView {
 
  private:
   void resolve();
-  Qt::Alignment emptiestCorner() const;  // for the legend, after the axes are scaled
   std::optional<results::Scores> scores_;
   std::optional<results::Stats> stats_;
   QString sensOverride_, ropeOverride_, sensKey_, ropeKey_;

@@ -39,6 +39,9 @@ std::vector<std::string> profileKeys(const results::Scores& scores) {
 
 QString readableKey(const QString& key) {
   const QString group = keyGroup(key), rest = key.section(QLatin1Char('.'), 1);
+  if (group == QLatin1String("redundancy") && !rest.isEmpty())
+    return QObject::tr("redundancy: %1, cosine similarity of the module's input and output (higher = more redundant; "
+                       "the Redundancy plot shows 1 \u2212 similarity)").arg(spaced(rest));
   const QString name = group == QLatin1String("rope_influence") ? QObject::tr("RoPE influence") : spaced(group);
   return rest.isEmpty() ? name : name + QStringLiteral(": ") + spaced(rest);
 }

@@ -89,7 +89,8 @@ TEST(ExtraProfiles, ProfileViewDrawsThePairStatsNamesWithGenericLabels) {
   // the shaded top-k set is named after the side stats.json compared
   bool legend = false;
   for (int i = 0; i < v.plot()->plottableCount(); ++i)
-    legend = legend || v.plot()->plottable(i)->name().contains(QStringLiteral("logit lens: gold logprob layers"));
+    legend = legend || (v.plot()->plottable(i)->name().startsWith(QStringLiteral("top-")) &&
+                        v.plot()->plottable(i)->name().contains(QStringLiteral("logit lens: gold logprob")));
   EXPECT_TRUE(legend);
 
   // The toolbar's override takes any key; the other side stays the stats.json one.
@@ -123,7 +124,7 @@ TEST(ExtraProfiles, HeatmapRowsAndTableColumnsIncludeEveryKey) {
   ASSERT_EQ(d.rowNames.size(), qsizetype(keys.size()));
   EXPECT_EQ(d.rowNames.first(), QStringLiteral("sensitivity cos"));  // built-in names as before
   EXPECT_TRUE(d.rowNames.contains(QStringLiteral("RoPE gradient")));
-  EXPECT_TRUE(d.rowNames.contains(QStringLiteral("attn importance")));
+  EXPECT_TRUE(d.rowNames.contains(QStringLiteral("attn: 1 \u2212 similarity")));
   const int acc = int(d.rowNames.indexOf(QStringLiteral("logit lens: accuracy")));
   const int logp = int(d.rowNames.indexOf(QStringLiteral("logit lens: gold logprob")));
   ASSERT_GE(acc, 0);

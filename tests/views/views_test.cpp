@@ -146,7 +146,7 @@ TEST_F(Views, HeatmapUsesZeroCentredRangeForSignedData) {
   EXPECT_DOUBLE_EQ(v.colorMap()->dataRange().upper, 2.0);
 }
 
-TEST_F(Views, ScatterHasOnePointPerLayerAndStatsInLegend) {
+TEST_F(Views, ScatterHasOnePointPerLayerAndStatsOutsideTheData) {
   views::ScatterView v;
   v.setData(*bundle_->scores, bundle_->stats);
   QCustomPlot* p = v.plot();
@@ -157,11 +157,13 @@ TEST_F(Views, ScatterHasOnePointPerLayerAndStatsInLegend) {
   const auto& s = bundle_->scores->layerScores.at("sensitivity.rel_l2");
   EXPECT_LE(p->xAxis->range().lower, *std::min_element(s.begin(), s.end()));
   EXPECT_GE(p->xAxis->range().upper, *std::max_element(s.begin(), s.end()));
+  // The statistics are text rows of the plot layout (outside the axis rect), with a real subscript in r_s.
   bool hasRs = false;
-  for (int i = 0; i < p->legend->elementCount(); ++i)
-    if (auto* t = qobject_cast<QCPTextElement*>(p->legend->elementAt(i)))
-      hasRs = hasRs || t->text().contains(views::fmt(bundle_->stats->spearmanR));
+  for (int i = 0; i < p->plotLayout()->elementCount(); ++i)
+    if (auto* t = qobject_cast<QCPTextElement*>(p->plotLayout()->elementAt(i)))
+      hasRs = hasRs || t->text().contains(QStringLiteral("r\u209B = ") + views::fmt(bundle_->stats->spearmanR));
   EXPECT_TRUE(hasRs);
+  EXPECT_FALSE(p->legend->visible());
   views::FigureStyle ranks;
   ranks.ranks = true;
   v.setFigureStyle(ranks);
@@ -217,7 +219,8 @@ TEST_F(Views, LayersTableModelPassesTheTester) {
   EXPECT_EQ(model.columnCount(), int(bundle_->layers->columns.size()) + 1);
   const double v = model.data(model.index(2, 1), views::LayersTableModel::kRawRole).toDouble();
   EXPECT_EQ(v, bundle_->layers->rows[2][0]);
-  EXPECT_EQ(model.headerData(1, Qt::Horizontal).toString().toStdString(), bundle_->layers->columns[0]);
+  // The header's first line is the exact layers.csv name (redundancy columns add "(cos similarity)" below).
+  EXPECT_EQ(model.headerData(1, Qt::Horizontal).toString().section(QLatin1Char('\n'), 0, 0).toStdString(), bundle_->layers->columns[0]);
   model.setTable({});
   EXPECT_EQ(model.rowCount(), 0);
 }

@@ -23,7 +23,7 @@ inline json readJsonFile(const std::filesystem::path& file) {
   if (!in) throw ResultsError("cannot open '" + file.string() + "': the file is missing or unreadable");
   try {
     return json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range.406 for a number like 1e400
     throw ResultsError("'" + file.string() + "' is not valid JSON (" + e.what() +
                        "); hint: results are written atomically, so the file was edited or truncated by hand");
   }

@@ -250,6 +250,8 @@ Task parseTask(std::string_view text, const std::string& sourceName) {
     } catch (const json::parse_error& e) {
       fail(where, "invalid JSON at column " + std::to_string(e.byte) + " (expected one JSON object per line): " +
                       e.what());
+    } catch (const json::exception& e) {  // out_of_range.406: a number too large for a double (1e400)
+      fail(where, std::string("invalid JSON (expected one JSON object per line): ") + e.what());
     }
     if (!obj.is_object()) fail(where, "expected a JSON object, found " + describe(obj));
     const TaskKind k = detectKind(obj, where);

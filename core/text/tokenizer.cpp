@@ -160,7 +160,7 @@ std::string readFile(const std::filesystem::path& p) {
 json parseJson(std::string_view text, const std::string& origin) {
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range.406 for a number like 1e400
     throw TokenizerError(origin + ": malformed JSON: " + e.what());
   }
 }

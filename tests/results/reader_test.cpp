@@ -48,6 +48,11 @@ TEST(ResultsReader, ValidDirectoryReads) {
   EXPECT_EQ(b.drop->dropped.at(0).layer, 1);
 }
 
+TEST(ResultsReader, NumberTooLargeForADoubleIsAResultsError) {
+  // Found by fuzz_results: out_of_range.406 ("number overflow parsing '11e3088...'") is not a parse_error.
+  expectError("manipulation.json", R"({"format": "layerscope.manipulation/1", "k": [1e400]})", "is not valid JSON");
+}
+
 TEST(ResultsReader, CsvLayerCellThatIsNotANumberIsAResultsError) {
   // Was std::invalid_argument from std::stoi ("internal error: stoi").
   expectError("layers.csv", "layer,x\nzero,1\n", "expected layer 0, found 'zero'");

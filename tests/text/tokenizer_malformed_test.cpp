@@ -64,5 +64,13 @@ TEST(TokenizerMalformed, PostProcessorIdsMustBeInTheVocabulary) {
   EXPECT_NE(msg.find("post_processor names token id 7, outside the vocabulary (0..1)"), std::string::npos) << msg;
 }
 
+TEST(TokenizerMalformed, NumberTooLargeForADoubleIsMalformedJson) {
+  // Found by fuzz_tokenizer: nlohmann's out_of_range.406 ("number overflow parsing '1e30878'") is not a
+  // parse_error and escaped parseJson.
+  const std::string msg = loadError(tiny(R"("x": 1e400)"));
+  EXPECT_NE(msg.find("m/tokenizer.json: malformed JSON"), std::string::npos) << msg;
+  EXPECT_NE(loadError(tiny(), R"({"model_max_length": 1e400})").find("tokenizer_config.json: malformed JSON"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace layerscope::core

@@ -71,6 +71,9 @@ int runLogits(Args& args) {
   core::writeNpy(out, res.logits.squeeze(0).to(core::hostDevice(), torch::kFloat32));  // [T,V]
   std::cerr << "wrote " << out.string() << " [" << ids.size() << ", " << model->config().vocabSize << "] float32 ("
             << core::deviceName(device) << ", " << core::computeDtypeName(dtype) << ")\n";
+  if (!torch::isfinite(res.logits).all().item<bool>())  // written anyway; the analyses refuse such states
+    std::cerr << "layerscope-cli: warning: the logits contain NaN or inf (non-finite weights, or an overflow in "
+              << core::computeDtypeName(dtype) << ")\n";
   if (!hiddenOut.empty()) {
     std::vector<torch::Tensor> states;
     for (int l = 0; l < L; ++l) states.push_back(capture.get(l, core::Site::ResidPre).squeeze(0));

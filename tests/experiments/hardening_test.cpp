@@ -66,7 +66,25 @@ class NonFiniteModel : public ::testing::Test {
   test::TempDir dir_;
 };
 
+// Runs `layerscope-cli ARGS` with stderr folded into stdout; returns (exit status, output).
+std::pair<int, std::string> cli(const std::string& args) {
+  FILE* p = ::popen((std::string(LAYERSCOPE_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
+  if (!p) return {-1, ""};
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
 }  // namespace
+
+// `logits` still writes NaN logits (they are what the model computes) but warns.
+TEST_F(NonFiniteModel, LogitsWarns) {
+  const auto [rc, out] = cli("logits " + dir_.path().string() + " --ids 1,2,3 --out " + (dir_.path() / "l.npy").string());
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("warning: the logits contain NaN or inf"), std::string::npos) << out;
+}
 
 TEST_F(NonFiniteModel, PreflightNamesTheLayerAndTheTensor) {
   const auto model = core::LlamaModel::load(dir_.path(), torch::kFloat32);
@@ -201,15 +219,8 @@ TEST(DiskFull, TmpfsWriteFailsClearlyAndKeepsThePreviousFile) {
 TEST(CliArgs, EqualsFormTakesAnOptionLookingValue) {
   test::TempDir d;
   core::writeByteLevelTokenizer(d.path());
-  const std::string cmd = std::string(LAYERSCOPE_CLI_PATH) + " tokenize --tokenizer " + d.path().string() +
-                          " --text=--help 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  const auto [rc, out] = cli("tokenize --tokenizer " + d.path().string() + " --text=--help");
+  ASSERT_EQ(rc, 0) << out;
   // The byte-level ids of "--help": each byte is its own token (core/text/byte_tokenizer.h).
   const auto tok = core::Tokenizer::fromFile(d.path());
   const auto ids = tok.encode("--help", {.addSpecialTokens = false});

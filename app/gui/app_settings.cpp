@@ -47,6 +47,10 @@ bool AppSettings::takeFirstStart() {
   return true;
 }
 
+QString AppSettings::defaultFile() {
+  return QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation) + QStringLiteral("/layerscope.ini");
+}
+
 QString AppSettings::resultsRoot() const {
   return settings_->value(QStringLiteral("resultsRoot"),
                           QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/results"))

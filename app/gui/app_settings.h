@@ -1,5 +1,5 @@
 // The application's settings, the only user of QSettings: one INI file (default
-// ~/.config/LayerScope/layerscope.ini) with recent files, window layout, the first-start flag and the folder
+// ~/.config/LayerScope/LayerScope/layerscope.ini on Linux, AppSettings::defaultFile()) with recent files, window layout, the first-start flag and the folder
 // new analysis results go to.
 #pragma once
 
@@ -18,6 +18,9 @@ class AppSettings : public QObject {
   enum class Recent { Results, Models, Tasks, Sessions };
 
   explicit AppSettings(const QString& file, QObject* parent = nullptr);
+  /// The INI file used without --settings: <AppConfigLocation>/layerscope.ini, i.e. on Linux
+  /// $XDG_CONFIG_HOME (default ~/.config) / organization / application / layerscope.ini.
+  static QString defaultFile();
 
   /// Newest first, at most kMaxRecent.
   QStringList recent(Recent kind) const;

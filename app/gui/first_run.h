@@ -19,6 +19,11 @@ struct DemoFiles {
 };
 DemoFiles findDemo();
 
+/// The task the first run selects: list_index.mc (the demo model answers 69.5% of it correctly, so outcome-mode
+/// sensitivity has both classes; resources/models/demo/eval_results.json), else the first multiple-choice task
+/// with 0 < accuracy < 1 in that file, else the first task file; empty without task files.
+QString defaultDemoTask(const DemoFiles& demo);
+
 /// "Open the bundled demo model and tasks?" (Yes / No).
 bool askToOpenDemo(QWidget* parent, const DemoFiles& demo);
 

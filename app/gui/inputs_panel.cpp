@@ -1,8 +1,11 @@
 #include "app/gui/inputs_panel.h"
 
+#include <QDir>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QFileInfo>
+#include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPushButton>
@@ -37,8 +40,17 @@ InputsPanel::InputsPanel(QWidget* parent) : QGroupBox(tr("Model and task"), pare
     if (!d.isEmpty()) setAdapterDir(d);
   }));
   taskList_ = new QListWidget;
-  taskList_->setMaximumHeight(90);
-  taskList_->setToolTip(tr("Task files (JSONL); the selected one is analysed"));
+  taskList_->setMaximumHeight(110);
+  taskList_->setSelectionMode(QAbstractItemView::SingleSelection);
+  // The selection stays as visible when the list loses focus (the inactive highlight is the active one).
+  QPalette pal = taskList_->palette();
+  pal.setColor(QPalette::Inactive, QPalette::Highlight, pal.color(QPalette::Active, QPalette::Highlight));
+  pal.setColor(QPalette::Inactive, QPalette::HighlightedText, pal.color(QPalette::Active, QPalette::HighlightedText));
+  taskList_->setPalette(pal);
+  connect(taskList_, &QListWidget::currentItemChanged, this, [this] { onCurrentTaskChanged(); });
+  selectedTask_ = new QLabel;
+  selectedTask_->setWordWrap(true);
+  selectedTask_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   auto* taskButtons = new QWidget;
   auto* th = new QHBoxLayout(taskButtons);
   th->setContentsMargins(0, 0, 0, 0);
@@ -54,6 +66,8 @@ InputsPanel::InputsPanel(QWidget* parent) : QGroupBox(tr("Model and task"), pare
   th->addStretch();
   form->addRow(tr("Tasks"), taskList_);
   form->addRow(QString(), taskButtons);
+  form->addRow(tr("Analysed"), selectedTask_);
+  onCurrentTaskChanged();
   summary_ = new QTextBrowser;
   summary_->setMinimumHeight(170);
   summary_->setHtml(tr("<i>Open a model folder to see its summary (read from config.json and the safetensors "
@@ -83,23 +97,54 @@ void InputsPanel::setAdapterDir(const QString& dir) { adapterEdit_->setText(dir)
 QString InputsPanel::adapterDir() const { return adapterEdit_->text(); }
 
 void InputsPanel::addTaskFile(const QString& file) {
-  if (file.isEmpty() || !taskList_->findItems(file, Qt::MatchExactly).isEmpty()) return;
-  taskList_->addItem(file);
-  taskList_->setCurrentRow(taskList_->count() - 1);
+  if (file.isEmpty() || taskFiles().contains(file)) return;
+  auto* item = new QListWidgetItem(QFileInfo(file).fileName());
+  item->setData(Qt::UserRole, file);
+  item->setToolTip(QDir::toNativeSeparators(file));
+  taskList_->addItem(item);
+  taskList_->setCurrentItem(item);
   Q_EMIT taskAdded(file);
+}
+
+bool InputsPanel::selectTask(const QString& file) {
+  for (int i = 0; i < taskList_->count(); ++i)
+    if (taskList_->item(i)->data(Qt::UserRole).toString() == file) {
+      taskList_->setCurrentRow(i);
+      taskList_->scrollToItem(taskList_->item(i));
+      return true;
+    }
+  return false;
 }
 
 void InputsPanel::clearTasks() { taskList_->clear(); }
 
 QStringList InputsPanel::taskFiles() const {
   QStringList out;
-  for (int i = 0; i < taskList_->count(); ++i) out << taskList_->item(i)->text();
+  for (int i = 0; i < taskList_->count(); ++i) out << taskList_->item(i)->data(Qt::UserRole).toString();
   return out;
 }
 
 QString InputsPanel::currentTask() const {
   const QListWidgetItem* it = taskList_->currentItem();
-  return it ? it->text() : QString();
+  return it ? it->data(Qt::UserRole).toString() : QString();
+}
+
+void InputsPanel::onCurrentTaskChanged() {
+  // The analysed task in bold, the others plain; its name (and folder) under the list.
+  const QListWidgetItem* current = taskList_->currentItem();
+  for (int i = 0; i < taskList_->count(); ++i) {
+    QListWidgetItem* it = taskList_->item(i);
+    QFont f = it->font();
+    f.setBold(it == current);
+    it->setFont(f);
+  }
+  if (!current) {
+    selectedTask_->setText(tr("<i>no task selected</i>"));
+    return;
+  }
+  const QFileInfo fi(current->data(Qt::UserRole).toString());
+  selectedTask_->setText(tr("<b>%1</b>").arg(fi.fileName().toHtmlEscaped()));
+  selectedTask_->setToolTip(QDir::toNativeSeparators(fi.filePath()));
 }
 
 }  // namespace layerscope::app

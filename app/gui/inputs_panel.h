@@ -1,5 +1,6 @@
-// "Model and task" (left dock): the model folder (+ optional adapter folder), the task files (the selected one
-// is analysed) and the model summary, read on a QtConcurrent thread from config.json and the safetensors headers.
+// "Model and task" (left dock): the model folder (+ optional adapter folder), the task files (listed by file
+// name, the full path in the tooltip; the selected one is analysed, shown in bold and named below the list) and
+// the model summary, read on a QtConcurrent thread from config.json and the safetensors headers.
 #pragma once
 
 #include <QFutureWatcher>
@@ -8,6 +9,7 @@
 
 #include "app/gui/model_summary.h"
 
+class QLabel;
 class QLineEdit;
 class QListWidget;
 class QTextBrowser;
@@ -28,8 +30,12 @@ class InputsPanel : public QGroupBox {
   void addTaskFile(const QString& file);
   void clearTasks();
   QStringList taskFiles() const;
-  /// The selected task file (the one analysed); empty when none.
+  /// The selected task file (the one analysed), its full path; empty when none.
   QString currentTask() const;
+  /// Selects `file` when listed; false otherwise.
+  bool selectTask(const QString& file);
+  /// For tests: the task list (items show file names; Qt::UserRole holds the full path).
+  QListWidget* taskList() const { return taskList_; }
 
  Q_SIGNALS:
   void modelDirChanged(const QString& dir);
@@ -39,7 +45,10 @@ class InputsPanel : public QGroupBox {
  private:
   QLineEdit* modelEdit_;
   QLineEdit* adapterEdit_;
+  void onCurrentTaskChanged();
+
   QListWidget* taskList_;
+  QLabel* selectedTask_;
   QTextBrowser* summary_;
   QFutureWatcher<ModelSummary> summaryWatcher_;
 };

@@ -1,48 +1,74 @@
 // layerscope: the desktop application. Options: --results DIR (repeatable: merged), --session FILE,
 // --model DIR, --task FILE, --example-results (synthetic, labelled), --screenshots DIR (render each tab to
 // PNG and quit; used by scripts/screenshots.sh under Xvfb), --write-example-results DIR.
+// The command line is parsed before any window system is touched: --help, --version and option errors work
+// without a display; a session file that cannot be read is an error dialog over the (empty) window.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
-#include <QStandardPaths>
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTimer>
 
+#include "app/gui/app_settings.h"
 #include "app/gui/main_window.h"
 #include "layerscope/version.h"
 #include "results/synthetic.h"
 #include "views/layer_selection.h"
 
-int main(int argc, char** argv) {
-  QApplication app(argc, argv);
-  QApplication::setApplicationName(QStringLiteral("LayerScope"));
-  QApplication::setOrganizationName(QStringLiteral("LayerScope"));
-  QApplication::setApplicationVersion(QString::fromLatin1(layerscope::kVersion));
-  QCommandLineParser parser;
-  parser.setApplicationDescription(QStringLiteral("Layer-wise interpretability for GQA transformers"));
-  parser.addHelpOption();
-  parser.addVersionOption();
-  QCommandLineOption results(QStringLiteral("results"), QStringLiteral("Open a results directory (repeat to merge)."), QStringLiteral("DIR"));
-  QCommandLineOption session(QStringLiteral("session"), QStringLiteral("Open a session file."), QStringLiteral("FILE"));
-  QCommandLineOption model(QStringLiteral("model"), QStringLiteral("Model folder."), QStringLiteral("DIR"));
-  QCommandLineOption task(QStringLiteral("task"), QStringLiteral("Task file (repeatable)."), QStringLiteral("FILE"));
-  QCommandLineOption example(QStringLiteral("example-results"), QStringLiteral("Show synthetic example results (clearly labelled)."));
-  QCommandLineOption shots(QStringLiteral("screenshots"), QStringLiteral("Write a PNG per tab into DIR and quit."), QStringLiteral("DIR"));
-  QCommandLineOption select(QStringLiteral("select"), QStringLiteral("Select layers, e.g. 20,21,22."), QStringLiteral("LIST"));
-  QCommandLineOption writeExample(QStringLiteral("write-example-results"),
-                                  QStringLiteral("Write the synthetic example results into DIR and quit."), QStringLiteral("DIR"));
-  QCommandLineOption settingsOpt(QStringLiteral("settings"), QStringLiteral("Settings INI file."), QStringLiteral("FILE"));
-  parser.addOptions({results, session, model, task, example, shots, select, writeExample, settingsOpt});
-  parser.process(app);
-  if (parser.isSet(writeExample)) {
-    layerscope::results::writeSyntheticResults(parser.value(writeExample).toStdString());
-    return 0;
-  }
+namespace {
 
-  const QString settingsFile = parser.isSet(settingsOpt)
-                                   ? parser.value(settingsOpt)
-                                   : QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation) + QStringLiteral("/layerscope.ini");
+void setNames() {
+  QCoreApplication::setApplicationName(QStringLiteral("LayerScope"));
+  QCoreApplication::setOrganizationName(QStringLiteral("LayerScope"));
+  QCoreApplication::setApplicationVersion(QString::fromLatin1(layerscope::kVersion));
+}
+
+struct Options {
+  QCommandLineOption results{QStringLiteral("results"), QStringLiteral("Open a results directory (repeat to merge)."), QStringLiteral("DIR")};
+  QCommandLineOption session{QStringLiteral("session"), QStringLiteral("Open a session file."), QStringLiteral("FILE")};
+  QCommandLineOption model{QStringLiteral("model"), QStringLiteral("Model folder."), QStringLiteral("DIR")};
+  QCommandLineOption task{QStringLiteral("task"), QStringLiteral("Task file (repeatable)."), QStringLiteral("FILE")};
+  QCommandLineOption example{QStringLiteral("example-results"), QStringLiteral("Show synthetic example results (clearly labelled).")};
+  QCommandLineOption shots{QStringLiteral("screenshots"), QStringLiteral("Write a PNG per tab into DIR and quit."), QStringLiteral("DIR")};
+  QCommandLineOption select{QStringLiteral("select"), QStringLiteral("Select layers, e.g. 20,21,22."), QStringLiteral("LIST")};
+  QCommandLineOption writeExample{QStringLiteral("write-example-results"),
+                                  QStringLiteral("Write the synthetic example results into DIR and quit."), QStringLiteral("DIR")};
+  QCommandLineOption settings{QStringLiteral("settings"), QStringLiteral("Settings INI file."), QStringLiteral("FILE")};
+
+  void addTo(QCommandLineParser& parser) const {
+    parser.setApplicationDescription(QStringLiteral("Layer-wise interpretability for GQA transformers"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addOptions({results, session, model, task, example, shots, select, writeExample, settings});
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt;
+  {
+    // Parsed first under a QCoreApplication: --help, --version and option errors print and exit (0 / 1)
+    // without a display; --write-example-results needs none either.
+    QCoreApplication pre(argc, argv);
+    setNames();
+    QCommandLineParser parser;
+    opt.addTo(parser);
+    parser.process(pre);  // exits on --help / --version / an unknown option
+    if (parser.isSet(opt.writeExample)) {
+      layerscope::results::writeSyntheticResults(parser.value(opt.writeExample).toStdString());
+      return 0;
+    }
+  }
+  QApplication app(argc, argv);
+  setNames();
+  QCommandLineParser parser;
+  opt.addTo(parser);
+  parser.process(app);
+  const QCommandLineOption &results = opt.results, &session = opt.session, &model = opt.model, &task = opt.task,
+                           &example = opt.example, &shots = opt.shots, &select = opt.select, &settingsOpt = opt.settings;
+  const QString settingsFile = parser.isSet(settingsOpt) ? parser.value(settingsOpt) : layerscope::app::AppSettings::defaultFile();
   layerscope::app::MainWindow w(settingsFile);
   QTemporaryDir exampleDir;
   if (parser.isSet(example)) {
@@ -56,19 +82,15 @@ int main(int argc, char** argv) {
   }
   if (parser.isSet(model)) w.setModelDir(parser.value(model));
   for (const QString& t : parser.values(task)) w.addTaskFile(t);
-  if (parser.isSet(session)) {
-    try {
-      w.applySession(layerscope::app::loadSession(parser.value(session)));
-    } catch (const std::exception& e) {
-      qWarning("%s", e.what());
-    }
-  }
+  const bool sessionGiven = parser.isSet(session);
   if (parser.isSet(select)) {
     QVector<int> layers;
     for (const QString& s : parser.value(select).split(QLatin1Char(','), Qt::SkipEmptyParts)) layers << s.toInt();
     w.selection()->setLayers(layers);
   }
   w.show();
+  // After show(): a session that cannot be read is a dialog over the window, not a silent empty window.
+  if (sessionGiven) w.openSessionFile(parser.value(session));
   if (parser.isSet(shots)) {
     const QString dir = parser.value(shots);
     QDir().mkpath(dir);

@@ -7,22 +7,31 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QJsonObject>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollArea>
 #include <QStatusBar>
 #include <QToolBar>
 #include <QVBoxLayout>
 
 #include "app/gui/ablation_panel.h"
+#include "app/gui/analysis_job.h"
 #include "app/gui/analysis_panel.h"
 #include "app/gui/app_settings.h"
 #include "app/gui/first_run.h"
 #include "app/gui/inputs_panel.h"
 #include "app/gui/job_runner.h"
 #include "app/gui/results_area.h"
+#include "app/gui/spin_boxes.h"
+#include "app/gui/split_check.h"
 #include "app/gui/train_panel.h"
+#include "analysis/pipeline.h"
+#include "core/data/dataset.h"
+#include "core/model/scoring.h"
+#include "experiments/common.h"
 #include "views/layer_selection.h"
 
 namespace layerscope::app {
@@ -53,6 +62,7 @@ MainWindow::MainWindow(const QString& settingsFile, QWidget* parent)
   buildDocks();
   buildMenus();
   connectPanels();
+  guardWheelUnder(this);  // every spin / combo box: the wheel scrolls the dock unless the box has focus
   resize(1400, 860);
   restoreGeometry(settings_->windowGeometry());
   restoreState(settings_->windowState());
@@ -123,6 +133,19 @@ void MainWindow::connectPanels() {
   });
   connect(analysis_, &AnalysisPanel::cancelled, this, &MainWindow::analysisCancelled);
   connect(analysis_, &AnalysisPanel::failed, this, [this](const QString& message) {
+    if (isOneSidedTaskError(message)) {
+      // The pipeline's own check ("Run anyway" after a one-sided sample, or pairs tasks): the GUI's words.
+      static const QRegularExpression counts(QStringLiteral("answers (\\d+) items correctly and (\\d+) incorrectly"));
+      const QRegularExpressionMatch m = counts.match(message);
+      SplitCheck c;
+      c.correct = m.captured(1).toInt();
+      c.incorrect = m.captured(2).toInt();
+      c.total = c.checked = c.correct + c.incorrect;
+      AnalysisJob job = analysis_->jobOptions();
+      job.taskFile = inputs_->currentTask();
+      refuseOneSidedTask(job, c);
+      return;
+    }
     Q_EMIT analysisFailed(message);
     showError(tr("Analysis failed"), message);
   });
@@ -205,7 +228,7 @@ QList<views::PlotView*> MainWindow::plotViews() const { return results_->plotVie
 views::LayersTableModel* MainWindow::layersModel() const { return results_->layersModel(); }
 QPushButton* MainWindow::runButton() const { return analysis_->runButton(); }
 QPushButton* MainWindow::cancelButton() const { return analysis_->cancelButton(); }
-bool MainWindow::isRunning() const { return analysis_->isRunning(); }
+bool MainWindow::isRunning() const { return analysis_->isRunning() || splitCheckJob_; }
 
 void MainWindow::showError(const QString& title, const QString& message) {
   statusBar()->showMessage(title, 8000);
@@ -261,10 +284,92 @@ bool MainWindow::startAnalysis(const QString& outDir) {
   } else {
     job.outDir = outDir;
   }
+  // Outcome mode needs correct and incorrect items: checked first on a sample (an adapter's model is only
+  // built by the pipeline, which checks the full evaluation itself).
+  if (job.sensitivityMode == QLatin1String("outcome") && job.adapterDir.isEmpty()) return startSplitCheck(job);
   return analysis_->start(job);
 }
 
-void MainWindow::cancelAnalysis() { analysis_->cancel(); }
+bool MainWindow::startSplitCheck(const AnalysisJob& job) {
+  const analysis::AnalyzeRequest req = analyzeRequestOf(job);
+  core::ScoringOptions so;  // as the pipeline scores the task
+  so.batchSize = req.batchSize;
+  so.stopString = req.stopString;
+  so.maxNewTokens = req.maxNewTokens;
+  so.extraction = core::parseAnswerExtraction(req.extraction);
+  constexpr int kSample = 48;
+  Job* check = runner_->start(tr("Checking the task"), [job, so](JobContext& ctx) -> QVariant {
+    ctx.stage(QObject::tr("checking the task: correct and incorrect items"));
+    const experiments::ModelHandle& m = ctx.model(job.modelDir, job.dtype, job.device);
+    const core::PreparedTask prepared = core::prepareTask(*m.tokenizer, core::readTask(job.taskFile.toStdString()));
+    const SplitCheck c = checkOutcomeSplit(*m.model, *m.tokenizer, prepared, so, kSample, ctx.control());
+    return QVariantList{c.total, c.checked, c.correct, c.incorrect};
+  });
+  if (!check) return false;
+  splitCheckJob_ = check;
+  analysis_->runButton()->setEnabled(false);
+  statusBar()->showMessage(tr("Checking %1: does the model answer some items correctly and some incorrectly?")
+                               .arg(QFileInfo(job.taskFile).fileName()));
+  connect(check, &Job::finished, this, [this, job](const QVariant& v) {
+    splitCheckJob_ = nullptr;
+    const QVariantList l = v.toList();
+    SplitCheck c;
+    c.total = l.value(0).toInt();
+    c.checked = l.value(1).toInt();
+    c.correct = l.value(2).toInt();
+    c.incorrect = l.value(3).toInt();
+    statusBar()->clearMessage();
+    if (!c.bothOutcomes()) {
+      refuseOneSidedTask(job, c);
+    } else if (!analysis_->start(job)) {
+      Q_EMIT analysisFailed(tr("the analysis could not start"));
+    }
+  });
+  connect(check, &Job::cancelled, this, [this] {
+    splitCheckJob_ = nullptr;
+    statusBar()->clearMessage();
+    Q_EMIT analysisCancelled();
+  });
+  connect(check, &Job::failed, this, [this](const QString& message) {
+    splitCheckJob_ = nullptr;
+    statusBar()->clearMessage();
+    Q_EMIT analysisFailed(message);
+    showError(tr("Analysis failed"), message);
+  });
+  return true;
+}
+
+void MainWindow::refuseOneSidedTask(const AnalysisJob& job, const SplitCheck& check) {
+  const QString message = oneSidedTaskMessage(job.taskFile, check);
+  Q_EMIT analysisFailed(message);
+  statusBar()->showMessage(tr("Not analysed: the model's answers on %1 are all %2")
+                               .arg(QFileInfo(job.taskFile).fileName(), check.correct ? tr("correct") : tr("incorrect")), 8000);
+  Q_EMIT errorShown(message);
+  if (quietErrors_) return;
+  QMessageBox box(QMessageBox::Information, tr("This task cannot be analysed in outcome mode"), message, QMessageBox::NoButton, this);
+  QPushButton* pairs = box.addButton(tr("Use pairs mode"), QMessageBox::AcceptRole);
+  QPushButton* anyway = check.checked < check.total ? box.addButton(tr("Run anyway"), QMessageBox::DestructiveRole) : nullptr;
+  box.addButton(QMessageBox::Close);
+  box.setDefaultButton(pairs);
+  box.exec();
+  if (box.clickedButton() == pairs) switchToPairsMode(job.taskFile);
+  else if (anyway && box.clickedButton() == anyway) analysis_->start(job);
+}
+
+void MainWindow::switchToPairsMode(const QString& taskFile) {
+  QJsonObject o = analysis_->optionsJson();
+  o.insert(QStringLiteral("sensitivity_mode"), QStringLiteral("pairs"));
+  analysis_->applyOptionsJson(o);
+  const QString pairs = pairsTaskBeside(taskFile);
+  if (pairs.isEmpty()) return;
+  addTaskFile(pairs);
+  inputs_->selectTask(pairs);
+}
+
+void MainWindow::cancelAnalysis() {
+  if (splitCheckJob_) splitCheckJob_->cancel();
+  analysis_->cancel();
+}
 
 void MainWindow::showTrainPanel() {
   if (!trainPanel_->isRunning() && !trainPanel_->prefillFromSelection()) trainPanel_->prefillFromTopK(true);
@@ -329,20 +434,35 @@ void MainWindow::saveSessionAs() {
 
 void MainWindow::openSessionDialog() {
   const QString file = QFileDialog::getOpenFileName(this, tr("Open session"), {}, tr("LayerScope session (*.lssession);;All files (*)"));
-  if (file.isEmpty()) return;
+  if (!file.isEmpty()) openSessionFile(file);
+}
+
+bool MainWindow::openSessionFile(const QString& file) {
+  Session s;
   try {
-    applySession(loadSession(file));
+    s = loadSession(file);
   } catch (const std::exception& e) {
     showError(tr("Cannot open the session"), QString::fromUtf8(e.what()));
+    return false;
   }
+  applySession(s);
+  settings_->addRecent(AppSettings::Recent::Sessions, file);
+  return true;
 }
 
 void MainWindow::offerDemoOnFirstStart() {
   if (!settings_->takeFirstStart()) return;
   const DemoFiles demo = findDemo();
   if (demo.empty() || !askToOpenDemo(this, demo)) return;
+  openDemo(demo);
+}
+
+void MainWindow::openDemo(const DemoFiles& demo) {
   if (!demo.modelDir.isEmpty()) setModelDir(demo.modelDir);
   for (const QString& f : demo.taskFiles) addTaskFile(f);
+  // A task the demo model gets partly right, so the default Run ends in real heatmaps.
+  const QString task = defaultDemoTask(demo);
+  if (!task.isEmpty()) inputs_->selectTask(task);
 }
 
 }  // namespace layerscope::app

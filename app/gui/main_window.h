@@ -25,6 +25,10 @@ namespace layerscope::app {
 
 class AblationPanel;
 class AnalysisPanel;
+struct AnalysisJob;
+struct DemoFiles;
+class Job;
+struct SplitCheck;
 class AppSettings;
 class InputsPanel;
 class JobRunner;
@@ -45,7 +49,8 @@ class MainWindow : public QMainWindow {
   void setAdapterDir(const QString& dir);
   void addTaskFile(const QString& file);
   /// Starts an analysis of the model on the selected task into `outDir` (empty: a new folder under the results
-  /// root); false (with a dialog) if an input is missing, false while any job runs.
+  /// root); false (with a dialog) if an input is missing, false while any job runs. In outcome mode a short
+  /// check comes first (split_check.h): a task the model answers all right or all wrong is refused at once.
   bool startAnalysis(const QString& outDir = {});
   void cancelAnalysis();
   /// An analysis is running.
@@ -60,6 +65,12 @@ class MainWindow : public QMainWindow {
   void setQuietErrors(bool quiet) { quietErrors_ = quiet; }
   /// Offers the bundled demo model and tasks when they exist and this is the first start.
   void offerDemoOnFirstStart();
+  /// Opens the demo: its model, every task file, and selects defaultDemoTask() (first_run.h).
+  void openDemo(const DemoFiles& demo);
+  /// Reads and applies a session file; false (with an error dialog naming the file) when it cannot be read.
+  bool openSessionFile(const QString& file);
+  /// Sensitivity mode "pairs" in the options and, when it exists, the pairs form of `taskFile` added and selected.
+  void switchToPairsMode(const QString& taskFile);
 
   // For tests and the screenshot script.
   QTabWidget* tabs() const;
@@ -74,6 +85,7 @@ class MainWindow : public QMainWindow {
   TrainPanel* trainPanel() const { return trainPanel_; }
   AblationPanel* ablationPanel() const { return ablationPanel_; }
   JobRunner* jobRunner() const { return runner_; }
+  InputsPanel* inputsPanel() const { return inputs_; }
 
  Q_SIGNALS:
   void analysisFinished(const QString& resultsDir);
@@ -95,6 +107,10 @@ class MainWindow : public QMainWindow {
   void openSessionDialog();
   /// New results: the training panel's S_sens / S_rope and the ablation's analysis folder follow them.
   void onResultsChanged();
+  /// The outcome-split check of startAnalysis, then the analysis itself when the task has both outcomes.
+  bool startSplitCheck(const AnalysisJob& job);
+  /// A one-sided task: the GUI-worded message with "Use pairs mode" (and "Run anyway" after a sample).
+  void refuseOneSidedTask(const AnalysisJob& job, const SplitCheck& check);
 
   AppSettings* settings_;
   JobRunner* runner_;
@@ -106,6 +122,7 @@ class MainWindow : public QMainWindow {
   QDockWidget* trainDock_ = nullptr;
   QDockWidget* ablationDock_ = nullptr;
   QMenu* recentMenu_ = nullptr;
+  Job* splitCheckJob_ = nullptr;
   bool quietErrors_ = false;
 };
 

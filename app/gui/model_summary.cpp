@@ -1,6 +1,7 @@
 #include "app/gui/model_summary.h"
 
 #include <QObject>
+#include <cmath>
 #include <exception>
 
 #include "core/model/checkpoint.h"
@@ -20,6 +21,19 @@ QString humanBytes(double b) {
 
 }  // namespace
 
+QString parameterCountText(double n) {
+  // "2,330,496 (2.33 M)": the exact count, then 3 significant digits in the unit that keeps the mantissa >= 1.
+  const QString exact = QStringLiteral("%L1").arg(qlonglong(std::llround(n)));
+  struct Unit {
+    double scale;
+    const char* name;
+  };
+  static const Unit kUnits[] = {{1e12, "T"}, {1e9, "B"}, {1e6, "M"}, {1e3, "k"}};
+  for (const Unit& u : kUnits)
+    if (n >= u.scale) return QStringLiteral("%1 (%2 %3)").arg(exact, QString::number(n / u.scale, 'g', 3), QLatin1String(u.name));
+  return exact;
+}
+
 ModelSummary summariseModel(const QString& dir) {
   ModelSummary s{dir, {}, {}};
   try {
@@ -35,7 +49,7 @@ ModelSummary summariseModel(const QString& dir) {
     row(QObject::tr("head_dim"), QString::number(j.value("head_dim", 0)));
     row(QObject::tr("hidden / MLP"), QStringLiteral("%1 / %2").arg(j.value("hidden", 0)).arg(j.value("intermediate", 0)));
     row(QObject::tr("vocabulary"), QString::number(j.value("vocab", 0)));
-    row(QObject::tr("parameters"), QStringLiteral("%L1 (%2 B)").arg(qlonglong(params)).arg(params / 1e9, 0, 'f', 2));
+    row(QObject::tr("parameters"), parameterCountText(params));
     row(QObject::tr("stored dtype"), QString::fromStdString(ck.storedDtype()));
     const auto& rope = j["rope"];
     QString ropeText = QStringLiteral("theta %1, %2").arg(rope.value("theta", 0.0)).arg(QString::fromStdString(rope.value("scaling", std::string("none"))));

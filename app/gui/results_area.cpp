@@ -97,6 +97,9 @@ void ResultsArea::buildToolBar() {
   ranks_ = new QCheckBox(tr("Ranks"));
   ranks_->setToolTip(tr("Correlation plot of average ranks (what Spearman's r_s correlates)"));
   toolBar_->addWidget(ranks_);
+  exportSelection_ = new QCheckBox(tr("Export selection"));
+  exportSelection_->setToolTip(tr("Draw the selected layers' band in File > Export figure (off: exports show the data only)"));
+  toolBar_->addWidget(exportSelection_);
   toolBar_->addWidget(new QLabel(tr("  Profile ")));
   profileMetric_ = new QComboBox;
   profileMetric_->setToolTip(tr("Layer score drawn first in the profile and correlation views (default: the "
@@ -205,6 +208,7 @@ void ResultsArea::exportCurrentFigure() {
     if (view == heatmap_ && heatmapKind_->currentIndex() == 1) kind = views::FigureKind::HeatmapMetrics;
     views::FigureStyle s = screenStyle();
     s.pxPerPt = 1;
+    s.exportSelection = exportSelection_->isChecked();
     auto fig = views::makeFigure(*kind, *bundle_, s, selection_);
     if (view == profile_ || view == scatter_) {
       if (auto* p = qobject_cast<views::ProfileView*>(fig.get())) p->setProfileKeys(profileMetric_->currentText(), {});

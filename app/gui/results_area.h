@@ -74,6 +74,7 @@ class ResultsArea : public QTabWidget {
   QComboBox* sizePreset_ = nullptr;
   QComboBox* colormap_ = nullptr;
   QCheckBox* twinAxes_ = nullptr;
+  QCheckBox* exportSelection_ = nullptr;  // File > Export figure draws the selection band too
   QCheckBox* ranks_ = nullptr;
   QComboBox* profileMetric_ = nullptr;
   QComboBox* heatmapKind_ = nullptr;

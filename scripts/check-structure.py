@@ -90,9 +90,19 @@ def main():
         allowed = closure(target) | {target}
         used = set()
         only = target_sources(folder, target) if folder in SUBTARGETS.values() else None
-        for src in sorted((ROOT / folder).glob("*")):
-            if src.suffix not in (".h", ".cpp") or (only is not None and src.name not in only):
-                continue
+        files = sorted(p for p in (ROOT / folder).glob("*") if p.suffix in (".h", ".cpp"))
+        if only is not None:
+            # a target sharing its folder: its listed sources and the folder headers they include, transitively
+            files, todo = [], [ROOT / folder / n for n in sorted(only)]
+            while todo:
+                f = todo.pop()
+                if f in files or not f.exists():
+                    continue
+                files.append(f)
+                for m in re.finditer(r'^\s*#\s*include\s+"([^"]+)"', f.read_text(errors="replace"), re.M):
+                    if folder_of(m.group(1)) == folder:
+                        todo.append(ROOT / m.group(1))
+        for src in files:
             rel = src.relative_to(ROOT).as_posix()
             for n, line in enumerate(src.read_text(errors="replace").splitlines(), 1):
                 m = re.match(r'\s*#\s*include\s+"([^"]+)"', line)

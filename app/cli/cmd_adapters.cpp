@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/cli/command.h"
+#include "app/cli/device_option.h"
 #include "app/cli/progress.h"
 #include "core/base/error.h"
 #include "core/train/adapters.h"

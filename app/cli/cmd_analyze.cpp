@@ -13,6 +13,7 @@
 #include "analysis/pipeline.h"
 #include "app/bundled_data.h"
 #include "app/cli/command.h"
+#include "app/cli/device_option.h"
 #include "app/cli/progress.h"
 #include "core/base/error.h"
 #include "experiments/bench.h"

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/command.h"
+#include "app/cli/device_option.h"
 #include "core/model/checkpoint.h"
 #include "core/base/error.h"
 #include "core/model/model.h"

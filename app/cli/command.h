@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "app/cli/args.h"
-#include "core/model/runtime.h"
 
 namespace layerscope::app {
 
@@ -19,12 +18,6 @@ struct Command {
 };
 
 std::vector<Command>& commandRegistry();
-
-/// The `--device cpu|cuda|cuda:N|auto` option of every command that runs a model (default auto: cuda when the
-/// LibTorch has CUDA and a device is visible, else cpu), checked before anything loads; returns the device name.
-inline std::string deviceOption(Args& args) {
-  return core::deviceName(core::parseDevice(args.valueOr("--device", "auto")));
-}
 
 struct CommandRegistrar {
   explicit CommandRegistrar(Command c) { commandRegistry().push_back(std::move(c)); }

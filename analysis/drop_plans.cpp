@@ -80,8 +80,12 @@ double timeForwardPass(const ModelTaskInputs& in, int batchSize, const core::Int
 
 namespace {
 
+DroppedModule toModule(const PlannedDrop& d) { return {d.layer, d.mlp ? "mlp" : "attn", d.similarity}; }
+
+}  // namespace
+
 // Which (plan, module) pairs each semantics defines; throws a clear error for the others.
-void checkPlan(const DropParams& p, int L) {
+void checkDropParams(const DropParams& p, int L) {
   if (p.module != "attn" && p.module != "mlp" && p.module != "block")
     throw InvalidArgument("drop: module must be attn, mlp or block, got '" + p.module + "'");
   const bool joint = p.plan == DropPlanKind::Joint || p.plan == DropPlanKind::IterativeJoint;
@@ -99,14 +103,10 @@ void checkPlan(const DropParams& p, int L) {
     throw InvalidArgument("drop: --n must be in 1.." + std::to_string(maxN) + ", got " + std::to_string(p.n));
 }
 
-DroppedModule toModule(const PlannedDrop& d) { return {d.layer, d.mlp ? "mlp" : "attn", d.similarity}; }
-
-}  // namespace
-
 DropResult dropPlan(const ModelTaskInputs& in, const DropParams& p, const core::JobControl* job) {
   const auto t0 = Clock::now();
   const int L = in.model->config().numLayers;
-  checkPlan(p, L);
+  checkDropParams(p, L);
   if (!in.eval) throw InvalidArgument("drop: needs the base evaluation");
   const bool llmDrop = p.semantics == Semantics::LlmDrop;
   DropResult res;

@@ -184,6 +184,10 @@ struct DropResult {
   double seconds = 0;
 };
 
+/// Throws InvalidArgument for a plan, module, n or semantics that does not go together (for example shortgpt
+/// with anything but a one-shot block plan); the pipeline calls it before any work starts.
+void checkDropParams(const DropParams& params, int numLayers);
+
 /// Interventions that skip the listed modules.
 core::Interventions dropInterventions(const std::vector<DroppedModule>& dropped, int numLayers);
 

@@ -122,6 +122,7 @@ void validateRequest(const AnalyzeRequest& r) {
     throw InvalidArgument("--model: '" + r.modelDir.string() + "' has no tokenizer.json");
   const auto task = core::readTask(r.taskFile);  // DatasetError names file and line
   core::parseComputeDtype(r.dtype);
+  core::parseDevice(r.device);  // an unavailable device fails before anything loads
   core::parseAnswerExtraction(r.extraction);
   if (r.batchSize < 1) throw InvalidArgument("--batch must be >= 1, got " + std::to_string(r.batchSize));
   if (r.maxNewTokens < 1) throw InvalidArgument("--max-new-tokens must be >= 1");
@@ -129,7 +130,6 @@ void validateRequest(const AnalyzeRequest& r) {
   const auto pos = parsePosition(r.position);
   if (r.metrics.empty()) throw InvalidArgument("--metrics: at least one metric is needed");
   for (const auto& m : r.metrics) parseMetric(m);
-  core::parseDevice(r.device);  // an unavailable device fails before anything loads
   if (r.sensitivity && mode == SensitivityMode::Pairs) {
     if (task.kind() == core::TaskKind::ShortAnswer)
       throw InvalidArgument("--sensitivity-mode pairs needs a pairs or multiple-choice task; '" + r.taskFile.string() +
@@ -160,14 +160,13 @@ void validateRequest(const AnalyzeRequest& r) {
                             " (L = " + std::to_string(L) + " means no manipulation)");
   if (std::count(r.manipulations.begin(), r.manipulations.end(), "swap") && task.size() < 2)
     throw InvalidArgument("--mode swap needs a task with at least 2 items");
-  if (!r.dropPlan.empty()) {
-    const auto plan = parseDropPlan(r.dropPlan);
-    if (r.dropModule != "attn" && r.dropModule != "mlp" && r.dropModule != "block")
-      throw InvalidArgument("--module must be attn, mlp or block");
-    const int maxN = plan == DropPlanKind::Joint || plan == DropPlanKind::IterativeJoint ? 2 * L : L;
-    if (r.dropN < 1 || r.dropN > maxN)
-      throw InvalidArgument("--n " + std::to_string(r.dropN) + " is out of range 1.." + std::to_string(maxN) +
-                            " for plan " + r.dropPlan + " (L = " + std::to_string(L) + ")");
+  if (!r.dropPlan.empty()) {  // the plan's own checks, before the base evaluation (about a minute on the demo)
+    DropParams dp;
+    dp.plan = parseDropPlan(r.dropPlan);
+    dp.n = r.dropN;
+    dp.module = r.dropModule;
+    dp.semantics = parseSemantics(r.semantics);
+    checkDropParams(dp, L);
   }
   std::set<std::string> profiles;
   for (const auto& p : r.profiles) {

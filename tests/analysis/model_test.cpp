@@ -376,6 +376,14 @@ TEST_F(Pipeline, BadOptionsFailBeforeAnyWork) {
   r.dropPlan = "one-shot";
   r.dropN = 4;
   EXPECT_THROW(validateRequest(r), InvalidArgument);
+  r.dropN = 1;
+  EXPECT_NO_THROW(validateRequest(r));
+  r.semantics = "afcl";  // defines no drop plan: refused before the base evaluation, not after it
+  EXPECT_THROW(validateRequest(r), InvalidArgument);
+  r.semantics = "shortgpt";  // removes whole blocks once
+  EXPECT_THROW(validateRequest(r), InvalidArgument);
+  r.dropModule = "block";
+  EXPECT_NO_THROW(validateRequest(r));
   r = request(d / "missing.jsonl", d / "res");
   EXPECT_THROW(validateRequest(r), Error);
   EXPECT_FALSE(fs::exists(d / "res"));

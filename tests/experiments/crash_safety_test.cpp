@@ -170,7 +170,9 @@ void expectEveryPickableCheckpointLoads(const fs::path& checkpoints, const std::
     }) << e.path() << " " << when;
   }
   const fs::path picked = core::Trainer::newestCheckpoint(checkpoints);
-  if (!picked.empty()) EXPECT_EQ(picked.parent_path(), checkpoints) << when;
+  if (!picked.empty()) {
+    EXPECT_EQ(picked.parent_path(), checkpoints) << when;
+  }
 }
 
 core::Task mcTask(const std::string& name, int n, int offset) {
@@ -247,7 +249,9 @@ TEST_F(CrashSafety, TrainKilledAtRandomAndInsideCheckpointWritesResumesByteIdent
       const double at = when(rng) * r0.seconds;
       const ChildResult r = runCli(attempt == 0 ? trainArgs(out) : with(trainArgs(out), "--resume"), killAt(at));
       killedRuns += r.signaled;
-      if (!r.signaled) ASSERT_EQ(r.exitCode, 0) << r.output;
+      if (!r.signaled) {
+        ASSERT_EQ(r.exitCode, 0) << r.output;
+      }
       expectEveryPickableCheckpointLoads(out / "checkpoints", "after a kill at " + std::to_string(at) + " s");
     }
     const ChildResult done = runCli(with(trainArgs(out), "--resume"));
@@ -303,13 +307,17 @@ TEST_F(CrashSafety, AblateKilledResumesToTheSameArmsAndReport) {
   const fs::path out = scratch("ablate-kill");
   for (int attempt = 0; attempt < 3; ++attempt) {
     const ChildResult r = runCli(ablateArgs(out), killAt(when(rng) * r0.seconds));
-    if (!r.signaled) ASSERT_EQ(r.exitCode, 0) << r.output;
+    if (!r.signaled) {
+      ASSERT_EQ(r.exitCode, 0) << r.output;
+    }
     if (fs::exists(out / "arms"))
       for (const auto& arm : fs::directory_iterator(out / "arms")) expectEveryPickableCheckpointLoads(arm.path() / "checkpoints", "ablate");
   }
   // And once inside an arm's checkpoint write.
   const ChildResult p = runCli(ablateArgs(out), crashAt("manifest.json"));
-  if (!p.signaled) ASSERT_EQ(p.exitCode, 0) << p.output;  // every arm may already be done
+  if (!p.signaled) {
+    ASSERT_EQ(p.exitCode, 0) << p.output;  // every arm may already be done
+  }
   const ChildResult done = runCli(ablateArgs(out));
   ASSERT_EQ(done.exitCode, 0) << done.output;
   for (const auto& arm : fs::directory_iterator(ref / "arms")) {
@@ -342,7 +350,9 @@ TEST_F(CrashSafety, AnalyzeKilledLeavesNoResultsDirectory) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     const fs::path out = parent / ("r" + std::to_string(attempt));
     const ChildResult r = runCli(analyzeArgs(out), killAt(when(rng) * r0.seconds));
-    if (!r.signaled) ASSERT_EQ(r.exitCode, 0) << r.output;
+    if (!r.signaled) {
+      ASSERT_EQ(r.exitCode, 0) << r.output;
+    }
     if (fs::exists(out)) {  // only when the run got as far as moving the complete directory into place
       std::ifstream s(out / "stats.json");
       EXPECT_EQ(withoutTimings(json::parse(s)), wantStats) << "a killed analyze left a partial " << out;

@@ -27,6 +27,7 @@
 #include "core/train/trainer.h"
 #include "tests/common/test_util.h"
 #include "tests/common/tiny_model.h"
+#include "tests/experiments/experiment_fixtures.h"
 
 extern char** environ;
 
@@ -138,21 +139,9 @@ std::map<std::string, std::string> adapterFiles(const fs::path& dir) {
   return out;
 }
 
+// Report / stats comparison without what differs between runs (wall-clock values, the resume point).
 json withoutTimings(const json& j) {
-  if (j.is_object()) {
-    json out = json::object();
-    for (const auto& [k, v] : j.items())
-      if (k.find("seconds") == std::string::npos && k != "timings" && k != "created" && k != "tokens_per_second" &&
-          k != "resumed_from_step")
-        out[k] = withoutTimings(v);
-    return out;
-  }
-  if (j.is_array()) {
-    json out = json::array();
-    for (const auto& v : j) out.push_back(withoutTimings(v));
-    return out;
-  }
-  return j;
+  return test::withoutTimings(j, {"timings", "created", "tokens_per_second", "resumed_from_step"});
 }
 
 // Every directory that checkpoint selection considers (step-<digits>) must load: manifest, params, optimizer.
@@ -175,27 +164,12 @@ void expectEveryPickableCheckpointLoads(const fs::path& checkpoints, const std::
   }
 }
 
-core::Task mcTask(const std::string& name, int n, int offset) {
-  core::Task t;
-  t.name = name;
-  std::vector<core::McItem> items;
-  for (int i = 0; i < n; ++i)
-    items.push_back({name + std::to_string(i), "q " + std::to_string((i + offset) * 7 % 31) + ":", {" a", " b", " c"},
-                     size_t((i + offset) % 3)});
-  t.items = items;
-  return t;
-}
-
 class CrashSafety : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    tiny_ = new test::TinyByteModel(test::byteConfig({.hidden = 16, .intermediate = 32, .layers = 4, .heads = 4, .maxPositions = 128}),
-                                    {.seed = 5, .weightStd = 0.3});
+    tiny_ = test::newExperimentModel();
     dir_ = new test::TempDir();
-    core::writeTask(dir_->path() / "train.jsonl", mcTask("train", 12, 0));
-    core::writeTask(dir_->path() / "heldout.jsonl", mcTask("heldout", 9, 100));
-    fs::create_directories(dir_->path() / "analysis");
-    std::ofstream(dir_->path() / "analysis" / "stats.json") << R"({"top_k": {"S_sens": [2, 3], "S_rope": [0, 1]}})";
+    test::writeExperimentInputs(dir_->path());
   }
   static void TearDownTestSuite() {
     delete dir_;

@@ -12,6 +12,7 @@
 #include "experiments/training_run.h"
 #include "tests/common/test_util.h"
 #include "tests/common/tiny_model.h"
+#include "tests/experiments/experiment_fixtures.h"
 
 using namespace layerscope;
 namespace fs = std::filesystem;
@@ -19,50 +20,20 @@ using nlohmann::json;
 
 namespace {
 
-core::Task mcTask(const std::string& name, int n, int offset) {
-  core::Task t;
-  t.name = name;
-  std::vector<core::McItem> items;
-  for (int i = 0; i < n; ++i)
-    items.push_back({name + std::to_string(i), "q " + std::to_string((i + offset) * 7 % 31) + ":", {" a", " b", " c"},
-                     size_t((i + offset) % 3)});
-  t.items = items;
-  return t;
-}
-
 json readJson(const fs::path& p) {
   std::ifstream in(p);
   return json::parse(in);
 }
 
-// Drops what legitimately differs between two runs of the same ablation: wall-clock timings.
-json withoutTimings(json j) {
-  if (j.is_object()) {
-    json out = json::object();
-    for (auto& [k, v] : j.items())
-      if (k.find("seconds") == std::string::npos) out[k] = withoutTimings(v);
-    return out;
-  }
-  if (j.is_array()) {
-    json out = json::array();
-    for (auto& v : j) out.push_back(withoutTimings(v));
-    return out;
-  }
-  return j;
-}
+using test::withoutTimings;
 
 class Experiments : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    tiny_ = new test::TinyByteModel(test::byteConfig({.hidden = 16, .intermediate = 32, .layers = 4, .heads = 4, .maxPositions = 128}),
-                                    {.seed = 5, .weightStd = 0.3});
+    tiny_ = test::newExperimentModel();
     model_ = tiny_->dir();
     dir_ = new test::TempDir();
-    core::writeTask(dir_->path() / "train.jsonl", mcTask("train", 12, 0));
-    core::writeTask(dir_->path() / "heldout.jsonl", mcTask("heldout", 9, 100));
-    // An analysis results directory needs only stats.json's top-k sets for the ablation.
-    fs::create_directories(dir_->path() / "analysis");
-    std::ofstream(dir_->path() / "analysis" / "stats.json") << R"({"top_k": {"S_sens": [2, 3], "S_rope": [0, 1]}})";
+    test::writeExperimentInputs(dir_->path());
   }
   static void TearDownTestSuite() {
     delete dir_;

@@ -181,12 +181,14 @@ TEST(DeviceLoad, PeakHostMemoryStaysNearTheLargestTensor) {
   EXPECT_NEAR(held, fileF32 / 2, 0.01 * fileF32);
   EXPECT_LT(grow, held + 2 * largest + slack) << "peak growth " << grow / mib << " MiB for " << held / mib
                                                << " MiB of weights from a " << fileF32 / mib << " MiB file";
-  // The measurement can see the difference: converting from a mapping whose pages stay resident peaks at the
-  // weights plus the whole file.
+  // The measurement can see the difference: converting from a mapping whose pages stay resident peaks at least at
+  // the whole file. (Not "weights plus file": the allocator may hand the converted tensors memory that the first
+  // load freed and that is still resident, as it did in CI, so only the mapped pages are a dependable floor.)
   const double naive = naivePeak(f32Dir.path(), torch::kBFloat16);
   std::cout << "[ figures  ] same conversion without releasing the mapping's pages: peak RSS growth " << naive / mib
             << " MiB\n";
-  EXPECT_GT(naive, held + 0.8 * fileF32);
+  EXPECT_GT(naive, 0.8 * fileF32);
+  EXPECT_GT(naive, held + 2 * largest + slack) << "the control should break the bound the real load met";
 
   // BF16 file -> float32 weights (widening after the transfer).
   std::tie(grow, held) = loadPeak(bf16Dir.path(), torch::kFloat32);

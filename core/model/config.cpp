@@ -53,22 +53,54 @@ bool boolOr(const json& j, const char* key, bool fallback, const std::string& sr
   return v.get<bool>();
 }
 
+// Where the RoPE scaling is described. transformers < 5 writes `rope_scaling` (null for none) beside `rope_theta`;
+// transformers >= 5 writes `rope_parameters` = {rope_type, rope_theta, factor, ...} and neither of the old fields.
+// As transformers does (`rope_scaling or rope_parameters`), a non-null `rope_scaling` wins. Per-layer-type RoPE
+// (`rope_parameters` keyed by layer type, Gemma 3 style) is not a Llama-family layout and is refused.
+const char* ropeScalingField(const json& j, const std::string& src) {
+  if (j.contains("rope_scaling") && !j.at("rope_scaling").is_null()) return "rope_scaling";
+  if (!j.contains("rope_parameters") || j.at("rope_parameters").is_null()) return nullptr;
+  const json& rp = j.at("rope_parameters");
+  if (!rp.is_object()) fail(src, "field 'rope_parameters' must be an object or null, found " + typeName(rp));
+  for (const auto& [key, value] : rp.items())
+    if (value.is_object())
+      fail(src, "field 'rope_parameters." + key + "' is an object: per-layer-type RoPE parameters are not supported "
+                "(LayerScope reads one RoPE for every layer, as Llama, Mistral and Qwen2 have)");
+  return "rope_parameters";
+}
+
+double parseRopeTheta(const json& j, const std::string& src) {
+  if (j.contains("rope_theta") && !j.at("rope_theta").is_null()) return numberOr(j, "rope_theta", 10000.0, src);
+  if (j.contains("rope_parameters") && j.at("rope_parameters").is_object()) {
+    const json& rp = j.at("rope_parameters");
+    if (rp.contains("rope_theta") && !rp.at("rope_theta").is_null()) {
+      if (!rp.at("rope_theta").is_number())
+        fail(src, "field 'rope_parameters.rope_theta' must be a number, found " + typeName(rp.at("rope_theta")));
+      const double x = rp.at("rope_theta").get<double>();
+      if (!std::isfinite(x)) fail(src, "field 'rope_parameters.rope_theta' must be finite");
+      return x;
+    }
+  }
+  return 10000.0;
+}
+
 RopeScaling parseRopeScaling(const json& j, const std::string& src) {
   RopeScaling r;
-  if (!j.contains("rope_scaling") || j.at("rope_scaling").is_null()) return r;
-  const json& rs = j.at("rope_scaling");
-  if (!rs.is_object()) fail(src, "field 'rope_scaling' must be an object or null, found " + typeName(rs));
+  const char* field = ropeScalingField(j, src);
+  if (!field) return r;
+  const json& rs = j.at(field);
+  if (!rs.is_object()) fail(src, std::string("field '") + field + "' must be an object or null, found " + typeName(rs));
   std::string type;
   // Newer configs use `rope_type`, older ones `type`; accept both (HF does the same).
   for (const char* key : {"rope_type", "type"}) {
     if (rs.contains(key)) {
-      if (!rs.at(key).is_string()) fail(src, std::string("field 'rope_scaling.") + key + "' must be a string");
+      if (!rs.at(key).is_string()) fail(src, std::string("field '") + field + "." + key + "' must be a string");
       type = rs.at(key).get<std::string>();
       break;
     }
   }
-  if (type.empty()) fail(src, "field 'rope_scaling' has neither 'rope_type' nor 'type'");
-  const std::string where = "rope_scaling";
+  if (type.empty()) fail(src, std::string("field '") + field + "' has neither 'rope_type' nor 'type'");
+  const std::string where = field;
   auto num = [&](const char* key, std::optional<double> fallback) {
     if (!rs.contains(key)) {
       if (fallback) return *fallback;
@@ -88,11 +120,11 @@ RopeScaling parseRopeScaling(const json& j, const std::string& src) {
     r.highFreqFactor = num("high_freq_factor", std::nullopt);
     r.originalMaxPositions = num("original_max_position_embeddings", std::nullopt);
     if (!(r.highFreqFactor > r.lowFreqFactor))
-      fail(src, "rope_scaling: high_freq_factor must exceed low_freq_factor");
+      fail(src, where + ": high_freq_factor must exceed low_freq_factor");
   } else {
-    fail(src, "unsupported rope_scaling type '" + type + "' (supported: none, default, linear, llama3)");
+    fail(src, "unsupported " + where + " type '" + type + "' (supported: none, default, linear, llama3)");
   }
-  if (!(r.factor > 0)) fail(src, "rope_scaling.factor must be positive");
+  if (!(r.factor > 0)) fail(src, where + ".factor must be positive");
   return r;
 }
 
@@ -174,7 +206,7 @@ ModelConfig parseModelConfig(const json& j, const std::string& src) {
   // all-zero row, so it is a broken file, not a choice.
   if (!(c.rmsNormEps > 0) || c.rmsNormEps > 1)
     fail(src, "field 'rms_norm_eps' = " + j.at("rms_norm_eps").dump() + " is out of range (expected 0 < eps <= 1)");
-  c.ropeTheta = numberOr(j, "rope_theta", 10000.0, src);
+  c.ropeTheta = parseRopeTheta(j, src);
   if (!(c.ropeTheta > 1.0)) fail(src, "field 'rope_theta' must be > 1");
   c.ropeScaling = parseRopeScaling(j, src);
   c.tieWordEmbeddings = boolOr(j, "tie_word_embeddings", false, src);

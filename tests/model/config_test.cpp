@@ -80,6 +80,48 @@ TEST(Config, OlderTypeKeyAndLinearScaling) {
   EXPECT_DOUBLE_EQ(inv[0], 0.5);
 }
 
+// transformers >= 5 writes one `rope_parameters` object (theta inside) instead of rope_theta + rope_scaling: the
+// same Llama 3.1 configuration written either way gives the same model configuration and the same frequencies.
+TEST(Config, TransformersV5RopeParametersMatchTheOlderFields) {
+  json v5 = llama31_8b();
+  v5["rope_parameters"] = v5["rope_scaling"];
+  v5["rope_parameters"]["rope_theta"] = 500000.0;
+  v5.erase("rope_scaling");
+  v5.erase("rope_theta");
+  const ModelConfig a = parseModelConfig(llama31_8b(), "config.json");
+  const ModelConfig b = parseModelConfig(v5, "config.json");
+  EXPECT_EQ(b.ropeTheta, 500000.0);
+  EXPECT_EQ(b.ropeScaling.kind, RopeScaling::Kind::Llama3);
+  EXPECT_EQ(ropeInverseFrequencies(a), ropeInverseFrequencies(b));
+
+  json plain = llama31_8b();  // rope_type "default" with its theta: no scaling
+  plain.erase("rope_scaling");
+  plain.erase("rope_theta");
+  plain["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 1000000.0}};
+  const ModelConfig c = parseModelConfig(plain, "config.json");
+  EXPECT_EQ(c.ropeTheta, 1000000.0);
+  EXPECT_EQ(c.ropeScaling.kind, RopeScaling::Kind::None);
+
+  // A non-null rope_scaling wins over rope_parameters, as in transformers; a top-level rope_theta likewise.
+  json both = v5;
+  both["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
+  both["rope_theta"] = 10000.0;
+  const ModelConfig d = parseModelConfig(both, "config.json");
+  EXPECT_EQ(d.ropeScaling.kind, RopeScaling::Kind::Linear);
+  EXPECT_EQ(d.ropeTheta, 10000.0);
+
+  json bad = v5;
+  bad["rope_parameters"]["rope_type"] = "yarn";
+  EXPECT_NE(errorOf(bad).find("unsupported rope_parameters type 'yarn'"), std::string::npos) << errorOf(bad);
+  bad = v5;
+  bad["rope_parameters"] = {{"full_attention", {{"rope_type", "default"}, {"rope_theta", 1e6}}},
+                            {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", 1e4}}}};
+  EXPECT_NE(errorOf(bad).find("per-layer-type RoPE parameters are not supported"), std::string::npos) << errorOf(bad);
+  bad = v5;
+  bad["rope_parameters"]["rope_theta"] = "big";
+  EXPECT_NE(errorOf(bad).find("'rope_parameters.rope_theta' must be a number"), std::string::npos) << errorOf(bad);
+}
+
 TEST(Config, DefaultsForOptionalFields) {
   json j = llama31_8b();
   j.erase("num_key_value_heads");

@@ -89,12 +89,21 @@ def main():
         torch.manual_seed(1000 + i)
         config._attn_implementation = "eager"
         cls = transformers.Qwen2ForCausalLM if config.model_type == "qwen2" else transformers.LlamaForCausalLM
-        model = cls(config).eval()
+        try:  # transformers >= 4.36: the implementation chosen at construction
+            model = cls._from_config(config, attn_implementation="eager").eval()
+        except (TypeError, AttributeError):
+            model = cls(config).eval()
+        model = model.float()
         perturb(model, 2000 + i)
         ids = torch.randint(0, config.vocab_size, (args.tokens,), generator=torch.Generator().manual_seed(i)).tolist()
         with tempfile.TemporaryDirectory() as work:
             model_dir = os.path.join(work, "model")
-            model.save_pretrained(model_dir, safe_serialization=True)
+            try:
+                model.save_pretrained(model_dir, safe_serialization=True)
+            except TypeError:  # transformers 5 writes safetensors only and dropped the argument
+                model.save_pretrained(model_dir)
+            with open(os.path.join(model_dir, "config.json")) as f:
+                saved_config = json.load(f)
             ref_logits, ref_hidden = hf_forward(model.to(args.device), ids, args.device)
             hf_bf16_logits, _ = hf_forward(model.to(torch.bfloat16), ids, args.device)
             ours32, hid32 = run_cli(args.cli, model_dir, ids, "float32", args.device, work)
@@ -104,7 +113,7 @@ def main():
         e16 = rel_err(ours16, ref_logits)
         hf16 = rel_err(hf_bf16_logits, ref_logits)
         bound16 = 2 * hf16 + BF16_SLACK
-        row = {"case": name, "fp32_logits_rel": e32, "fp32_hidden_rel": eh, "bf16_logits_rel_vs_fp32": e16,
+        row = {"case": name, "config_rope_fields": sorted(k for k in saved_config if k.startswith("rope")), "fp32_logits_rel": e32, "fp32_hidden_rel": eh, "bf16_logits_rel_vs_fp32": e16,
                "hf_bf16_logits_rel_vs_fp32": hf16, "bf16_bound": bound16,
                "pass": e32 <= FP32_TOL and eh <= FP32_TOL and e16 <= bound16}
         ok &= row["pass"]

@@ -54,8 +54,12 @@ def main():
                         "--dtype", "float32", "--device", args.device, "--out", out], check=True,
                        stdout=subprocess.DEVNULL)
         ours = np.load(out)
-        base = transformers.LlamaForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32,
-                                                             attn_implementation="eager")
+        try:
+            base = transformers.LlamaForCausalLM.from_pretrained(args.model, dtype=torch.float32,
+                                                                 attn_implementation="eager")
+        except TypeError:  # transformers < 4.56 knows only torch_dtype
+            base = transformers.LlamaForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32,
+                                                                 attn_implementation="eager")
         model = peft.PeftModel.from_pretrained(base, adapter).to(args.device).eval()
         with torch.no_grad():
             ref = model(torch.tensor([ids], device=args.device)).logits[0].float().cpu().numpy()

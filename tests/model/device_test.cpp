@@ -233,3 +233,71 @@ TEST(DeviceRandom, SeededMaskIsTheSameOnEveryDevice) {
   auto b = lc::dropoutKeepScale({64, 33}, 0.2, lc::parseDevice("auto"));  // cuda when this build has it
   EXPECT_TRUE(torch::equal(a, b.to(lc::hostDevice())));
 }
+
+// ---- The same computation on a CUDA device (skipped where none is visible: CI, Debian's CPU LibTorch) ----------
+
+// float32 on the GPU against float32 on the CPU: logits, captured states (returned on the host), the RoPE, skip and
+// replacement interventions, and the gradient of the loss with respect to per-KV-head RoPE log-multipliers.
+TEST(DeviceCuda, ForwardCapturesInterventionsAndGradientsMatchTheCpu) {
+  if (lc::cudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device visible (" << lc::defaultDeviceName() << ")";
+  layerscope::test::TinyShape shape;
+  shape.hidden = 64, shape.intermediate = 128, shape.layers = 3, shape.heads = 8, shape.kvHeads = 2, shape.headDim = 8;
+  layerscope::test::TinyByteModel tiny(layerscope::test::byteConfig(shape), {});
+  const auto cpu = lc::LlamaModel::load(tiny.dir(), torch::kFloat32, lc::parseDevice("cpu"));
+  const auto gpu = lc::LlamaModel::load(tiny.dir(), torch::kFloat32, lc::parseDevice("cuda"));
+  ASSERT_TRUE(gpu->device().is_cuda());
+
+  const int64_t B = 2, T = 9, G = shape.kvHeads, L = shape.layers;
+  torch::manual_seed(3);
+  const auto ids = torch::randint(0, 256, {B, T}, torch::kInt64);
+  auto mask = torch::ones({B, T}, torch::kInt64);
+  mask[1].narrow(0, 0, 3).zero_();  // left padding in row 1
+  const auto values = torch::randn({B, T, shape.hidden});
+  const auto beta0 = 0.3 * torch::randn({L, G});
+
+  struct Run {
+    torch::Tensor logits, gradBeta;
+    std::vector<torch::Tensor> states;
+  };
+  auto run = [&](const std::shared_ptr<const lc::LlamaModel>& m) {
+    const auto dev = m->device();
+    lc::ForwardInput in;
+    in.inputIds = ids.to(dev);
+    in.attentionMask = mask.to(dev);
+    lc::TensorCapture cap;
+    for (lc::Site s : {lc::Site::ResidPre, lc::Site::ResidPost, lc::Site::Q}) cap.requestAllLayers(s, int(L));
+    auto beta = beta0.to(dev).clone().requires_grad_(true);
+    lc::Interventions iv;
+    for (int64_t l = 0; l < L; ++l) iv.ropeAlpha.push_back(beta[l].exp());
+    iv.skipMlp = {false, false, true};
+    lc::StateReplacement r;
+    r.layer = 1;
+    r.mask = torch::zeros({B, T}, torch::kBool);
+    r.mask[0][4] = true;
+    r.mask = r.mask.to(dev);
+    r.values = values.to(dev);
+    iv.replacements.push_back(r);
+    auto out = m->forward(in, &iv, &cap);
+    auto logp = torch::log_softmax(out.logits.narrow(1, 0, T - 1), -1);
+    auto loss = -logp.gather(-1, in.inputIds.narrow(1, 1, T - 1).unsqueeze(-1)).mean();
+    loss.backward();
+    Run res{out.logits.detach().cpu(), beta.grad().cpu(), {}};
+    for (int64_t l = 0; l < L; ++l)
+      for (lc::Site s : {lc::Site::ResidPre, lc::Site::ResidPost, lc::Site::Q}) {
+        EXPECT_TRUE(cap.get(l, s).device().is_cpu()) << "captures come back to the host";
+        res.states.push_back(cap.get(l, s).cpu());
+      }
+    return res;
+  };
+  const Run a = run(cpu), b = run(gpu);
+  auto rel = [](const torch::Tensor& x, const torch::Tensor& ref) {
+    return ((x - ref).abs().max() / ref.abs().max().clamp_min(1e-30)).item<double>();
+  };
+  std::cout << "[ figures  ] cuda vs cpu, float32: logits rel " << rel(b.logits, a.logits) << ", RoPE gradient rel "
+            << rel(b.gradBeta, a.gradBeta) << "\n";
+  EXPECT_LT(rel(b.logits, a.logits), 1e-4);
+  EXPECT_LT(rel(b.gradBeta, a.gradBeta), 1e-3);
+  EXPECT_GT(a.gradBeta.abs().max().item<double>(), 0.0);
+  ASSERT_EQ(a.states.size(), b.states.size());
+  for (size_t i = 0; i < a.states.size(); ++i) EXPECT_LT(rel(b.states[i], a.states[i]), 1e-4) << "capture " << i;
+}

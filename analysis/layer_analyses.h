@@ -119,7 +119,7 @@ Eigen::VectorXd meanOfRows(const Eigen::MatrixXd& perItem, const std::vector<std
 struct RedundancyParams {
   bool angular = false;  ///< ShortGPT BI as arccos(sim)/pi instead of 1 - sim
   int batchSize = 8;
-  core::Interventions skips;  ///< modules already dropped (iterative plans): only skipAttention / skipMlp are read
+  core::Interventions skips{};  ///< modules already dropped (iterative plans): only skipAttention / skipMlp are read
   /// layerscope (default) | llm-drop | shortgpt (paper_semantics.h; afcl defines no redundancy).
   Semantics semantics = Semantics::LayerScope;
   bool dropNorm = true;     ///< llm-drop layer_drop_norm: false = cos(norm(x), sub-block output), no residual

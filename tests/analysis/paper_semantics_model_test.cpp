@@ -135,8 +135,9 @@ TEST_F(PaperModes, AfclShuffleSeedsEachTokenAndSparesOnlyTheLastFedPosition) {
     for (int64_t t = 0; t < pb.ids.size(1); ++t) {
       const bool expect = t < b.length[size_t(r)] - 1;  // the decision token and the answer too, not the last
       ASSERT_EQ(rep.mask[r][t].item<bool>(), expect) << r << "," << t;
-      if (expect)
+      if (expect) {
         EXPECT_TRUE(torch::equal(rep.values[r][t], ctx.base[size_t(k)][r][t].index_select(0, afclShufflePermutation(D, k, t))));
+      }
     }
   auto ours = manipulationInterventions(ManipulationMode::Shuffle, k, b, ctx, 1, L);
   EXPECT_FALSE(ours.replacements[0].mask[0][b.promptLength[0] - 1].item<bool>());  // LayerScope spares the decision token

@@ -26,7 +26,7 @@ const fs::path kTasks = fs::path(LAYERSCOPE_SOURCE_DIR) / "resources/tasks/demo"
 
 // The fine-tune test's settings (docs/adapters.md, "On the demo model").
 constexpr int kFineTuneItems = 2000;
-constexpr int64_t kFineTuneSteps = 300;
+constexpr int64_t kFineTuneSteps = 150;
 constexpr double kFineTuneLoraLr = 1e-3, kFineTuneGarfaLr = 1e-3;
 const std::vector<int> kFineTuneLoraLayers{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
 const std::vector<int> kFineTuneGarfaLayers{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};

@@ -72,8 +72,9 @@ int runTrain(Args& args) {
 int runMerge(Args& args) {
   const fs::path model = args.required("--model"), adapter = args.required("--adapter"), out = args.required("--out");
   const auto device = core::parseDevice(deviceOption(args));
+  const bool overwrite = args.flag("--overwrite");
   args.finish();
-  core::mergeAdapter(model, adapter, out, device);
+  core::mergeAdapter(model, adapter, out, device, overwrite);
   std::cerr << "wrote " << out.string()
             << (fs::exists(out / "garfa.safetensors") ? " (GARFA kept as a sidecar: load with --adapter " + out.string() + ")"
                                                       : std::string())
@@ -123,7 +124,7 @@ const CommandRegistrar kTrain(
      "[--warmup N] [--lr 2e-4] [--weight-decay 0] [--garfa-lr 1e-3] [--clamp-alpha] [--batch 8] [--grad-accum 1] "
      "[--clip 1] [--seed 0] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--checkpoint-every 50] --out DIR [--resume]",
      "fine-tune LS-LoRA and/or GARFA adapters on a task file (base frozen); PEFT files in --out", runTrain});
-const CommandRegistrar kMerge({"merge", "--model DIR --adapter DIR --out DIR [--device D]",
+const CommandRegistrar kMerge({"merge", "--model DIR --adapter DIR --out DIR [--overwrite] [--device D]",
                                "write a full HF checkpoint with LoRA folded in (GARFA copied beside it as a sidecar)",
                                runMerge});
 const CommandRegistrar kAblate(

@@ -80,6 +80,7 @@ auto findCommand(const Range& commands, const std::vector<std::string>& tokens, 
   return found;
 }
 
+#ifndef LAYERSCOPE_CLI_LAUNCHER
 /// A C++ string literal for `s` (the generated table is compiled into the launcher).
 std::string cppLiteral(std::string_view s) {
   std::string out = "\"";
@@ -93,6 +94,7 @@ std::string cppLiteral(std::string_view s) {
   }
   return out + "\"";
 }
+#endif
 
 #ifdef LAYERSCOPE_CLI_LAUNCHER
 /// layerscope-cli-model beside this executable (build tree) or in its installed libexec folder.

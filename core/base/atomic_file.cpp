@@ -72,7 +72,9 @@ void writeFileAtomically(const fs::path& path, const std::function<void(std::ost
     throw Error("cannot write '" + path.string() + "': directory '" + dir.string() + "' does not exist");
   }
   // `.<name>.tmp-<pid>-<n>`: the temporary file of a killed writer is removed by the next write of the same file.
-  const std::string stem = "." + path.filename().string() + ".tmp-";
+  std::string stem = ".";  // appended piecewise: gcc 12 -O3 warns (-Wrestrict, a false positive) on "." + s + "..."
+  stem += path.filename().string();
+  stem += ".tmp-";
   removeLeftovers(dir, stem);
   std::random_device rd;
   const fs::path tmp = dir / (stem + std::to_string(::getpid()) + "-" + std::to_string(rd()));
@@ -100,7 +102,15 @@ void writeFileAtomically(const fs::path& path, const std::string& contents) {
   writeFileAtomically(path, [&](std::ostream& out) { out.write(contents.data(), std::streamsize(contents.size())); });
 }
 
-fs::path makeStagingDirectory(const fs::path& dir) {
+namespace {
+// "out/" names the folder "out": without this its filename() is empty and the staging folder would land inside it.
+fs::path withoutTrailingSeparator(const fs::path& dir) {
+  return dir.has_filename() || !dir.has_parent_path() ? dir : dir.parent_path();
+}
+}  // namespace
+
+fs::path makeStagingDirectory(const fs::path& given) {
+  const fs::path dir = withoutTrailingSeparator(given);
   const fs::path parent = dir.parent_path().empty() ? fs::path(".") : dir.parent_path();
   fs::create_directories(parent);
   const std::string stem = dir.filename().string() + ".incomplete-";
@@ -113,7 +123,8 @@ fs::path makeStagingDirectory(const fs::path& dir) {
   }
 }
 
-void commitStagingDirectory(const fs::path& staging, const fs::path& dir, bool overwrite) {
+void commitStagingDirectory(const fs::path& staging, const fs::path& given, bool overwrite) {
+  const fs::path dir = withoutTrailingSeparator(given);
   crashPointBeforeRename(dir);
   if (!fs::exists(dir)) {
     fs::rename(staging, dir);

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include <sys/mman.h>
@@ -11,6 +10,7 @@
 
 #include "core/base/error.h"
 #include "core/model/names.h"
+#include "core/model/safetensors_header.h"
 #include "core/model/torch_compat.h"
 
 namespace layerscope::core {
@@ -25,12 +25,8 @@ std::string shapeText(const std::vector<int64_t>& s) {
 }
 
 // Shard file names come from a JSON file the user may not have written: never let them escape the directory.
-void checkShardName(const std::string& name, const fs::path& index) {
-  if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
-      name.find("..") != std::string::npos || name.find('\0') != std::string::npos)
-    throw CheckpointError(index.string() + ": shard name '" + name +
-                          "' is not a plain file name (path separators and '..' are not allowed)");
-}
+// model.safetensors.index.json holds a name -> file map: tens of kilobytes for an 8B model, a few MB at most.
+constexpr uintmax_t kMaxIndexBytes = uintmax_t(100) << 20;
 
 bool isInside(const fs::path& file, const fs::path& folder) {
   auto f = file.begin();
@@ -129,23 +125,20 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
   std::vector<std::string> shardNames;
   if (fs::exists(index)) {
     checkLinkRule(index, dir);
-    nlohmann::json j;
-    try {
-      std::ifstream in(index);
-      j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw CheckpointError(index.string() + ": invalid JSON: " + e.what());
-    }
-    if (!j.is_object() || !j.contains("weight_map") || !j.at("weight_map").is_object())
-      throw CheckpointError(index.string() + ": missing object 'weight_map'");
-    std::set<std::string> seen;
-    for (auto it = j.at("weight_map").begin(); it != j.at("weight_map").end(); ++it) {
-      if (!it.value().is_string()) throw CheckpointError(index.string() + ": weight_map['" + it.key() + "'] is not a string");
-      const std::string shard = it.value().get<std::string>();
-      checkShardName(shard, index);
-      shardOf[it.key()] = shard;
-      if (seen.insert(shard).second) shardNames.push_back(shard);
-    }
+    // The same parser the fuzzer exercises (fuzz/safetensors_index_fuzz.cpp): duplicate keys, non-string entries
+    // and shard names that are not plain file names are refused there, naming the file.
+    std::error_code ec;
+    const auto bytes = fs::file_size(index, ec);
+    if (ec) throw CheckpointError(index.string() + ": cannot read (" + ec.message() + ")");
+    if (bytes > kMaxIndexBytes)
+      throw CheckpointError(index.string() + ": " + std::to_string(bytes) + " bytes is too large for a shard index (limit " +
+                            std::to_string(kMaxIndexBytes >> 20) + " MiB)");
+    std::ifstream in(index, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in && !in.eof()) throw CheckpointError(index.string() + ": cannot read");
+    auto parsed = parseSafetensorsIndex(text, index.string());
+    shardOf = std::move(parsed.shardOf);
+    shardNames = std::move(parsed.shards);
   } else if (fs::exists(single)) {
     shardNames.push_back("model.safetensors");
   } else {

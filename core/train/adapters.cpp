@@ -243,34 +243,46 @@ LoadedModel loadModelWithAdapter(const fs::path& modelDir, const fs::path& adapt
   return m;
 }
 
-void mergeAdapter(const fs::path& baseDir, const fs::path& adapterDir, const fs::path& out, c10::Device device) {
+void mergeAdapter(const fs::path& baseDir, const fs::path& adapterDir, const fs::path& out, c10::Device device,
+                  bool overwrite) {
+  // Refused before any work: an existing output without `overwrite`, and an output that is one of the inputs
+  // (replacing the base model or the adapter by the merge would destroy what the user merged from).
+  std::error_code ec;
+  for (const auto& [input, what] : {std::pair{baseDir, "the base model"}, std::pair{adapterDir, "the adapter"}})
+    if (fs::exists(out) && fs::equivalent(out, input, ec))
+      throw InvalidArgument("merge: --out '" + out.string() + "' is " + what + " folder; write the merge elsewhere");
+  if (fs::exists(out) && !overwrite)
+    throw InvalidArgument("merge: '" + out.string() + "' already exists (pass --overwrite to replace it)");
   auto ck = Checkpoint::open(baseDir);
   auto model = LlamaModel::fromCheckpoint(ck, torch::kFloat32, device);
   auto adapter = AdapterSet::load(adapterDir, model->config());
-  const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
-  const fs::path tmp = parent / ("." + out.filename().string() + ".tmp");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  ModelConfig c = model->config();
-  c.torchDtype = "float32";
-  writeFileAtomically(tmp / "config.json", toHfJson(c).dump(2));
-  writeSafetensors(tmp / "model.safetensors", adapter.mergedWeights(*model),
-                   {{"format", "pt"}, {"generator", "layerscope merge"}});
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"})
-    if (fs::exists(baseDir / f)) fs::copy_file(baseDir / f, tmp / f, fs::copy_options::overwrite_existing);
-  for (const char* f : {kGarfaConfig, kGarfaWeights})
-    if (fs::exists(adapterDir / f)) fs::copy_file(adapterDir / f, tmp / f, fs::copy_options::overwrite_existing);
-  json info = {{"format", "layerscope.merge/1"},
-               {"base_model", baseDir.string()},
-               {"adapter", adapterDir.string()},
-               {"lora_layers", adapter.spec().lora.layers},
-               {"garfa_sidecar", adapter.hasGarfa()},
-               {"note", adapter.hasGarfa() ? "GARFA cannot be folded into weights: load this directory with --adapter "
-                                             "pointing at itself to apply garfa.safetensors"
-                                           : "LoRA folded in; no GARFA"}};
-  writeFileAtomically(tmp / "layerscope_merge.json", info.dump(2));
-  fs::remove_all(out);
-  fs::rename(tmp, out);
+  // Built in a staging folder of its own and moved into place complete (docs/hardening.md): a failed or killed
+  // merge leaves `out` as it was.
+  const fs::path tmp = makeStagingDirectory(out);
+  try {
+    ModelConfig c = model->config();
+    c.torchDtype = "float32";
+    writeFileAtomically(tmp / "config.json", toHfJson(c).dump(2));
+    writeSafetensors(tmp / "model.safetensors", adapter.mergedWeights(*model),
+                     {{"format", "pt"}, {"generator", "layerscope merge"}});
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"})
+      if (fs::exists(baseDir / f)) fs::copy_file(baseDir / f, tmp / f, fs::copy_options::overwrite_existing);
+    for (const char* f : {kGarfaConfig, kGarfaWeights})
+      if (fs::exists(adapterDir / f)) fs::copy_file(adapterDir / f, tmp / f, fs::copy_options::overwrite_existing);
+    json info = {{"format", "layerscope.merge/1"},
+                 {"base_model", baseDir.string()},
+                 {"adapter", adapterDir.string()},
+                 {"lora_layers", adapter.spec().lora.layers},
+                 {"garfa_sidecar", adapter.hasGarfa()},
+                 {"note", adapter.hasGarfa() ? "GARFA cannot be folded into weights: load this directory with --adapter "
+                                               "pointing at itself to apply garfa.safetensors"
+                                             : "LoRA folded in; no GARFA"}};
+    writeFileAtomically(tmp / "layerscope_merge.json", info.dump(2));
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  commitStagingDirectory(tmp, out, overwrite);
 }
 
 }  // namespace layerscope::core

@@ -77,10 +77,12 @@ class AdapterSet {
 
 /// Writes a full HF checkpoint to `out`: config.json (torch_dtype of the merged weights), model.safetensors with
 /// LoRA folded in, the base directory's tokenizer files, and the GARFA sidecar files copied beside it (they are
-/// then loadable with `--adapter out`). Written into a temporary sibling and renamed, so `out` is all or nothing.
-/// The products B A are computed on `device`; the file is written from the host.
+/// then loadable with `--adapter out`). Written into a staging sibling and moved into place complete, so `out` is
+/// all or nothing. An existing `out` is an InvalidArgument unless `overwrite` (then swapped in one step), and so
+/// is an `out` that is the base or adapter folder, both before any work. The products B A are computed on
+/// `device`; the file is written from the host.
 void mergeAdapter(const std::filesystem::path& baseDir, const std::filesystem::path& adapterDir,
-                  const std::filesystem::path& out, c10::Device device = hostDevice());
+                  const std::filesystem::path& out, c10::Device device = hostDevice(), bool overwrite = false);
 
 /// Loads a model and, if `adapterDir` is non-empty, its adapter (the one "model + adapter" entry point the CLI
 /// and GUI use).

@@ -186,19 +186,24 @@ nlohmann::json pretrain(const fs::path& out, const PretrainOptions& opt, const s
                         {"losses", res.losses},
                         {"heldout_completion_loss", heldoutLoss},
                         {"finished_utc", utcNow()}};
-  // Write the model directory atomically: temp dir, then rename.
-  const fs::path tmp = out.parent_path() / ("." + out.filename().string() + ".tmp");
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  ModelConfig saved = c;
-  saved.torchDtype = "float32";
-  writeFileAtomically(tmp / "config.json", toHfJson(saved).dump(2));
-  writeSafetensors(tmp / "model.safetensors", model->namedWeights(),
-                   {{"format", "pt"}, {"generator", std::string("layerscope pretrain --recipe ") + opt.recipe}});
-  writeByteLevelTokenizer(tmp);
-  writeFileAtomically(tmp / "training_log.json", log.dump(1));
-  fs::remove_all(out);
-  fs::rename(tmp, out);
+  // The model directory is built in a staging folder of its own and swapped into place complete
+  // (docs/hardening.md): `out` holds the previous model or the new one, never a mix, and two runs never share a
+  // temporary folder. Replacing `out` is pretrain's purpose (regenerating the demo model in place).
+  const fs::path tmp = makeStagingDirectory(out);
+  try {
+    ModelConfig saved = c;
+    saved.torchDtype = "float32";
+    writeFileAtomically(tmp / "config.json", toHfJson(saved).dump(2));
+    writeSafetensors(tmp / "model.safetensors", model->namedWeights(),
+                     {{"format", "pt"}, {"generator", std::string("layerscope pretrain --recipe ") + opt.recipe}});
+    writeByteLevelTokenizer(tmp);
+    writeFileAtomically(tmp / "training_log.json", log.dump(1));
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  commitStagingDirectory(tmp, out, /*overwrite=*/true);
   return log;
 }
 

@@ -264,3 +264,32 @@ TEST(CheckpointShards, MissingShardAndMisplacedTensor) {
     EXPECT_NE(std::string(e.what()).find("which does not exist"), std::string::npos) << e.what();
   }
 }
+
+// Checkpoint::open reads the index with parseSafetensorsIndex (the fuzzed parser): a tensor listed twice, which
+// nlohmann::json would silently resolve to the last entry, and malformed JSON are refused naming the index file.
+TEST(CheckpointShards, IndexIsReadByTheFuzzedParser) {
+  test::TempDir dir;
+  writeRandomCheckpoint(dir.path(), presetConfig("tiny"), {.shards = 2});
+  std::ifstream in(dir / "model.safetensors.index.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  auto openError = [&](const std::string& indexText) {
+    std::ofstream(dir / "model.safetensors.index.json") << indexText;
+    try {
+      Checkpoint::open(dir.path());
+    } catch (const CheckpointError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const auto at = text.find("\"model.norm.weight\"");
+  ASSERT_NE(at, std::string::npos);
+  std::string twice = text;
+  twice.insert(at, "\"model.norm.weight\": \"model-00001-of-00002.safetensors\", ");
+  std::string e = openError(twice);
+  EXPECT_NE(e.find("model.safetensors.index.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("'model.norm.weight' twice"), std::string::npos) << e;
+  e = openError(text.substr(0, text.size() / 2));
+  EXPECT_NE(e.find("not valid UTF-8 JSON"), std::string::npos) << e;
+  EXPECT_EQ(openError(text), "");  // the untouched index still opens
+}

@@ -227,6 +227,36 @@ TEST_F(Adapters, MergedCheckpointEqualsBasePlusAdapter) {
   EXPECT_FALSE(torch::allclose(expected, model_->forward(in).logits, 1e-3, 1e-3));
 }
 
+// merge never destroys what the user has: an existing --out needs --overwrite, the base or adapter folder is never
+// a valid --out, and a replaced output is swapped in complete with no staging folder left behind.
+TEST_F(Adapters, MergeRefusesToOverwriteAndNeverReplacesItsInputs) {
+  namespace fs = std::filesystem;
+  auto a = AdapterSet::create(model_->config(), spec(), 2);
+  randomise(a, 0.2);
+  test::TempDir work;
+  a.save(work / "adapter");
+  fs::create_directories(work / "merged");
+  std::ofstream(work / "merged" / "keep.txt") << "user data";
+  auto messageOf = [&](const fs::path& out, bool overwrite) {
+    try {
+      mergeAdapter(tiny_->dir(), work / "adapter", out, hostDevice(), overwrite);
+    } catch (const InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(messageOf(work / "merged", false).find("already exists (pass --overwrite"), std::string::npos);
+  EXPECT_TRUE(fs::exists(work / "merged" / "keep.txt"));
+  EXPECT_NE(messageOf(work / "adapter", true).find("is the adapter folder"), std::string::npos);
+  EXPECT_NE(messageOf(tiny_->dir(), true).find("is the base model folder"), std::string::npos);
+  EXPECT_TRUE(fs::exists(work / "adapter" / "adapter_config.json"));
+  EXPECT_EQ(messageOf(work / "merged/", true), "");  // a trailing separator names the same folder
+  EXPECT_FALSE(fs::exists(work / "merged" / "keep.txt"));
+  EXPECT_TRUE(fs::exists(work / "merged" / "model.safetensors"));
+  for (const auto& e : fs::directory_iterator(work.path()))
+    EXPECT_EQ(e.path().filename().string().find(".incomplete-"), std::string::npos) << e.path();
+}
+
 TEST_F(Adapters, ResumeReproducesTheUninterruptedLossSequence) {
   AdapterTrainOptions o;
   o.steps = 6, o.batchSize = 3, o.gradAccum = 2, o.checkpointEvery = 2, o.loraLr = 5e-3, o.seed = 9;

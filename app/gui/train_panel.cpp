@@ -3,7 +3,6 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
-#include <QDir>
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QFileDialog>
@@ -22,6 +21,7 @@
 #include <QStandardPaths>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <limits>
 
@@ -30,6 +30,7 @@
 #include "app/gui/job_runner.h"
 #include "app/gui/progress_text.h"
 #include "app/gui/spin_boxes.h"
+#include "core/train/trainer.h"
 #include "views/layer_selection.h"
 #include "views/loss_curve_view.h"
 
@@ -51,9 +52,11 @@ QString layerText(QVector<int> layers) {
   return parts.join(QLatin1Char(','));
 }
 
+/// True when the folder holds a checkpoint that `--resume` would pick: the same test the trainer applies
+/// (`step-<digits>` whose manifest parses and whose tensor files open), not any folder named step-*.
 bool hasCheckpoint(const QString& outDir) {
   if (outDir.isEmpty()) return false;
-  return !QDir(outDir + QStringLiteral("/checkpoints")).entryList({QStringLiteral("step-*")}, QDir::Dirs).isEmpty();
+  return !core::Trainer::newestCheckpoint(std::filesystem::path(outDir.toStdString()) / "checkpoints").empty();
 }
 
 }  // namespace

@@ -166,6 +166,18 @@ TEST_F(TrainFixture, ResumeFromCheckpointReproducesTheLossCurve) {
   ASSERT_TRUE(QDir(out + QStringLiteral("/checkpoints/step-00000004")).removeRecursively());
   ASSERT_TRUE(QFile::remove(out + QStringLiteral("/training_log.json")));
   ASSERT_TRUE(QFileInfo::exists(out + QStringLiteral("/checkpoints/step-00000002/manifest.json")));
+  // The Resume button follows what --resume would pick: a damaged newer step folder (no manifest) and other
+  // folders named step-* do not count, the intact step-2 does.
+  const QString ck = out + QStringLiteral("/checkpoints");
+  ASSERT_TRUE(QDir().mkpath(ck + QStringLiteral("/step-00000009")));
+  ASSERT_TRUE(QDir().mkpath(ck + QStringLiteral("/step-final")));
+  ASSERT_TRUE(QDir().rename(ck + QStringLiteral("/step-00000002"), out + QStringLiteral("/aside")));
+  panel()->outDirEdit()->setText(QString());
+  panel()->outDirEdit()->setText(out);
+  EXPECT_FALSE(panel()->resumeButton()->isEnabled()) << "only damaged or misnamed step folders";
+  ASSERT_TRUE(QDir().rename(out + QStringLiteral("/aside"), ck + QStringLiteral("/step-00000002")));
+  panel()->outDirEdit()->setText(QString());
+  panel()->outDirEdit()->setText(out);
   // Resume takes the recorded options even when the panel shows others.
   panel()->stepsSpin()->setValue(50);
   panel()->loraLayersEdit()->setText(QStringLiteral("1"));

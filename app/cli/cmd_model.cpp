@@ -11,11 +11,13 @@
 #include "app/cli/command.h"
 #include "app/cli/device_option.h"
 #include "core/model/checkpoint.h"
+#include "core/base/atomic_file.h"
 #include "core/base/error.h"
 #include "core/model/model.h"
 #include "core/model/npy.h"
 #include "core/model/random_checkpoint.h"
 #include "core/model/runtime.h"
+#include "core/text/tokenizer.h"
 #include "core/train/adapters.h"
 #include "experiments/bench.h"
 
@@ -94,11 +96,40 @@ int runMakeModel(Args& args) {
   opt.shards = int(args.intOr("--shards", 1));
   const std::string dt = args.valueOr("--dtype", "float32");
   opt.storedDtype = core::parseComputeDtype(dt) == torch::kBFloat16 ? core::StDtype::BF16 : core::StDtype::F32;
+  const fs::path tokenizerFile = args.valueOr("--tokenizer", "");
+  const bool overwrite = args.flag("--overwrite");
   args.finish();
   auto config = core::presetConfig(preset);
-  core::writeRandomCheckpoint(out, config, opt);
+  // Everything that can be refused is refused before gigabytes are drawn.
+  if (fs::exists(out) && !overwrite)
+    throw InvalidArgument("make-model: '" + out.string() + "' already exists (pass --overwrite to replace it)");
+  std::vector<fs::path> tokenizerFiles;
+  if (!tokenizerFile.empty()) {
+    const fs::path json = fs::is_directory(tokenizerFile) ? tokenizerFile / "tokenizer.json" : tokenizerFile;
+    const auto tok = core::Tokenizer::fromFile(json);  // a TokenizerError names the file and the problem
+    if (tok.vocabSize() > config.vocabSize)
+      throw InvalidArgument("make-model: " + json.string() + " has " + std::to_string(tok.vocabSize()) +
+                            " token ids, more than the '" + preset + "' vocabulary of " +
+                            std::to_string(config.vocabSize));
+    tokenizerFiles.push_back(json);
+    for (const char* extra : {"tokenizer_config.json", "special_tokens_map.json"})
+      if (fs::exists(json.parent_path() / extra)) tokenizerFiles.push_back(json.parent_path() / extra);
+  }
+  // Staged and moved into place complete (docs/hardening.md): a killed 16 GB generation leaves no half model.
+  const fs::path staging = core::makeStagingDirectory(out);
+  try {
+    core::writeRandomCheckpoint(staging, config, opt);
+    for (const auto& f : tokenizerFiles) fs::copy_file(f, staging / f.filename());
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    throw;
+  }
+  core::commitStagingDirectory(staging, out, overwrite);
   std::cerr << "wrote random '" << preset << "' checkpoint (" << config.parameterCount() << " parameters, " << dt
-            << ") to " << out.string() << "\n";
+            << (opt.shards > 1 ? ", " + std::to_string(opt.shards) + " shards" : std::string()) << ")"
+            << (tokenizerFiles.empty() ? std::string(" without a tokenizer") : " with " + tokenizerFile.string())
+            << " to " << out.string() << "\n";
   return 0;
 }
 
@@ -159,7 +190,8 @@ const CommandRegistrar kLogits({"logits",
                                 "the [L+1, T, D] hidden states, as transformers' output_hidden_states)",
                                 runLogits});
 const CommandRegistrar kMakeModel({"make-model",
-                                   "--out DIR [--preset tiny|small|1b] [--seed S] [--dtype float32|bfloat16] [--shards N]",
+                                   "--out DIR [--preset tiny|small|1b|llama31-8b] [--seed S] [--dtype float32|bfloat16] [--shards N] "
+                                   "[--tokenizer FILE] [--overwrite]",
                                    "write a random-weight Llama checkpoint (tests and benchmarks)", runMakeModel});
 const CommandRegistrar kBenchForward(
     {"bench forward",

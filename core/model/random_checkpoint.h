@@ -23,7 +23,8 @@ struct RandomCheckpointOptions {
 void writeRandomCheckpoint(const std::filesystem::path& dir, const ModelConfig& config,
                            const RandomCheckpointOptions& opt);
 
-/// Named presets: "tiny" (2 layers, D 64), "small" (4 layers, D 256), "1b" (16 layers, D 2048, ~1.1B params).
+/// Named presets: "tiny" (2 layers, D 64), "small" (4 layers, D 256), "1b" (16 layers, D 2048, ~1.1B params),
+/// "llama31-8b" (Llama 3.1 8B's configuration: 32 layers, D 4096, GQA 32:8, vocab 128256, llama3 RoPE).
 ModelConfig presetConfig(const std::string& name);
 
 }  // namespace layerscope::core

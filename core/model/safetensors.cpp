@@ -21,6 +21,12 @@ namespace {
   throw CheckpointError(source + ": " + what);
 }
 
+std::string shapeText(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? "," : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
 std::optional<torch::ScalarType> torchType(StDtype d) {
   switch (d) {
     case StDtype::F32: return torch::kFloat32;
@@ -126,6 +132,40 @@ void writeSafetensors(const std::filesystem::path& path, const std::vector<std::
     out.write(h.data(), std::streamsize(h.size()));
     for (const auto& [name, t] : sorted)
       out.write(static_cast<const char*>(t.data_ptr()), std::streamsize(t.numel() * t.element_size()));
+  });
+}
+
+void writeSafetensorsStreaming(const std::filesystem::path& path, const std::vector<StreamedTensor>& tensors,
+                               const std::map<std::string, std::string>& metadata) {
+  using nlohmann::json;
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& t : tensors) {
+    if (header.contains(t.name)) throw InvalidArgument(path.string() + ": tensor '" + t.name + "' listed twice");
+    uint64_t count = 1;
+    for (int64_t d : t.shape) count *= uint64_t(d);
+    const uint64_t bytes = count * dtypeSize(t.dtype);
+    header[t.name] = {{"dtype", dtypeName(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string h = header.dump();
+  h.append((8 - (8 + h.size()) % 8) % 8, ' ');  // pad so the data section starts 8-byte aligned
+  writeFileAtomically(path, [&](std::ostream& out) {
+    uint64_t n = h.size();
+    char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = char((n >> (8 * i)) & 0xff);
+    out.write(len, 8);
+    out.write(h.data(), std::streamsize(h.size()));
+    for (const auto& spec : tensors) {
+      const auto type = torchType(spec.dtype);
+      if (!type) throw InvalidArgument(path.string() + ": cannot write dtype " + dtypeName(spec.dtype));
+      torch::Tensor t = spec.make().detach().to(torch::kCPU, *type).contiguous();
+      if (t.sizes().vec() != spec.shape)
+        throw Error(path.string() + ": tensor '" + spec.name + "' was made with shape " + shapeText(t.sizes().vec()) +
+                    ", declared " + shapeText(spec.shape));
+      out.write(static_cast<const char*>(t.data_ptr()), std::streamsize(t.numel() * t.element_size()));
+    }
   });
 }
 

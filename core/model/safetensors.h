@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,5 +50,20 @@ class SafetensorsFile {
 /// Writes tensors (made contiguous, on CPU) to `path` atomically, in name order. F32/F16/BF16/I64/I32/U8/BOOL/F64.
 void writeSafetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
+
+/// One tensor of a streamed file: name, stored dtype and shape, and `make`, which produces it when its turn comes.
+struct StreamedTensor {
+  std::string name;
+  StDtype dtype = StDtype::F32;
+  std::vector<int64_t> shape;
+  std::function<torch::Tensor()> make;  ///< called once, in list order; converted to `dtype` if needed
+};
+
+/// Writes a file whose tensors are made one at a time, each written and released before the next is made, so the
+/// peak memory is about one tensor, not the file (a 16 GB checkpoint on a 24 GiB machine). The data section
+/// follows the list's order (safetensors allows any order without gaps or overlaps); written atomically like
+/// writeSafetensors. A tensor whose shape differs from the declared one is an Error naming it.
+void writeSafetensorsStreaming(const std::filesystem::path& path, const std::vector<StreamedTensor>& tensors,
+                               const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace layerscope::core

@@ -16,6 +16,7 @@
 #include "core/model/model.h"
 #include "core/model/random_checkpoint.h"
 #include "core/model/runtime.h"
+#include "core/model/safetensors.h"
 #include "tests/common/test_util.h"
 #include "tests/common/tiny_model.h"
 
@@ -201,6 +202,57 @@ TEST(DeviceLoad, PeakHostMemoryStaysNearTheLargestTensor) {
   std::tie(grow, held) = loadPeak(f32Dir.path(), torch::kFloat32);
   std::cout << "[ figures  ] F32 file -> float32 (aliased): peak RSS growth " << grow / mib << " MiB\n";
   EXPECT_LT(grow, slack) << "peak growth " << grow / mib << " MiB";
+}
+
+// ---- Writing a checkpoint tensor by tensor ---------------------------------------------------------------------
+
+// writeRandomCheckpoint streams: each tensor is drawn, converted and written before the next, so making a file
+// many times larger than its largest tensor peaks near that tensor (the 16 GB Llama 3.1 8B shape on a 24 GiB
+// machine), and the values do not depend on the sharding.
+TEST(CheckpointWrite, StreamsTensorByTensorAndShardingDoesNotChangeTheValues) {
+  layerscope::test::TinyShape shape;
+  shape.hidden = 512, shape.intermediate = 1536, shape.layers = 6, shape.heads = 8, shape.kvHeads = 2, shape.headDim = 64;
+  const auto config = layerscope::test::byteConfig(shape);
+  layerscope::test::TempDir one, three;
+  lc::RandomCheckpointOptions opt;
+  opt.seed = 11;
+  if (!resetPeakRss()) GTEST_SKIP() << "/proc/self/clear_refs is not writable here";
+  const long long before = statusKb("VmRSS");
+  lc::writeRandomCheckpoint(one.path(), config, opt);
+  const double grow = double(statusKb("VmHWM") - before) * 1024.0;
+  const double largest = 4.0 * shape.intermediate * shape.hidden;  // 3 MiB in F32
+  const auto ck = lc::Checkpoint::open(one.path());
+  const double file = double(ck.fileBytes());
+  std::cout << "[ figures  ] wrote a " << file / 1048576 << " MiB checkpoint, peak RSS growth " << grow / 1048576
+            << " MiB (largest tensor " << largest / 1048576 << " MiB)\n";
+  ASSERT_GT(file, 20 * largest);
+  EXPECT_LT(grow, 4 * largest + 8.0 * 1024 * 1024);
+
+  opt.shards = 3;
+  lc::writeRandomCheckpoint(three.path(), config, opt);
+  const auto ck3 = lc::Checkpoint::open(three.path());
+  EXPECT_TRUE(std::filesystem::exists(three.path() / "model-00003-of-00003.safetensors"));
+  for (const auto& [name, s] : lc::Checkpoint::expectedTensors(config))
+    ASSERT_TRUE(torch::equal(ck.tensor(name), ck3.tensor(name))) << name;
+}
+
+TEST(CheckpointWrite, StreamedTensorOfTheWrongShapeIsAnErrorAndLeavesNoFile) {
+  layerscope::test::TempDir dir;
+  const auto path = dir.path() / "x.safetensors";
+  std::vector<lc::StreamedTensor> tensors{{"a", lc::StDtype::BF16, {2, 3}, [] { return torch::ones({2, 3}); }},
+                                          {"b", lc::StDtype::F32, {4}, [] { return torch::ones({5}); }}};
+  try {
+    lc::writeSafetensorsStreaming(path, tensors);
+    ADD_FAILURE() << "accepted a tensor of the wrong shape";
+  } catch (const layerscope::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'b' was made with shape [5], declared [4]"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  tensors[1].make = [] { return torch::arange(4, torch::kFloat32); };
+  lc::writeSafetensorsStreaming(path, tensors);
+  auto f = lc::SafetensorsFile::open(path);
+  EXPECT_EQ(f->entry("a").dtype, lc::StDtype::BF16);
+  EXPECT_EQ(f->entry("b").shape, (std::vector<int64_t>{4}));
 }
 
 // ---- Reproducible random draws -----------------------------------------------------------------------------

@@ -64,8 +64,9 @@ void writeRandomCheckpoint(const fs::path& dir, const ModelConfig& config, const
   for (const auto& [name, shape] : Checkpoint::expectedTensors(c)) {
     const bool norm = name.find("norm") != std::string::npos;
     tensors.push_back({name, opt.storedDtype, shape, [shape = shape, norm, host, &opt] {
-                         if (norm) return 1.0 + (torch::rand(shape, host) * 2 - 1) * opt.normJitter;
-                         return torch::randn(shape, host) * opt.weightStd;
+                         // In place (same arithmetic, same values): one float32 buffer per tensor at a time.
+                         if (norm) return torch::rand(shape, host).mul_(2).sub_(1).mul_(opt.normJitter).add_(1.0);
+                         return torch::randn(shape, host).mul_(opt.weightStd);
                        }});
     uint64_t n = dtypeSize(opt.storedDtype);
     for (int64_t d : shape) n *= uint64_t(d);

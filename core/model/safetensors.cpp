@@ -109,30 +109,11 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
 
 void writeSafetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
-  using nlohmann::json;
-  std::vector<std::pair<std::string, torch::Tensor>> sorted;
-  for (const auto& [name, t] : tensors) sorted.emplace_back(name, t.detach().to(torch::kCPU).contiguous());
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  json header = json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
-  uint64_t offset = 0;
-  for (const auto& [name, t] : sorted) {
-    const StDtype d = fromTorch(t.scalar_type(), name);
-    const uint64_t bytes = uint64_t(t.numel()) * dtypeSize(d);
-    header[name] = {{"dtype", dtypeName(d)}, {"shape", t.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-  }
-  std::string h = header.dump();
-  h.append((8 - (8 + h.size()) % 8) % 8, ' ');  // pad so the data section starts 8-byte aligned
-  writeFileAtomically(path, [&](std::ostream& out) {
-    uint64_t n = h.size();
-    char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = char((n >> (8 * i)) & 0xff);
-    out.write(len, 8);
-    out.write(h.data(), std::streamsize(h.size()));
-    for (const auto& [name, t] : sorted)
-      out.write(static_cast<const char*>(t.data_ptr()), std::streamsize(t.numel() * t.element_size()));
-  });
+  std::vector<StreamedTensor> sorted;
+  for (const auto& [name, t] : tensors)
+    sorted.push_back({name, fromTorch(t.scalar_type(), name), t.sizes().vec(), [t = t] { return t; }});
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  writeSafetensorsStreaming(path, sorted, metadata);
 }
 
 void writeSafetensorsStreaming(const std::filesystem::path& path, const std::vector<StreamedTensor>& tensors,

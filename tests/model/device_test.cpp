@@ -144,6 +144,13 @@ std::pair<double, double> loadPeak(const std::filesystem::path& dir, torch::Scal
   return {double(peak - before) * 1024.0, held};
 }
 
+// A 70 MB float32 checkpoint whose largest tensor is 3 MiB: big enough that one tensor and the whole file differ.
+layerscope::test::TinyShape mediumShape() {
+  layerscope::test::TinyShape shape;
+  shape.hidden = 512, shape.intermediate = 1536, shape.layers = 6, shape.heads = 8, shape.kvHeads = 2, shape.headDim = 64;
+  return shape;
+}
+
 // The control: every tensor converted straight from the mapping, its pages left mapped.
 double naivePeak(const std::filesystem::path& dir, torch::ScalarType dtype) {
   const auto ck = lc::Checkpoint::open(dir);
@@ -160,8 +167,7 @@ double naivePeak(const std::filesystem::path& dir, torch::ScalarType dtype) {
 // is copied out of the mapping, as it is for a GPU), the peak host memory is the converted weights plus about one
 // stored tensor, not the weights plus the whole mapped file.
 TEST(DeviceLoad, PeakHostMemoryStaysNearTheLargestTensor) {
-  layerscope::test::TinyShape shape;
-  shape.hidden = 512, shape.intermediate = 1536, shape.layers = 6, shape.heads = 8, shape.kvHeads = 2, shape.headDim = 64;
+  const auto shape = mediumShape();
   const auto config = layerscope::test::byteConfig(shape);
   layerscope::test::TempDir f32Dir, bf16Dir;
   lc::RandomCheckpointOptions opt;
@@ -210,8 +216,7 @@ TEST(DeviceLoad, PeakHostMemoryStaysNearTheLargestTensor) {
 // many times larger than its largest tensor peaks near that tensor (the 16 GB Llama 3.1 8B shape on a 24 GiB
 // machine), and the values do not depend on the sharding.
 TEST(CheckpointWrite, StreamsTensorByTensorAndShardingDoesNotChangeTheValues) {
-  layerscope::test::TinyShape shape;
-  shape.hidden = 512, shape.intermediate = 1536, shape.layers = 6, shape.heads = 8, shape.kvHeads = 2, shape.headDim = 64;
+  const auto shape = mediumShape();
   const auto config = layerscope::test::byteConfig(shape);
   layerscope::test::TempDir one, three;
   lc::RandomCheckpointOptions opt;

@@ -116,7 +116,14 @@ JobRunner::JobRunner(QObject* parent) : QObject(parent), worker_(new JobWorker) 
     if (Job* j = jobFor(id)) Q_EMIT j->data(values);
   });
   connect(worker_, &JobWorker::finished, this, [this](quint64 id, const QVariant& result) {
-    if (Job* j = takeJob(id)) Q_EMIT j->finished(result);
+    // A cancel requested before the outcome reaches the GUI wins: the body may have ended on the worker just
+    // before the user's cancel, but the window already treats the job as cancelled.
+    if (Job* j = takeJob(id)) {
+      if (j->cancelRequested())
+        Q_EMIT j->cancelled();
+      else
+        Q_EMIT j->finished(result);
+    }
   });
   connect(worker_, &JobWorker::cancelled, this, [this](quint64 id) {
     if (Job* j = takeJob(id)) Q_EMIT j->cancelled();

@@ -93,7 +93,7 @@ t0=$(stamp)
 # -O1: the GPU does the arithmetic here and the build time comes out of a short lease; CI builds -O3.
 COMMON=(-G Ninja -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG"
         -DLAYERSCOPE_BUILD_GUI=OFF -DLAYERSCOPE_GTEST_SOURCE="$SYSROOT/usr/src/googletest"
-        -DLAYERSCOPE_PYTHON3="$(command -v $PY)")
+        -DLAYERSCOPE_PYTHON3="$(command -v $PY)" -DCMAKE_POLICY_VERSION_MINIMUM=3.5)  # CMake 4 and GoogleTest's 3.5
 # PyTorch's TorchConfig.cmake first (needs the CUDA toolkit for a CUDA PyTorch); without a toolkit, or if it fails,
 # the LAYERSCOPE_TORCH_FROM_PYTHON route links the wheel's libraries directly.
 if cmake "${COMMON[@]}" -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$SYSROOT/usr" >"$OUT/configure.log" 2>&1; then

@@ -86,13 +86,14 @@ def main():
     ap.add_argument("--work", default="build-torch2")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--version", default="2.6.0+dfsg-7")
-    ap.add_argument("--only", default="", help="check only units whose path contains this text")
+    ap.add_argument("--only", default="", help="check only units whose path contains one of these (comma-separated)")
     args = ap.parse_args()
     build, work = os.path.abspath(args.build), os.path.abspath(args.work)
     os.makedirs(work, exist_ok=True)
     root = fetch_headers(work, args.version)
     include = os.path.join(root, "usr/include")
-    units = [u for u in torch_units(build) if args.only in u[0]]
+    only = [o for o in args.only.split(",") if o]
+    units = [u for u in torch_units(build) if not only or any(o in u[0] for o in only)]
     if not units:
         sys.exit(f"{build}/compile_commands.json lists no LibTorch units (configure the build first)")
     # The PCH must see the same defines and language flags as the units: take them from the first unit.

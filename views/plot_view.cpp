@@ -94,7 +94,9 @@ void PlotView::placeLegendNow(bool allowHeadroom) {
   legend->setVisible(true);
   auto setColumns = [legend](int columns) {
     legend->setWrap(columns);
-    legend->setFillOrder(QCPLayoutGrid::foRowsFirst, true);  // re-flows the entries: `columns` per row
+    // foColumnsFirst: a row takes `columns` entries, then wraps (foRowsFirst would make `columns` the number of
+    // rows per column, so "5 columns" came out as one tall column). `true` re-flows the entries.
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);
   };
   QCPLayoutInset* inset = rect->insetLayout();
   const int w = style_.widthUnits(), h = style_.heightUnits();
@@ -210,7 +212,7 @@ void PlotView::placeLegendBelow(int columns) {
   const int row = layout->rowCount();
   layout->addElement(row, 0, legend);
   legend->setWrap(columns);
-  legend->setFillOrder(QCPLayoutGrid::foRowsFirst, true);  // `columns` entries per row; true: re-flow them
+  legend->setFillOrder(QCPLayoutGrid::foColumnsFirst, true);  // `columns` entries per row; true: re-flow them
   legend->setBorderPen(Qt::NoPen);
   legend->setMaximumSize(QWIDGETSIZE_MAX, QWIDGETSIZE_MAX);
   layout->setRowStretchFactor(row, 0.001);

@@ -239,8 +239,7 @@ void writeResultsDirectory(const AnalyzeResult& res, const fs::path& dir, bool o
   // Built in a visible `<name>.incomplete-<pid>-<n>` beside it (a killed run's leftover is removed by the next
   // run), then moved into place in one step: `dir` never exists half-written (docs/hardening.md).
   if (fs::exists(dir) && !overwrite) throw InvalidArgument("results directory '" + dir.string() + "' already exists");
-  const fs::path tmp = core::makeStagingDirectory(dir);
-  try {
+  core::writeDirectoryAtomically(dir, overwrite, [&](const fs::path& tmp) {
     auto write = [&](const std::string& name, const std::string& text) { core::writeFileAtomically(tmp / name, text); };
     if (!res.scores.is_null()) {
       write("scores.json", res.scores.dump(2) + "\n");
@@ -252,12 +251,7 @@ void writeResultsDirectory(const AnalyzeResult& res, const fs::path& dir, bool o
     std::string lines;
     for (const auto& j : res.items) lines += j.dump() + "\n";
     write("items.jsonl", lines);
-    core::commitStagingDirectory(tmp, dir, overwrite);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  });
 }
 
 AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job) {

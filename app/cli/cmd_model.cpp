@@ -116,16 +116,10 @@ int runMakeModel(Args& args) {
       if (fs::exists(json.parent_path() / extra)) tokenizerFiles.push_back(json.parent_path() / extra);
   }
   // Staged and moved into place complete (docs/hardening.md): a killed 16 GB generation leaves no half model.
-  const fs::path staging = core::makeStagingDirectory(out);
-  try {
+  core::writeDirectoryAtomically(out, overwrite, [&](const fs::path& staging) {
     core::writeRandomCheckpoint(staging, config, opt);
     for (const auto& f : tokenizerFiles) fs::copy_file(f, staging / f.filename());
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(staging, ec);
-    throw;
-  }
-  core::commitStagingDirectory(staging, out, overwrite);
+  });
   std::cerr << "wrote random '" << preset << "' checkpoint (" << config.parameterCount() << " parameters, " << dt
             << (opt.shards > 1 ? ", " + std::to_string(opt.shards) + " shards" : std::string()) << ")"
             << (tokenizerFiles.empty() ? std::string(" without a tokenizer") : " with " + tokenizerFile.string())

@@ -142,4 +142,16 @@ void commitStagingDirectory(const fs::path& staging, const fs::path& given, bool
   fs::remove_all(old);
 }
 
+void writeDirectoryAtomically(const fs::path& dir, bool overwrite, const std::function<void(const fs::path&)>& write) {
+  const fs::path staging = makeStagingDirectory(dir);
+  try {
+    write(staging);
+    commitStagingDirectory(staging, dir, overwrite);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    throw;
+  }
+}
+
 }  // namespace layerscope::core

@@ -26,6 +26,11 @@ std::filesystem::path makeStagingDirectory(const std::filesystem::path& dir);
 /// it) and the old contents deleted, so `dir` always holds the old or the new complete contents.
 void commitStagingDirectory(const std::filesystem::path& staging, const std::filesystem::path& dir, bool overwrite);
 
+/// The two together, as writeFileAtomically is for a file: calls `write` with a new staging directory beside `dir`,
+/// then commits it. If `write` or the commit throws, the staging directory is removed and `dir` is as it was.
+void writeDirectoryAtomically(const std::filesystem::path& dir, bool overwrite,
+                              const std::function<void(const std::filesystem::path& staging)>& write);
+
 /// Crash-test hook: when the environment variable LAYERSCOPE_CRASH_BEFORE_RENAME is `NAME` or `NAME:N`, the
 /// N-th (default first) rename of a file or directory called NAME into place kills the process (SIGKILL) just
 /// before it happens, with the temporary copy complete. Called by the functions above.

@@ -18,12 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string shapeText(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
 // Shard file names come from a JSON file the user may not have written: never let them escape the directory.
 // model.safetensors.index.json holds a name -> file map: tens of kilobytes for an 8B model, a few MB at most.
 constexpr uintmax_t kMaxIndexBytes = uintmax_t(100) << 20;

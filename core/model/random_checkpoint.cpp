@@ -68,9 +68,7 @@ void writeRandomCheckpoint(const fs::path& dir, const ModelConfig& config, const
                          if (norm) return torch::rand(shape, host).mul_(2).sub_(1).mul_(opt.normJitter).add_(1.0);
                          return torch::randn(shape, host).mul_(opt.weightStd);
                        }});
-    uint64_t n = dtypeSize(opt.storedDtype);
-    for (int64_t d : shape) n *= uint64_t(d);
-    totalBytes += n;
+    totalBytes += tensors.back().bytes();
   }
   const std::map<std::string, std::string> meta = {{"format", "pt"}, {"generator", "layerscope random checkpoint"}};
   if (opt.shards == 1) {
@@ -82,12 +80,10 @@ void writeRandomCheckpoint(const fs::path& dir, const ModelConfig& config, const
     std::vector<std::vector<StreamedTensor>> parts(n);
     uint64_t seen = 0;
     for (size_t i = 0; i < tensors.size(); ++i) {
-      uint64_t bytes = dtypeSize(opt.storedDtype);
-      for (int64_t d : tensors[i].shape) bytes *= uint64_t(d);
       size_t s = std::min(n - 1, size_t(double(seen) / double(std::max<uint64_t>(totalBytes, 1)) * double(n)));
       s = std::max(s, n - std::min(n, tensors.size() - i));  // leave one tensor for each remaining shard
       parts[s].push_back(tensors[i]);
-      seen += bytes;
+      seen += tensors[i].bytes();
     }
     std::erase_if(parts, [](const auto& p) { return p.empty(); });  // one huge tensor can span several shares
     nlohmann::json weightMap = nlohmann::json::object();

@@ -21,12 +21,6 @@ namespace {
   throw CheckpointError(source + ": " + what);
 }
 
-std::string shapeText(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? "," : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
 std::optional<torch::ScalarType> torchType(StDtype d) {
   switch (d) {
     case StDtype::F32: return torch::kFloat32;
@@ -107,6 +101,18 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
   return torch::from_blob(ptr, e.shape, [keep](void*) {}, opts);
 }
 
+std::string shapeText(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+uint64_t StreamedTensor::bytes() const {
+  uint64_t n = dtypeSize(dtype);
+  for (int64_t d : shape) n *= uint64_t(d);
+  return n;
+}
+
 void writeSafetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   std::vector<StreamedTensor> sorted;
@@ -124,9 +130,7 @@ void writeSafetensorsStreaming(const std::filesystem::path& path, const std::vec
   uint64_t offset = 0;
   for (const auto& t : tensors) {
     if (header.contains(t.name)) throw InvalidArgument(path.string() + ": tensor '" + t.name + "' listed twice");
-    uint64_t count = 1;
-    for (int64_t d : t.shape) count *= uint64_t(d);
-    const uint64_t bytes = count * dtypeSize(t.dtype);
+    const uint64_t bytes = t.bytes();
     header[t.name] = {{"dtype", dtypeName(t.dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }

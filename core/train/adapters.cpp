@@ -258,8 +258,7 @@ void mergeAdapter(const fs::path& baseDir, const fs::path& adapterDir, const fs:
   auto adapter = AdapterSet::load(adapterDir, model->config());
   // Built in a staging folder of its own and moved into place complete (docs/hardening.md): a failed or killed
   // merge leaves `out` as it was.
-  const fs::path tmp = makeStagingDirectory(out);
-  try {
+  writeDirectoryAtomically(out, overwrite, [&](const fs::path& tmp) {
     ModelConfig c = model->config();
     c.torchDtype = "float32";
     writeFileAtomically(tmp / "config.json", toHfJson(c).dump(2));
@@ -278,11 +277,7 @@ void mergeAdapter(const fs::path& baseDir, const fs::path& adapterDir, const fs:
                                                "pointing at itself to apply garfa.safetensors"
                                              : "LoRA folded in; no GARFA"}};
     writeFileAtomically(tmp / "layerscope_merge.json", info.dump(2));
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-  commitStagingDirectory(tmp, out, overwrite);
+  });
 }
 
 }  // namespace layerscope::core

@@ -189,8 +189,7 @@ nlohmann::json pretrain(const fs::path& out, const PretrainOptions& opt, const s
   // The model directory is built in a staging folder of its own and swapped into place complete
   // (docs/hardening.md): `out` holds the previous model or the new one, never a mix, and two runs never share a
   // temporary folder. Replacing `out` is pretrain's purpose (regenerating the demo model in place).
-  const fs::path tmp = makeStagingDirectory(out);
-  try {
+  writeDirectoryAtomically(out, /*overwrite=*/true, [&](const fs::path& tmp) {
     ModelConfig saved = c;
     saved.torchDtype = "float32";
     writeFileAtomically(tmp / "config.json", toHfJson(saved).dump(2));
@@ -198,12 +197,7 @@ nlohmann::json pretrain(const fs::path& out, const PretrainOptions& opt, const s
                      {{"format", "pt"}, {"generator", std::string("layerscope pretrain --recipe ") + opt.recipe}});
     writeByteLevelTokenizer(tmp);
     writeFileAtomically(tmp / "training_log.json", log.dump(1));
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-  commitStagingDirectory(tmp, out, /*overwrite=*/true);
+  });
   return log;
 }
 

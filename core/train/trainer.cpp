@@ -109,8 +109,7 @@ void Trainer::saveCheckpoint(int64_t step, const std::vector<double>& losses) co
   std::snprintf(name, sizeof name, "step-%08lld", static_cast<long long>(step));
   const fs::path final = opt_.checkpointDir / name;
   // Staged as step-N.incomplete-<pid>-<n> and renamed in one step: step-N never exists half-written.
-  const fs::path tmp = makeStagingDirectory(final);
-  try {
+  writeDirectoryAtomically(final, /*overwrite=*/true, [&](const fs::path& tmp) {
     std::vector<std::pair<std::string, torch::Tensor>> params, state;
     for (size_t g = 0; g < groups_.size(); ++g)
       for (size_t i = 0; i < groups_[g].params.size(); ++i) {
@@ -124,12 +123,7 @@ void Trainer::saveCheckpoint(int64_t step, const std::vector<double>& losses) co
     nlohmann::json manifest = {{"format", "layerscope.train-checkpoint/1"}, {"step", step}, {"steps", opt_.steps},
                                {"seed", opt_.seed}, {"losses", losses}};
     writeFileAtomically(tmp / "manifest.json", manifest.dump(1));
-    commitStagingDirectory(tmp, final, /*overwrite=*/true);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  });
   // Keep the newest N checkpoints. A pruned one is renamed first, so a kill during the deletion never leaves a
   // half-deleted step-N behind (the leftover is swept at the next start).
   const auto all = checkpointsIn(opt_.checkpointDir);

@@ -26,6 +26,7 @@ LIBRARIES = {
     "core/data": "layerscope_data",
     "core/model": "layerscope_model",
     "core/train": "layerscope_train",
+    "core/dist": "layerscope_dist",
     "analysis": "layerscope_analysis",
     "experiments": "layerscope_experiments",
     "results": "layerscope_results",

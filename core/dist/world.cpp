@@ -1,0 +1,297 @@
+// Process group on c10d: TCPStore rendezvous, Gloo collectives, bounded by one timeout (world.h).
+#include "core/dist/world.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "core/base/stopwatch.h"
+
+namespace layerscope::core::dist {
+
+namespace {
+
+std::string seconds(std::chrono::milliseconds ms) {
+  std::ostringstream os;
+  os << double(ms.count()) / 1000.0 << " s";
+  return os.str();
+}
+
+/// The first line of a c10 error (its later lines are a C++ stack trace).
+std::string firstLine(const std::exception& e) {
+  std::string s = e.what();
+  const auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return std::nullopt;
+  return std::string(v);
+}
+
+long parseInt(const char* name, const std::string& text, long lo, long hi) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (errno != 0 || end == text.c_str() || *end != '\0' || v < lo || v > hi)
+    throw InvalidArgument(std::string("environment variable ") + name + "='" + text + "': expected an integer in [" +
+                          std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v;
+}
+
+bool isLoopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+torch::Tensor cpuContiguous(const torch::Tensor& t) { return t.to(torch::kCPU).contiguous(); }
+
+}  // namespace
+
+std::optional<WorldOptions> worldOptionsFromEnvironment() {
+  const auto size = env("WORLD_SIZE");
+  if (!size) return std::nullopt;
+  WorldOptions o;
+  o.worldSize = int(parseInt("WORLD_SIZE", *size, 1, 1 << 20));
+  const auto rank = env("RANK");
+  if (!rank && o.worldSize > 1) throw InvalidArgument("WORLD_SIZE=" + *size + " is set but RANK is not");
+  o.rank = rank ? int(parseInt("RANK", *rank, 0, o.worldSize - 1)) : 0;
+  if (const auto local = env("LOCAL_RANK")) o.localRank = int(parseInt("LOCAL_RANK", *local, 0, 1 << 20));
+  if (const auto addr = env("MASTER_ADDR")) o.masterAddr = *addr;
+  else if (o.worldSize > 1) throw InvalidArgument("WORLD_SIZE=" + *size + " is set but MASTER_ADDR is not");
+  if (const auto port = env("MASTER_PORT")) o.masterPort = int(parseInt("MASTER_PORT", *port, 1, 65535));
+  else if (o.worldSize > 1) throw InvalidArgument("WORLD_SIZE=" + *size + " is set but MASTER_PORT is not");
+  return o;
+}
+
+ShardRange shardOf(std::int64_t count, int rank, int worldSize) {
+  if (worldSize < 1 || rank < 0 || rank >= worldSize || count < 0)
+    throw InvalidArgument("shardOf: rank " + std::to_string(rank) + " of " + std::to_string(worldSize) +
+                          " over " + std::to_string(count) + " items");
+  const std::int64_t base = count / worldSize, extra = count % worldSize;
+  const std::int64_t begin = rank * base + std::min<std::int64_t>(rank, extra);
+  return {begin, begin + base + (rank < extra ? 1 : 0)};
+}
+
+struct World::Impl {
+  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+};
+
+World::World() = default;
+World::World(World&&) noexcept = default;
+World& World::operator=(World&&) noexcept = default;
+
+World::~World() {
+  if (!impl_) return;
+  try {
+    impl_->group.reset();  // joins Gloo's worker threads and closes its pairs
+    impl_->store.reset();  // rank 0: stops the store's server thread
+  } catch (...) {
+    // teardown after a failed run: nothing left to report
+  }
+}
+
+World World::fromEnvironment(std::optional<std::chrono::milliseconds> timeout) {
+  auto options = worldOptionsFromEnvironment();
+  if (!options) return World();
+  if (timeout) options->timeout = *timeout;
+  return join(*options);
+}
+
+World World::join(const WorldOptions& options) {
+  if (options.worldSize < 1 || options.rank < 0 || options.rank >= options.worldSize)
+    throw InvalidArgument("rank " + std::to_string(options.rank) + " is not in a world of " +
+                          std::to_string(options.worldSize) + " processes");
+  if (options.masterPort < 1 || options.masterPort > 65535)
+    throw InvalidArgument("master port " + std::to_string(options.masterPort) + " is not in 1..65535");
+  if (options.timeout.count() <= 0) throw InvalidArgument("the distributed timeout must be positive");
+  World w;
+  w.options_ = options;
+  if (options.worldSize == 1) return w;  // no store, no sockets
+  w.impl_ = std::make_unique<Impl>();
+  const std::string where = options.masterAddr + ":" + std::to_string(options.masterPort);
+  const std::string me = "rank " + std::to_string(options.rank) + " of " + std::to_string(options.worldSize);
+
+  c10d::TCPStoreOptions so;
+  so.port = std::uint16_t(options.masterPort);
+  so.isServer = options.rank == 0;
+  so.numWorkers = c10::nullopt;  // our own rendezvous below names the ranks that did not arrive
+  so.waitWorkers = false;
+  so.timeout = options.timeout;
+  try {
+    w.impl_->store = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, so);
+  } catch (const std::exception& e) {
+    if (options.rank == 0)
+      throw DistributedError(me + ": cannot listen on " + where + " for the rendezvous store: " + firstLine(e) +
+                             " (is the port taken by another job? choose another --master-port / MASTER_PORT)");
+    throw DistributedError(me + ": cannot reach the rendezvous store at " + where + " within " +
+                           seconds(options.timeout) + ": " + firstLine(e) +
+                           " (has rank 0 started? is MASTER_ADDR reachable from this machine?)");
+  }
+
+  // Rendezvous: every rank announces itself and waits for all; on a timeout the missing ranks are named.
+  std::vector<std::string> keys;
+  for (int r = 0; r < options.worldSize; ++r) keys.push_back("layerscope/joined/" + std::to_string(r));
+  try {
+    const std::string size = std::to_string(options.worldSize);
+    w.impl_->store->set(keys[size_t(options.rank)], std::vector<std::uint8_t>(size.begin(), size.end()));
+    w.impl_->store->wait(keys, options.timeout);
+  } catch (const std::exception& e) {
+    std::string missing;
+    try {
+      for (int r = 0; r < options.worldSize; ++r)
+        if (!w.impl_->store->check({keys[size_t(r)]})) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+    } catch (const std::exception&) {
+      missing.clear();  // the store itself is gone (rank 0 exited)
+    }
+    if (!missing.empty())
+      throw DistributedError(me + ": rank(s) " + missing + " did not join within " + seconds(options.timeout) +
+                             " (store " + where + "); did they start, with the same MASTER_ADDR/MASTER_PORT?");
+    throw DistributedError(me + ": the rendezvous at " + where + " failed: " + firstLine(e));
+  }
+  for (int r = 0; r < options.worldSize; ++r) {
+    const auto v = w.impl_->store->get(keys[size_t(r)]);
+    if (std::string(v.begin(), v.end()) != std::to_string(options.worldSize))
+      throw DistributedError(me + ": rank " + std::to_string(r) + " was started with WORLD_SIZE=" +
+                             std::string(v.begin(), v.end()) + ", this one with " + std::to_string(options.worldSize));
+  }
+
+  try {
+    auto go = c10d::ProcessGroupGloo::Options::create(options.timeout);
+    const auto ifname = env("GLOO_SOCKET_IFNAME");
+    if (ifname) go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(*ifname));
+    else if (isLoopback(options.masterAddr))
+      go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    else go->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    go->threads = std::max(1, options.gatherThreads);
+    w.impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(w.impl_->store, options.rank, options.worldSize, go);
+  } catch (const std::exception& e) {
+    throw DistributedError(me + ": cannot connect the Gloo process group: " + firstLine(e));
+  }
+  return w;
+}
+
+template <class Op>
+void World::collective(const char* what, std::uint64_t bytes, Op&& op) {
+  if (!impl_ || !impl_->group)
+    throw DistributedError(std::string(what) + " on a world that has been torn down");
+  const auto t0 = Clock::now();
+  try {
+    op(*impl_->group);
+  } catch (const std::exception& e) {
+    throw DistributedError("rank " + std::to_string(rank()) + " of " + std::to_string(size()) + ": " + what +
+                           " failed after " + std::to_string(secondsSince(t0)) + " s: " + firstLine(e) +
+                           " (another rank has exited, see its message, or has not answered within " +
+                           seconds(options_.timeout) + ")");
+  }
+  traffic_.calls += 1;
+  traffic_.bytes += bytes;
+  traffic_.seconds += secondsSince(t0);
+}
+
+void World::allReduceSum(torch::Tensor& t) {
+  if (!distributed()) return;
+  if (t.scalar_type() != torch::kFloat64 && t.scalar_type() != torch::kFloat32)
+    throw InvalidArgument("allReduceSum: float or double tensors only");
+  std::vector<torch::Tensor> buf{cpuContiguous(t)};
+  collective("all-reduce", std::uint64_t(buf[0].nbytes()),
+             [&](c10d::ProcessGroupGloo& g) { g.allreduce(buf)->wait(); });
+  if (!buf[0].is_same(t)) t.copy_(buf[0]);
+}
+
+void World::allReduceSum(std::vector<double>& values) {
+  if (!distributed() || values.empty()) return;
+  auto t = torch::from_blob(values.data(), {std::int64_t(values.size())}, torch::kFloat64);
+  allReduceSum(t);  // in place: from_blob views `values`
+}
+
+namespace {
+template <class T>
+std::vector<std::vector<T>> gatherVariable(World& w, const std::vector<T>& values, torch::ScalarType type,
+                                           const std::function<void(std::vector<torch::Tensor>&,
+                                                                    std::vector<std::vector<torch::Tensor>>&)>& run) {
+  const int n = w.size();
+  // 1. lengths
+  std::vector<torch::Tensor> in{torch::tensor({std::int64_t(values.size())}, torch::kInt64)};
+  std::vector<std::vector<torch::Tensor>> out(1);
+  for (int r = 0; r < n; ++r) out[0].push_back(torch::empty({1}, torch::kInt64));
+  run(in, out);
+  std::vector<std::int64_t> lengths;
+  std::int64_t longest = 0;
+  for (auto& t : out[0]) {
+    lengths.push_back(t.item<std::int64_t>());
+    longest = std::max(longest, lengths.back());
+  }
+  // 2. payloads padded to the longest
+  auto mine = torch::zeros({std::max<std::int64_t>(longest, 1)}, type);
+  if (!values.empty())
+    std::copy(values.begin(), values.end(), mine.template data_ptr<T>());
+  in = {mine};
+  out.assign(1, {});
+  for (int r = 0; r < n; ++r) out[0].push_back(torch::empty({std::max<std::int64_t>(longest, 1)}, type));
+  run(in, out);
+  std::vector<std::vector<T>> result;
+  for (int r = 0; r < n; ++r) {
+    const T* p = out[0][size_t(r)].template data_ptr<T>();
+    result.emplace_back(p, p + lengths[size_t(r)]);
+  }
+  return result;
+}
+}  // namespace
+
+std::vector<std::vector<double>> World::allGather(const std::vector<double>& values) {
+  if (!distributed()) return {values};
+  return gatherVariable<double>(*this, values, torch::kFloat64, [&](auto& in, auto& out) {
+    collective("all-gather", std::uint64_t(in[0].nbytes()),
+               [&](c10d::ProcessGroupGloo& g) { g.allgather(out, in)->wait(); });
+  });
+}
+
+std::vector<std::vector<std::int64_t>> World::allGather(const std::vector<std::int64_t>& values) {
+  if (!distributed()) return {values};
+  return gatherVariable<std::int64_t>(*this, values, torch::kInt64, [&](auto& in, auto& out) {
+    collective("all-gather", std::uint64_t(in[0].nbytes()),
+               [&](c10d::ProcessGroupGloo& g) { g.allgather(out, in)->wait(); });
+  });
+}
+
+std::vector<std::string> World::allGather(const std::string& text) {
+  const std::vector<std::int64_t> codes(text.begin(), text.end());
+  std::vector<std::string> result;
+  for (const auto& v : allGather(codes)) {
+    std::string s;
+    for (auto c : v) s += char(c);
+    result.push_back(std::move(s));
+  }
+  return result;
+}
+
+void World::broadcast(torch::Tensor& t, int root) {
+  if (!distributed()) return;
+  if (root < 0 || root >= size()) throw InvalidArgument("broadcast: root " + std::to_string(root) + " is not a rank");
+  std::vector<torch::Tensor> buf{cpuContiguous(t)};
+  c10d::BroadcastOptions bo;
+  bo.rootRank = root;
+  collective("broadcast", rank() == root ? std::uint64_t(buf[0].nbytes()) : 0,
+             [&](c10d::ProcessGroupGloo& g) { g.broadcast(buf, bo)->wait(); });
+  if (!buf[0].is_same(t)) t.copy_(buf[0]);
+}
+
+void World::barrier() {
+  if (!distributed()) return;
+  collective("barrier", 0, [&](c10d::ProcessGroupGloo& g) { g.barrier()->wait(); });
+}
+
+void World::finish() {
+  if (!distributed() || !impl_) return;
+  barrier();
+  impl_.reset();
+}
+
+}  // namespace layerscope::core::dist

@@ -31,7 +31,7 @@ inline double studentTwoSidedP(double t, int df) {
 }
 }  // namespace detail
 
-/// Writes scores.json, stats.json, layers.csv, manipulation.json, drop.json and report.json into `dir`.
+/// Writes scores.json, stats.json, layers.csv, manipulation.json, drop.json, report.json and items.jsonl into `dir`.
 inline void writeSyntheticResults(const std::filesystem::path& dir, int L = 32, int G = 8, unsigned seed = 7) {
   using nlohmann::json;
   std::filesystem::create_directories(dir);
@@ -173,6 +173,23 @@ inline void writeSyntheticResults(const std::filesystem::path& dir, int L = 32, 
                          {"base", {{"accuracy", {{"arith", 0.62}, {"copy", 0.71}, {"sort", 0.55}}}}},
                          {"tasks", {"arith", "copy", "sort"}}}
                         .dump(1));
+
+  // items.jsonl: 40 four-choice items, about two thirds correct (no task file: the prompts are unavailable).
+  std::string items;
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int i = 0; i < 40; ++i) {
+    std::vector<double> ll(4);
+    for (auto& v : ll) v = -1.0 - 4.0 * u(rng);
+    const bool correct = u(rng) < 0.66;
+    const int gold = i % 4, predicted = correct ? gold : (gold + 1) % 4;
+    ll[size_t(predicted)] = -0.5 * u(rng);
+    const char* choice[] = {" a", " b", " c", " d"};
+    items += json{{"id", "synthetic-" + std::to_string(i)}, {"correct", correct}, {"prediction", choice[predicted]},
+                  {"gold", choice[gold]}, {"loglik", ll}, {"correct_norm", correct}, {"predicted", predicted},
+                  {"decision_position", 20 + i % 7}, {"completion_tokens", 2}}
+                 .dump() + "\n";
+  }
+  detail::writeText(dir / "items.jsonl", items);
 }
 
 }  // namespace layerscope::results

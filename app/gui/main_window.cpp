@@ -32,6 +32,7 @@
 #include "core/data/dataset.h"
 #include "core/model/scoring.h"
 #include "experiments/common.h"
+#include "results/item_comparison.h"
 #include "views/layer_selection.h"
 
 namespace layerscope::app {
@@ -150,6 +151,10 @@ void MainWindow::connectPanels() {
     showError(tr("Analysis failed"), message);
   });
   connect(trainPanel_, &TrainPanel::failed, this, &MainWindow::showError);
+  // Evaluate vs base: every item of both evaluations, compared, in the Items tab.
+  connect(trainPanel_, &TrainPanel::evaluationFinished, this, [this](const EvalOutcome& o) {
+    results_->showItemComparison(o.baseItems, o.adapterItems, o.comparison);
+  });
   connect(ablationPanel_, &AblationPanel::failed, this, &MainWindow::showError);
   connect(ablationPanel_, &AblationPanel::finished, this, [this](const QString& dir) {
     // Merge report.json into the results shown (the analysis stays) and show the grouped bars.
@@ -178,6 +183,10 @@ void MainWindow::buildMenus() {
   file->addAction(tr("Add results folder (merge)..."), this, [this] {
     const QString d = QFileDialog::getExistingDirectory(this, tr("Add results folder"));
     if (!d.isEmpty()) openResults(d, true);
+  });
+  file->addAction(tr("&Compare items with results folder..."), this, [this] {
+    const QString d = QFileDialog::getExistingDirectory(this, tr("Results folder to compare item by item with the one shown"));
+    if (!d.isEmpty()) compareItemsWith(d);
   });
   recentMenu_ = file->addMenu(tr("Recent"));
   rebuildRecentMenu();
@@ -251,6 +260,24 @@ bool MainWindow::openResults(const QString& dir, bool add) {
   }
   settings_->addRecent(AppSettings::Recent::Results, dir);
   setWindowTitle(tr("LayerScope - %1").arg(QFileInfo(dir).fileName()));
+  return true;
+}
+
+bool MainWindow::compareItemsWith(const QString& dir) {
+  try {
+    if (!results_->items())
+      throw results::ResultsError("the results shown hold no items.jsonl: open a results folder of analyze, manipulate "
+                                  "or drop first");
+    const results::ItemSet& a = *results_->items();
+    const results::ItemSet b = results::readItemsOfResults(dir.toStdString());
+    const auto label = [](const std::filesystem::path& items) { return items.parent_path().filename().string(); };
+    std::string la = label(a.file), lb = label(b.file);
+    if (la == lb) la += " (shown)", lb += " (other)";
+    results_->showItemComparison(a, b, results::compareItems(a.items, b.items, la, lb));
+  } catch (const std::exception& e) {
+    showError(tr("Cannot compare items"), QString::fromUtf8(e.what()));
+    return false;
+  }
   return true;
 }
 

@@ -45,6 +45,9 @@ class MainWindow : public QMainWindow {
 
   /// Opens a results directory (merged with those already shown when `add`); errors go to a dialog.
   bool openResults(const QString& dir, bool add = false);
+  /// File > Compare items with results folder: the items shown (A) against `dir`'s items.jsonl (B), paired by id,
+  /// in the Items tab. Errors are dialogs; false when nothing was compared.
+  bool compareItemsWith(const QString& dir);
   void setModelDir(const QString& dir);
   void setAdapterDir(const QString& dir);
   void addTaskFile(const QString& file);

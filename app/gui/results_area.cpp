@@ -11,11 +11,13 @@
 #include <QToolBar>
 #include <algorithm>
 
+#include "results/items.h"
 #include "results/reader.h"
 #include "results/transforms.h"
 #include "views/ablation_view.h"
 #include "views/figure_export.h"
 #include "views/heatmap_view.h"
+#include "views/items_view.h"
 #include "views/layer_selection.h"
 #include "views/layers_table_model.h"
 #include "views/manipulation_view.h"
@@ -58,6 +60,10 @@ ResultsArea::ResultsArea(QWidget* parent)
   table_->verticalHeader()->setVisible(false);
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   addTab(table_, tr("Layers table"));
+  items_ = new views::ItemsView;
+  addTab(items_, tr("Items"));
+  setTabToolTip(count() - 1, tr("Every evaluated item (items.jsonl): prompt, gold, prediction, log-likelihoods; "
+                                "filter, sort, and compare two evaluations item by item"));
   // Linked selection: table rows <-> LayerSelection (setLayers ignores no-op changes, so no loop).
   connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this, proxy] {
     QVector<int> layers;
@@ -131,6 +137,15 @@ views::FigureStyle ResultsArea::screenStyle() const {
 
 void ResultsArea::open(const QString& dir, bool add) {
   auto b = results::readResultsDir(dir.toStdString());
+  // The items of the first folder with an items.jsonl (read before anything changes, so an error keeps the view).
+  std::optional<results::ItemSet> items;
+  const bool keepItems = add && bundle_ && itemSet_;
+  if (!keepItems && std::filesystem::exists(b.dir / "items.jsonl")) items = results::readItemsOfResults(b.dir);
+  if (!keepItems) {
+    itemSet_ = std::move(items);
+    if (itemSet_) items_->setItems(*itemSet_);
+    else items_->clear();
+  }
   if (add && bundle_) {
     results::mergeInto(*bundle_, b);
     dirs_ << dir;
@@ -141,6 +156,13 @@ void ResultsArea::open(const QString& dir, bool add) {
   }
   showBundle();
   Q_EMIT bundleChanged();
+}
+
+void ResultsArea::showItemComparison(const results::ItemSet& a, const results::ItemSet& b,
+                                     const results::ItemComparison& c) {
+  items_->setComparison(a, b, c);
+  setTabEnabled(indexOf(items_), true);
+  setCurrentWidget(items_);
 }
 
 void ResultsArea::showBundle() {
@@ -177,6 +199,7 @@ void ResultsArea::showBundle() {
   // Tabs without data stay, greyed, so the layout never jumps.
   for (int i = 0; i < count(); ++i)
     if (auto* v = qobject_cast<views::PlotView*>(widget(i))) setTabEnabled(i, v->hasData());
+  setTabEnabled(indexOf(items_), items_->hasData());
 }
 
 void ResultsArea::updateStyle() {

@@ -1,5 +1,5 @@
 // The results shown in the window: the tabs of linked views (profiles, heatmap, correlation, redundancy,
-// manipulations, ablation, layers table) over one results bundle (one results folder, or several merged), the
+// manipulations, ablation, layers table, items) over one results bundle (one results folder, or several merged), the
 // layer selection they share, the figure toolbar (size preset, colour map, axes, metric) and figure export.
 #pragma once
 
@@ -7,6 +7,7 @@
 #include <QTabWidget>
 #include <optional>
 
+#include "results/item_comparison.h"
 #include "results/results.h"
 #include "views/figure_style.h"
 
@@ -18,6 +19,7 @@ class QToolBar;
 namespace layerscope::views {
 class AblationView;
 class HeatmapView;
+class ItemsView;
 class LayerSelection;
 class LayersTableModel;
 class ManipulationView;
@@ -48,6 +50,13 @@ class ResultsArea : public QTabWidget {
   /// The toolbar's "Profile" choice: every layer_scores key except interval bounds.
   QComboBox* profileMetricCombo() const { return profileMetric_; }
   void showAblationTab();
+  /// The item explorer (Items tab): the items.jsonl of the first folder shown, or a comparison of two evaluations.
+  views::ItemsView* itemsView() const { return items_; }
+  /// Shows `a` compared item by item with `b` in the Items tab and switches to it (Evaluate vs base, File >
+  /// Compare items with...).
+  void showItemComparison(const results::ItemSet& a, const results::ItemSet& b, const results::ItemComparison& c);
+  /// The items shown in the Items tab when they came from a results folder (nullopt: none, or a comparison).
+  const std::optional<results::ItemSet>& items() const { return itemSet_; }
 
   /// File > Export figure: the current tab as PDF / SVG / PNG (+ CSV), size from the toolbar's preset.
   void exportCurrentFigure();
@@ -86,6 +95,8 @@ class ResultsArea : public QTabWidget {
   views::AblationView* ablation_;
   views::LayersTableModel* tableModel_;
   QTableView* table_;
+  views::ItemsView* items_;
+  std::optional<results::ItemSet> itemSet_;
 };
 
 }  // namespace layerscope::app

@@ -13,6 +13,26 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path toPath(const QString& s) { return fs::path(s.toStdString()); }
+
+// One evaluation's items as the torch-free records the Items tab and the comparison take.
+results::ItemSet itemSet(const core::EvalResult& r, const fs::path& evalFile, const std::string& label) {
+  results::ItemSet set;
+  set.file = evalFile.string() + " (" + label + ")";
+  for (const core::ItemResult& it : r.items) {
+    results::ItemRecord rec;
+    rec.id = it.id;
+    rec.correct = it.correct;
+    if (r.kind == core::TaskKind::MultipleChoice) rec.correctNorm = it.correctNorm, rec.predicted = it.predicted;
+    if (r.kind == core::TaskKind::Pairs) rec.goldIndex = 0;  // loglik = {correct, incorrect}
+    rec.prediction = it.prediction;
+    rec.gold = it.gold;
+    rec.generated = it.generated;
+    rec.loglik = it.loglik;
+    set.items.push_back(std::move(rec));
+  }
+  results::attachPrompts(set, evalFile);  // never throws; a benchmark layout leaves a note instead of prompts
+  return set;
+}
 }  // namespace
 
 QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
@@ -85,6 +105,9 @@ QVariant runEvalJob(const EvalJob& job, JobContext& ctx) {
   out.items = int(c.base.items.size());
   out.baseAccuracy = c.base.accuracy;
   out.adapterAccuracy = c.adapted.accuracy;
+  out.baseItems = itemSet(c.base, toPath(job.evalFile), "base");
+  out.adapterItems = itemSet(c.adapted, toPath(job.evalFile), "adapter");
+  out.comparison = results::compareItems(out.baseItems.items, out.adapterItems.items, "base", "adapter");
   return QVariant::fromValue(out);
 }
 

@@ -1,12 +1,14 @@
 // The training panel's jobs for the JobRunner, as plain Qt values: an LS-LoRA / GARFA fine-tune (or its resume)
 // through experiments::runTraining, and "evaluate vs base" through experiments::compareWithBase, both on the
-// runner's kept base model. Defaults: docs/methods.md section 7.
+// runner's kept base model, compared item by item (results/item_comparison.h). Defaults: docs/methods.md section 7.
 #pragma once
 
 #include <QMetaType>
 #include <QString>
 #include <QVariant>
 #include <QVector>
+
+#include "results/item_comparison.h"
 
 namespace layerscope::app {
 
@@ -63,11 +65,14 @@ struct TrainOutcome {
   qint64 loraParameters = 0, garfaParameters = 0;
 };
 
-/// An evaluation job's result (Job::finished).
+/// An evaluation job's result (Job::finished): both accuracies and the item-by-item comparison (flips, exact
+/// McNemar p, CI on the difference) with the items of both evaluations for the Items tab.
 struct EvalOutcome {
   QString task, kind;
   int items = 0;
   double baseAccuracy = 0, adapterAccuracy = 0;
+  results::ItemSet baseItems, adapterItems;  ///< prompts joined from the eval file when it is a task JSONL
+  results::ItemComparison comparison;        ///< A = "base", B = "adapter"
 };
 
 /// Job bodies: post a TrainStep per step and return a TrainOutcome / return an EvalOutcome.

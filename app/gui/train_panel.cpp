@@ -457,13 +457,19 @@ void TrainPanel::onEvaluated(const EvalOutcome& o) {
   evaluating_ = false;
   setRunning(false);
   const double delta = 100 * (o.adapterAccuracy - o.baseAccuracy);
-  evalResult_->setText(tr("<b>%1</b> (%2, %3 items): base %4%, with adapter %5% (%6%7 points)")
+  const auto& c = o.comparison;
+  evalResult_->setText(tr("<b>%1</b> (%2, %3 items): base %4%, with adapter %5% (%6%7 points, 95% CI %8 to %9); "
+                          "%10 items fixed, %11 broken, exact McNemar p = %12. Every item is in the Items tab.")
                            .arg(o.task.toHtmlEscaped(), o.kind)
                            .arg(o.items)
                            .arg(100 * o.baseAccuracy, 0, 'f', 1)
                            .arg(100 * o.adapterAccuracy, 0, 'f', 1)
                            .arg(delta >= 0 ? QStringLiteral("+") : QString())
-                           .arg(delta, 0, 'f', 1));
+                           .arg(delta, 0, 'f', 1)
+                           .arg(QString::asprintf("%+.1f", 100 * c.ci.low), QString::asprintf("%+.1f", 100 * c.ci.high))
+                           .arg(c.onlyB)
+                           .arg(c.onlyA)
+                           .arg(QString::number(c.mcnemarP, 'g', 3)));
   Q_EMIT evaluationFinished(o);
 }
 

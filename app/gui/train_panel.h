@@ -70,6 +70,7 @@ class TrainPanel : public QWidget {
   QPushButton* evaluateButton() const { return evalButton_; }
   views::LossCurveView* lossView() const { return loss_; }
   QLabel* resultLabel() const { return result_; }
+  QLabel* evalResultLabel() const { return evalResult_; }
 
  Q_SIGNALS:
   void trainingFinished(const QString& adapterDir);

@@ -27,6 +27,8 @@
 #include "app/gui/train_panel.h"
 #include "results/synthetic.h"
 #include "tests/app/tiny_setup.h"
+#include "views/items_table_model.h"
+#include "views/items_view.h"
 #include "views/layer_selection.h"
 #include "views/loss_curve_view.h"
 
@@ -148,6 +150,26 @@ TEST_F(TrainFixture, ShortTrainingRunWritesAdapterShowsLossAndEvaluates) {
   EXPECT_GE(o.baseAccuracy, 0.0);
   EXPECT_LE(o.adapterAccuracy, 1.0);
   EXPECT_TRUE(failed.isEmpty());
+  // Item by item: both evaluations paired, their accuracies the ones reported, the flips the difference, and
+  // the Items tab showing the comparison with the eval file's prompts.
+  const auto& c = o.comparison;
+  EXPECT_EQ(c.paired, 6);
+  EXPECT_EQ(c.bothCorrect + c.onlyA + c.onlyB + c.bothWrong, 6);
+  EXPECT_NEAR(c.accuracyA, o.baseAccuracy, 1e-12);
+  EXPECT_NEAR(c.accuracyB, o.adapterAccuracy, 1e-12);
+  EXPECT_EQ(c.onlyB - c.onlyA, int(std::lround(6 * (o.adapterAccuracy - o.baseAccuracy))));
+  EXPECT_GE(c.mcnemarP, 0.0);
+  EXPECT_LE(c.mcnemarP, 1.0);
+  EXPECT_LE(c.ci.low, c.difference);
+  EXPECT_GE(c.ci.high, c.difference);
+  ASSERT_EQ(o.baseItems.items.size(), 6u);
+  EXPECT_FALSE(o.baseItems.items.front().prompt.empty()) << o.baseItems.promptNote;
+  auto* itemsView = w->findChild<views::ItemsView*>();
+  ASSERT_NE(itemsView, nullptr);
+  ASSERT_TRUE(itemsView->model()->comparison().has_value());
+  EXPECT_EQ(itemsView->model()->rowCount(), 6);
+  EXPECT_NE(itemsView->summaryText().indexOf(QStringLiteral("McNemar")), -1);
+  EXPECT_TRUE(panel()->evalResultLabel()->text().contains(QStringLiteral("McNemar")));
 }
 
 TEST_F(TrainFixture, ResumeFromCheckpointReproducesTheLossCurve) {

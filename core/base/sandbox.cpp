@@ -1,9 +1,11 @@
 // The program sandbox (see sandbox.h). Process tree per program:
-//   caller --fork--> A: own process group; fds 0-2 and the report pipe (3) only; unshare(net, pid[, user])
+//   caller --fork--> A: own process group; fds 0-2 and the report pipe (3) only; unshare(net, pid[, user]);
+//                      waits for B, so A ends only after every process of the namespace has ended
 //            A --fork--> B: PID 1 of the new PID namespace (when granted): waits for C, reports its status; when B
 //                           ends the kernel kills every process left in the namespace
 //            B --fork--> C: chdir, setrlimit, nobody, no_new_privs, Landlock, execve(python3) with an empty env
-// The caller kills A's process group at the wall-clock limit and once A ends (stragglers without a PID namespace).
+// At the wall-clock limit the caller kills B (with a PID namespace: the kernel then kills the rest and B's exit
+// completes after theirs) or else A's process group, and it returns only once the group is empty.
 // Between fork and execve the children only make system calls: the caller is multi-threaded (allocation or
 // locale calls there could deadlock), so every string is prepared before fork and errors travel as errno values.
 #include "core/base/sandbox.h"
@@ -76,7 +78,7 @@ int landlockAbi() {
 }
 
 // Messages from the children to the caller, one write() each (atomic below PIPE_BUF).
-enum MsgKind : int32_t { kMsgSetupError = 1, kMsgIsolation = 2, kMsgStatus = 3 };
+enum MsgKind : int32_t { kMsgSetupError = 1, kMsgIsolation = 2, kMsgStatus = 3, kMsgInit = 4 };
 struct Msg {
   int32_t kind = 0, value = 0, err = 0;
   char stage[52] = {};
@@ -150,6 +152,7 @@ struct Plan {
 }
 
 [[noreturn]] void runInitChild(const Plan& p, unsigned iso) {
+  ::signal(SIGTERM, SIG_DFL);  // A's handler is not B's
   const pid_t c = ::fork();
   if (c < 0) childFail("fork the program");
   if (c == 0) runProgramChild(p, iso);
@@ -165,6 +168,14 @@ struct Plan {
   }
   sendMsg(3, kMsgStatus, st, 0, "");
   _exit(0);  // as PID 1 of its namespace this kills whatever the program left behind
+}
+
+volatile pid_t gInitPid = 0;  // in A: B's pid
+
+// A's SIGTERM (the caller's wall-clock limit or cancel): kill B while it is A's unreaped child, so its pid cannot
+// have been reused. With a PID namespace the kernel then kills the rest and A's wait returns after them.
+void killInit(int) {
+  if (gInitPid > 0) ::kill(gInitPid, SIGKILL);
 }
 
 [[noreturn]] void runOuterChild(const Plan& p) {
@@ -190,9 +201,22 @@ struct Plan {
   else if (::unshare(user | CLONE_NEWNET) == 0) iso = kIsolatedNetwork;
   else if (::unshare(CLONE_NEWPID) == 0) iso = kIsolatedPids, user = 0;
   if (user && (iso & kIsolatedNetwork)) iso |= kIsolatedUser;
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);  // until gInitPid is set
+  struct sigaction sa {};
+  sa.sa_handler = killInit;
+  ::sigaction(SIGTERM, &sa, nullptr);
   const pid_t b = ::fork();
   if (b < 0) childFail("fork the sandbox init");
-  if (b == 0) runInitChild(p, iso);
+  if (b == 0) {
+    ::sigprocmask(SIG_UNBLOCK, &term, nullptr);
+    runInitChild(p, iso);
+  }
+  gInitPid = b;
+  sendMsg(3, kMsgInit, int32_t(b), int32_t(iso), "");
+  ::sigprocmask(SIG_UNBLOCK, &term, nullptr);
   int st = 0;
   while (::waitpid(b, &st, 0) < 0 && errno == EINTR) {
   }
@@ -344,6 +368,10 @@ SandboxResult runSandboxed(const SandboxProgram& program, const SandboxOptions& 
     if (a == 0) runOuterChild(plan);
     ::setpgid(a, a);  // also done by the child; whichever runs first
     Fd pidfd{int(syscall(SYS_pidfd_open, a, 0))};
+    std::vector<Msg> msgs;
+    auto drain = [&] {
+      for (Msg m; ::read(reportRead.fd, &m, sizeof m) == ssize_t(sizeof m);) msgs.push_back(m);
+    };
     bool timedOut = false, cancelled = false;
     for (;;) {
       siginfo_t si{};
@@ -351,7 +379,13 @@ SandboxResult runSandboxed(const SandboxProgram& program, const SandboxOptions& 
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (elapsed >= opt.wallSeconds || (job && job->stopRequested())) {
         timedOut = elapsed >= opt.wallSeconds, cancelled = !timedOut;
-        ::kill(-a, SIGKILL);
+        drain();
+        bool pidNamespace = false;
+        for (const Msg& m : msgs)
+          if (m.kind == kMsgInit) pidNamespace = unsigned(m.err) & kIsolatedPids;
+        // A kills B; with a PID namespace the kernel kills the rest and A ends after them. Else: the whole group.
+        ::kill(a, SIGTERM);
+        if (!pidNamespace) ::kill(-a, SIGKILL);
         siginfo_t done{};
         ::waitid(P_PID, id_t(a), &done, WEXITED | WNOWAIT);
         break;
@@ -364,19 +398,26 @@ SandboxResult runSandboxed(const SandboxProgram& program, const SandboxOptions& 
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(waitMs, 5)));
       }
     }
-    ::kill(-a, SIGKILL);  // stragglers of the group (A is a zombie until reaped, so its group id is not reused)
+    // Stragglers of the group (without a PID namespace). A is a zombie until reaped, so the group id stays
+    // reserved while this runs; after reaping, wait (bounded) until the last member has gone.
+    ::kill(-a, SIGKILL);
     int st = 0;
     while (::waitpid(a, &st, 0) < 0 && errno == EINTR) {
+    }
+    for (int i = 0; i < 5000 && ::kill(-a, 0) == 0; ++i) {
+      ::kill(-a, SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     r = SandboxResult{};
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (cancelled) throw Cancelled();
+    drain();
 
     bool haveStatus = false, setupError = false;
     int status = 0;
     std::string setupText;
     int setupErrno = 0;
-    for (Msg m; ::read(reportRead.fd, &m, sizeof m) == ssize_t(sizeof m);) {
+    for (const Msg& m : msgs) {
       if (m.kind == kMsgIsolation) r.isolation = unsigned(m.value);
       if (m.kind == kMsgStatus) haveStatus = true, status = m.value;
       if (m.kind == kMsgSetupError && !setupError) {

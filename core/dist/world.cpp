@@ -64,6 +64,13 @@ std::optional<WorldOptions> worldOptionsFromEnvironment() {
   if (const auto local = env("LOCAL_RANK")) o.localRank = int(parseInt("LOCAL_RANK", *local, 0, 1 << 20));
   if (const auto addr = env("MASTER_ADDR")) o.masterAddr = *addr;
   else if (o.worldSize > 1) throw InvalidArgument("WORLD_SIZE=" + *size + " is set but MASTER_ADDR is not");
+  if (const auto t = env("LAYERSCOPE_DIST_TIMEOUT")) {  // seconds; `layerscope-cli launch --timeout` sets it
+    char* end = nullptr;
+    const double secs = std::strtod(t->c_str(), &end);
+    if (end == t->c_str() || *end != '\0' || !(secs > 0) || secs > 1e6)
+      throw InvalidArgument("environment variable LAYERSCOPE_DIST_TIMEOUT='" + *t + "': expected seconds > 0");
+    o.timeout = std::chrono::milliseconds(std::int64_t(secs * 1000));
+  }
   if (const auto port = env("MASTER_PORT")) o.masterPort = int(parseInt("MASTER_PORT", *port, 1, 65535));
   else if (o.worldSize > 1) throw InvalidArgument("WORLD_SIZE=" + *size + " is set but MASTER_PORT is not");
   return o;

@@ -37,8 +37,8 @@ struct WorldOptions {
   int gatherThreads = 1;              ///< Gloo worker threads per process
 };
 
-/// The world the torchrun variables describe (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK), or nullopt
-/// when WORLD_SIZE is unset. A malformed or inconsistent value is an InvalidArgument naming the variable.
+/// The world the torchrun variables describe (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK, and
+/// LAYERSCOPE_DIST_TIMEOUT in seconds), or nullopt when WORLD_SIZE is unset. A malformed or inconsistent value is an InvalidArgument naming the variable.
 std::optional<WorldOptions> worldOptionsFromEnvironment();
 
 /// Counters of what the collectives moved (for `bench analyze --nproc`).

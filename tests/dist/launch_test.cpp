@@ -1,0 +1,92 @@
+// `layerscope-cli launch` with real processes: ranks of dist_probe (a program given by path) over 127.0.0.1.
+#include <gtest/gtest.h>
+
+#include "tests/dist/processes.h"
+
+namespace fs = std::filesystem;
+using namespace layerscope::test;
+using Ms = std::chrono::milliseconds;
+
+namespace {
+
+fs::path scratch(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("layerscope-launch-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+Proc launch(const std::vector<std::string>& probeArgs, const fs::path& dir, const std::string& timeout = "5") {
+  std::vector<std::string> argv{LAYERSCOPE_CLI, "launch", "--nproc", "3", "--timeout", timeout, "--", LAYERSCOPE_DIST_PROBE};
+  argv.insert(argv.end(), probeArgs.begin(), probeArgs.end());
+  return start(argv, {}, dir, "launch");
+}
+
+}  // namespace
+
+TEST(Launch, RunsEveryRankWithTheTorchrunVariablesAndPrefixesTheirOutput) {
+  const auto dir = scratch("ok");
+  std::vector<Proc> p{launch({"collectives"}, dir)};
+  ASSERT_TRUE(waitAll(p, std::chrono::steady_clock::now(), Ms(30000)));
+  ASSERT_EQ(p[0].status, 0) << p[0].stderrText();
+  const std::string out = p[0].stdoutText();
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_NE(out.find("[rank " + std::to_string(r) + "] joined " + std::to_string(r) + " 3\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("[rank " + std::to_string(r) + "] allreduce 6 12 18\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("[rank " + std::to_string(r) + "] done " + std::to_string(r) + "\n"), std::string::npos) << out;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Launch, ARankKilledMidRunFailsTheJobNamingThatRank) {
+  const auto dir = scratch("kill");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Proc> p{launch({"die", "1"}, dir)};
+  ASSERT_TRUE(waitAll(p, t0, Ms(20000)));
+  EXPECT_EQ(p[0].status, 128 + SIGKILL);  // the failing rank's status
+  EXPECT_LT(p[0].seconds, 10.0);
+  const std::string err = p[0].stderrText();
+  EXPECT_NE(err.find("launch: rank 1 (pid"), std::string::npos) << err;
+  EXPECT_NE(err.find("killed by signal 9"), std::string::npos) << err;
+  fs::remove_all(dir);
+}
+
+TEST(Launch, ARankThatFailsOnItsOwnGivesItsMessageAndStatus) {
+  const auto dir = scratch("fail");
+  // A program that is not there: every rank fails to start (status 127) with the reason.
+  std::vector<std::string> argv{LAYERSCOPE_CLI, "launch", "--nproc", "2", "--", "/nonexistent/program"};
+  std::vector<Proc> p{start(argv, {}, dir, "launch")};
+  ASSERT_TRUE(waitAll(p, std::chrono::steady_clock::now(), Ms(10000)));
+  EXPECT_EQ(p[0].status, 127);
+  const std::string err = p[0].stderrText();
+  EXPECT_NE(err.find("exited with status 127"), std::string::npos) << err;
+  EXPECT_NE(err.find("Its last message: cannot start /nonexistent/program: No such file or directory"), std::string::npos) << err;
+  fs::remove_all(dir);
+}
+
+TEST(Launch, CtrlCReachesEveryRank) {
+  const auto dir = scratch("sigint");
+  const auto t0 = std::chrono::steady_clock::now();
+  // rank 0 sleeps for an hour, the others wait for it in an all-reduce for up to 60 s
+  std::vector<Proc> p{launch({"hang", "0"}, dir, "60")};
+  std::this_thread::sleep_for(Ms(1500));
+  ::kill(p[0].pid, SIGINT);
+  ASSERT_TRUE(waitAll(p, t0, Ms(15000))) << "the launcher did not stop its ranks";
+  EXPECT_EQ(p[0].status, 130);
+  EXPECT_LT(p[0].seconds, 8.0);  // it returns only once every rank has been reaped
+  EXPECT_NE(p[0].stderrText().find("stopped by signal 2"), std::string::npos) << p[0].stderrText();
+  fs::remove_all(dir);
+}
+
+TEST(Launch, BadOptionsAreClearErrors) {
+  const auto dir = scratch("bad");
+  std::vector<Proc> p{start({LAYERSCOPE_CLI, "launch", "--nproc", "2"}, {}, dir, "a"),
+                      start({LAYERSCOPE_CLI, "launch", "--nproc", "0", "--", "info"}, {}, dir, "b"),
+                      start({LAYERSCOPE_CLI, "launch", "--nnodes", "2", "--nproc", "1", "--", "info"}, {}, dir, "c")};
+  ASSERT_TRUE(waitAll(p, std::chrono::steady_clock::now(), Ms(10000)));
+  for (auto& q : p) EXPECT_EQ(q.status, 1);
+  EXPECT_NE(p[0].stderrText().find("the command after --"), std::string::npos) << p[0].stderrText();
+  EXPECT_NE(p[1].stderrText().find("--nproc expects 1..1024, got 0"), std::string::npos) << p[1].stderrText();
+  EXPECT_NE(p[2].stderrText().find("same --master-port"), std::string::npos) << p[2].stderrText();
+  fs::remove_all(dir);
+}

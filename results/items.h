@@ -79,7 +79,9 @@ inline ItemSet readItemsJsonl(const std::filesystem::path& file) {
     ++lineNo;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    const std::string where = "'" + file.string() + "', line " + std::to_string(lineNo);
+    std::string where(1, '\'');  // appended piece by piece (GCC 12 -Wstringop-overflow, see reader.h)
+    where += file.string();
+    where += "', line " + std::to_string(lineNo);
     json j;
     try {
       j = json::parse(line);

@@ -33,7 +33,14 @@ inline json readJsonFile(const std::filesystem::path& file) {
 struct Where {
   const std::filesystem::path& file;
   std::string key;
-  std::string str() const { return "'" + file.string() + "', key '" + key + "'"; }
+  std::string str() const {  // appended piece by piece: "'" + string&& trips GCC 12's -Wstringop-overflow (PR 105329)
+    std::string s(1, '\'');
+    s += file.string();
+    s += "', key '";
+    s += key;
+    s += '\'';
+    return s;
+  }
   Where operator/(const std::string& sub) const { return {file, key.empty() ? sub : key + "." + sub}; }
 };
 

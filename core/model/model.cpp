@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include <torch/csrc/autograd/custom_function.h>
+
 #include "core/model/dropout.h"
 #include "core/base/error.h"
 #include "core/model/rope.h"
@@ -220,10 +222,64 @@ torch::Tensor rotateHalf(const torch::Tensor& x) {
 // float32 accumulation (what a bfloat16 GEMM with a float32 accumulator computes) and rounded once to bfloat16.
 bool widenGemm(const torch::Tensor& x) { return x.scalar_type() == torch::kBFloat16 && x.device().is_cpu(); }
 
+// Widened weights are converted in slices of at most this many elements (64 MB in float32): the output
+// projection of a 128k vocabulary would otherwise need a 2 GB float32 copy on every forward. Each output column is
+// the same dot product either way.
+constexpr int64_t kWidenSliceElements = int64_t(1) << 24;
+
+torch::Tensor widenedLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  const torch::Tensor xf = x.to(torch::kFloat32);
+  const torch::Tensor bf = b.defined() ? b.to(torch::kFloat32) : b;
+  if (w.numel() <= kWidenSliceElements) return torch::linear(xf, w.to(torch::kFloat32), bf).to(x.scalar_type());
+  const int64_t out = w.size(0), rows = std::max<int64_t>(1, kWidenSliceElements / w.size(1));
+  std::vector<torch::Tensor> parts;
+  for (int64_t r = 0; r < out; r += rows) {
+    const int64_t n = std::min(rows, out - r);
+    parts.push_back(torch::linear(xf, w.narrow(0, r, n).to(torch::kFloat32), bf.defined() ? bf.narrow(0, r, n) : bf)
+                        .to(x.scalar_type()));
+  }
+  return torch::cat(parts, -1);
+}
+
+// d(x W^T)/dx = grad W, with W widened slice by slice as above.
+torch::Tensor widenedInputGradient(const torch::Tensor& grad, const torch::Tensor& w) {
+  const torch::Tensor gf = grad.to(torch::kFloat32);
+  if (w.numel() <= kWidenSliceElements) return torch::matmul(gf, w.to(torch::kFloat32)).to(grad.scalar_type());
+  const int64_t out = w.size(0), rows = std::max<int64_t>(1, kWidenSliceElements / w.size(1));
+  torch::Tensor sum;
+  for (int64_t r = 0; r < out; r += rows) {
+    const int64_t n = std::min(rows, out - r);
+    torch::Tensor part = torch::matmul(gf.narrow(-1, r, n), w.narrow(0, r, n).to(torch::kFloat32));
+    sum = sum.defined() ? sum.add_(part) : part;
+  }
+  return sum.to(grad.scalar_type());
+}
+
+// The widened product when the input needs a gradient but the weight does not (every projection behind the
+// gradient RoPE influence and adapter training: the base weights are frozen). Plain autograd would save the
+// float32 copy of the weight for the input's gradient, i.e. a float32 copy of every projection the backward goes
+// through, twice the bfloat16 model (about 32 GB on an 8B model). This function saves the bfloat16 weight itself
+// (the tensor already held, no copy) and widens it again in the backward; values and gradients are the same.
+// The weight and bias travel wrapped, so autograd sees one differentiable input, x.
+struct FrozenParameters {
+  torch::Tensor w, b;
+};
+struct FrozenWeightLinear : torch::autograd::Function<FrozenWeightLinear> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, FrozenParameters p) {
+    ctx->saved_data["w"] = p.w;
+    return widenedLinear(x, p.w, p.b);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    return {widenedInputGradient(grad[0], ctx->saved_data["w"].toTensor()), torch::Tensor()};  // x, and nothing for the wrapped parameters
+  }
+};
+
 torch::Tensor linearAcc(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {}) {
   if (!widenGemm(x)) return torch::linear(x, w, b);
-  return torch::linear(x.to(torch::kFloat32), w.to(torch::kFloat32), b.defined() ? b.to(torch::kFloat32) : b)
-      .to(x.scalar_type());
+  const bool frozen = !w.requires_grad() && !(b.defined() && b.requires_grad());
+  if (frozen && x.requires_grad() && torch::GradMode::is_enabled()) return FrozenWeightLinear::apply(x, FrozenParameters{w, b});
+  return widenedLinear(x, w, b);
 }
 
 torch::Tensor matmulAcc(const torch::Tensor& a, const torch::Tensor& b) {

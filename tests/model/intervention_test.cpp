@@ -254,3 +254,70 @@ TEST_F(Interv, PerRowRopeMultipliersEqualRunningRowsSeparately) {
   wrongBatch.ropeAlpha.assign(3, torch::ones({3, 2}));
   EXPECT_THROW(f32_->forward(in, &wrongBatch), InvalidArgument);
 }
+
+// bfloat16 on the CPU widens each product to float32. With frozen weights the backward must not keep a float32
+// copy of every weight (FrozenWeightLinear in model.cpp saves the bfloat16 tensor instead): the RoPE gradient
+// through that path equals the one through plain autograd (weights that require a gradient take it). The memory
+// it saves is measured in docs/scale.md.
+TEST_F(Interv, FrozenBfloat16WeightsGiveTheSameRopeGradientAsPlainAutograd) {
+  auto in = input(2, 12);
+  std::map<std::string, torch::Tensor> frozen, trainable;
+  {
+    torch::NoGradGuard ng;
+    for (const auto& [name, t] : f32_->namedWeights()) {
+      frozen[name] = t.to(torch::kBFloat16);
+      trainable[name] = frozen[name].clone().requires_grad_(true);
+    }
+  }
+  const auto a = LlamaModel::fromTensors(smallConfig(), frozen, torch::kBFloat16);
+  const auto b = LlamaModel::fromTensors(smallConfig(), trainable, torch::kBFloat16);
+  ASSERT_FALSE(a->weight(1, Proj::Gate).requires_grad());
+  ASSERT_TRUE(b->weight(1, Proj::Gate).requires_grad());
+  auto gradOf = [&](const LlamaModel& m) {
+    auto beta = torch::zeros({2, 3, 2}, torch::kFloat32).requires_grad_(true);  // [B,L,G]
+    Interventions iv;
+    for (int l = 0; l < 3; ++l) iv.ropeAlpha.push_back(torch::exp(beta.select(1, l)));
+    nextTokenLoss(m.forward(in, &iv).logits, in.inputIds).backward();
+    return beta.grad();
+  };
+  const auto ga = gradOf(*a), gb = gradOf(*b);
+  EXPECT_GT(ga.abs().sum().item<double>(), 0.0);
+  EXPECT_TRUE(torch::equal(ga, gb)) << (ga - gb).abs().max().item<double>();
+}
+
+// A vocabulary whose output projection exceeds one widening slice (2^24 elements): the logits are computed slice
+// by slice and equal the one-piece widened product exactly; the RoPE gradient through the sliced backward matches
+// plain autograd's up to summation order.
+TEST_F(Interv, SlicedWideningOfALargeOutputProjectionChangesNoLogit) {
+  ModelConfig c = smallConfig();
+  c.vocabSize = (1 << 24) / c.hiddenSize + 1000;  // 525,288 rows of 32: just over one slice
+  std::map<std::string, torch::Tensor> frozen, trainable;
+  {
+    torch::NoGradGuard ng;
+    torch::manual_seed(4);
+    for (const auto& [name, shape] : Checkpoint::expectedTensors(c)) {
+      frozen[name] = (shape.size() == 1 ? torch::ones(shape) : torch::randn(shape) * 0.3).to(torch::kBFloat16);
+      trainable[name] = frozen[name].clone().requires_grad_(true);
+    }
+  }
+  const auto m = LlamaModel::fromTensors(c, frozen, torch::kBFloat16);
+  const auto t = LlamaModel::fromTensors(c, trainable, torch::kBFloat16);
+  auto ids = torch::randint(0, c.vocabSize, {2, 5}, torch::kInt64);
+  {
+    c10::InferenceMode guard;
+    const auto out = m->forward({ids, {}, {}});
+    const auto direct = torch::linear(out.finalHidden.to(torch::kFloat32), frozen.at(kHfLmHead).to(torch::kFloat32))
+                            .to(torch::kBFloat16).to(torch::kFloat32);
+    EXPECT_TRUE(torch::equal(out.logits, direct)) << (out.logits - direct).abs().max().item<double>();
+  }
+  auto gradOf = [&](const LlamaModel& model) {
+    auto beta = torch::zeros({2, 3, 2}, torch::kFloat32).requires_grad_(true);
+    Interventions iv;
+    for (int l = 0; l < 3; ++l) iv.ropeAlpha.push_back(torch::exp(beta.select(1, l)));
+    nextTokenLoss(model.forward({ids, {}, {}}, &iv).logits, ids).backward();
+    return beta.grad();
+  };
+  const auto ga = gradOf(*m), gb = gradOf(*t);
+  EXPECT_GT(ga.abs().sum().item<double>(), 0.0);
+  EXPECT_TRUE(torch::allclose(ga, gb, 2e-2, 1e-4)) << (ga - gb).abs().max().item<double>();
+}

@@ -2,6 +2,8 @@
 // atomic results directory.
 #include "analysis/pipeline.h"
 
+#include "analysis/cost_estimate.h"
+
 #include "core/train/adapters.h"
 
 #include <algorithm>
@@ -254,8 +256,13 @@ void writeResultsDirectory(const AnalyzeResult& res, const fs::path& dir, bool o
   });
 }
 
-AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job) {
-  validateRequest(req);
+AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl* job) {
+  // The memory plan (analysis/cost_estimate.h) validates the request and, before any work, picks the batches that
+  // fit the memory budget or refuses the run naming the budget it needs. Smaller batches change no result beyond
+  // floating-point summation order.
+  const CostEstimate plan = estimateAnalysis(request, /*measure=*/false);
+  AnalyzeRequest req = request;
+  req.batchSize = plan.forwardBatch;
   const auto tAll = Clock::now();
   AnalyzeResult res;
   StagedProgress progress(job);
@@ -356,7 +363,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
     rp.loss = parseRopeLoss(req.ropeLoss);
     rp.eps = req.eps;
     rp.perHead = req.ropePerHead;
-    rp.batchSize = req.batchSize;
+    rp.batchSize = rp.mode == RopeMode::Gradient ? plan.gradientBatch : req.batchSize;
     rope = ropeInfluence(in, rp, progress.job());
     const std::string key = "rope_influence." + req.ropeMode;
     res.layerScores[key] = toVec(rope->perLayer);
@@ -540,6 +547,9 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& req, const core::JobControl* job
                   {"model", modelJson}, {"task", taskJson}, {"options", optionsJson(req)},
                   {"timings_seconds", res.timings}, {"num_layers", L}, {"num_kv_heads", G},
                   {"layer_scores", ls}, {"layer_head_scores", lhs}};
+    res.scores["memory_plan"] = {{"budget_bytes", plan.budgetBytes}, {"requested_batch_size", request.batchSize},
+                                 {"forward_batch_size", plan.forwardBatch}, {"gradient_batch_size", plan.gradientBatch},
+                                 {"estimated_peak_bytes", plan.peakBytes}};
     if (sens) {
       res.scores["sensitivity_info"] = {{"mode", modeName(sens->params.mode)}, {"position", positionName(sens->params.position)},
                                         {"state", "resid_post"}, {"items", sens->items.size()},

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "analysis/cost_estimate.h"
 #include "analysis/layer_analyses.h"
 #include "analysis/pipeline.h"
 #include "app/bundled_data.h"
@@ -38,13 +39,17 @@ std::string bundledDefault(const std::string& rel, const std::string& option) {
   return p.string();
 }
 
-// Options shared by analyze / manipulate / drop.
-analysis::AnalyzeRequest commonRequest(Args& args) {
+// Options shared by analyze / manipulate / drop. `--dry-run` prints the cost estimate instead of running (no
+// --out needed then).
+analysis::AnalyzeRequest commonRequest(Args& args, bool& dryRun) {
   analysis::AnalyzeRequest r;
   r.modelDir = args.required("--model");
   r.taskFile = args.required("--task");
   if (auto a = args.value("--adapter")) r.adapterDir = *a;
-  r.outDir = args.required("--out");
+  dryRun = args.flag("--dry-run");
+  r.outDir = dryRun ? fs::path(args.valueOr("--out", "")) : fs::path(args.required("--out"));
+  r.memoryBudgetGb = args.doubleOr("--memory-budget", 0);
+  if (r.memoryBudgetGb < 0) throw InvalidArgument("--memory-budget must be positive (GiB), got " + std::to_string(r.memoryBudgetGb));
   r.overwrite = args.flag("--overwrite");
   r.dtype = args.valueOr("--dtype", r.dtype);
   r.batchSize = int(args.intOr("--batch", r.batchSize));
@@ -57,8 +62,17 @@ analysis::AnalyzeRequest commonRequest(Args& args) {
   return r;
 }
 
-int runRequest(const analysis::AnalyzeRequest& r) {
+int runRequest(const analysis::AnalyzeRequest& r, bool dryRun) {
   analysis::validateRequest(r);  // before loading anything
+  if (dryRun) {
+    analysis::CostEstimate est;
+    {
+      CliJob job;
+      est = analysis::estimateAnalysis(r, /*measure=*/true, job.control());
+    }
+    std::cout << est.table();
+    return 0;
+  }
   analysis::AnalyzeResult res;
   {
     CliJob job;
@@ -118,7 +132,8 @@ int runEval(Args& args) {
 }
 
 int runAnalyze(Args& args) {
-  auto r = commonRequest(args);
+  bool dryRun = false;
+  auto r = commonRequest(args, dryRun);
   r.sensitivity = !args.flag("--no-sensitivity");
   r.rope = !args.flag("--no-rope");
   r.redundancy = !args.flag("--no-redundancy");
@@ -147,11 +162,12 @@ int runAnalyze(Args& args) {
     r.colocFirst = keys[0], r.colocSecond = keys[1];
   }
   args.finish();
-  return runRequest(r);
+  return runRequest(r, dryRun);
 }
 
 int runManipulate(Args& args) {
-  auto r = commonRequest(args);
+  bool dryRun = false;
+  auto r = commonRequest(args, dryRun);
   r.sensitivity = r.rope = r.redundancy = false;
   r.profiles.clear();
   const std::string mode = args.required("--mode");
@@ -163,11 +179,12 @@ int runManipulate(Args& args) {
   if (auto l = args.value("--layers"))
     for (auto v : parseIntList(*l, "--layers")) r.manipulationLayers.push_back(int(v));
   args.finish();
-  return runRequest(r);
+  return runRequest(r, dryRun);
 }
 
 int runDrop(Args& args) {
-  auto r = commonRequest(args);
+  bool dryRun = false;
+  auto r = commonRequest(args, dryRun);
   r.sensitivity = r.rope = r.redundancy = false;
   r.profiles.clear();
   r.dropPlan = args.required("--plan");
@@ -176,7 +193,7 @@ int runDrop(Args& args) {
   r.dropNorm = !args.flag("--no-drop-norm");
   r.angular = args.flag("--angular");
   args.finish();
-  return runRequest(r);
+  return runRequest(r, dryRun);
 }
 
 int runBenchAnalyze(Args& args) {
@@ -214,7 +231,8 @@ const CommandRegistrar kAnalyze({"analyze",
                                  "[--k-sens K] [--k-rope K] [--alpha 0.05] [--verdict-basis t|permutation] "
                                  "[--permutation-draws N] [--angular] [--semantics layerscope|llm-drop|shortgpt] [--no-drop-norm] [--profiles NAME,...|none] [--coloc KEY_A,KEY_B] "
                                  "[--adapter DIR] [--overwrite] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--stop STR] [--max-new-tokens N] "
-                                 "[--extraction none|last_number|boxed] [--seed S] [--batch N] (docs/analyses.md)",
+                                 "[--extraction none|last_number|boxed] [--seed S] [--batch N] [--memory-budget GB] "
+                                 "[--dry-run] (docs/analyses.md, docs/scale.md)",
                                  "sensitivity, RoPE influence, redundancy, extra per-layer profiles and co-localization "
                                  "statistics -> results directory",
                                  runAnalyze});

@@ -2,7 +2,9 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QJsonArray>
 #include <QLabel>
@@ -23,6 +25,7 @@
 #include "views/manipulation_view.h"
 #include "views/profile_view.h"
 #include "views/redundancy_view.h"
+#include "views/runs_view.h"
 #include "views/scatter_view.h"
 #include "views/score_names.h"
 
@@ -62,6 +65,14 @@ ResultsArea::ResultsArea(QWidget* parent)
   addTab(table_, tr("Layers table"));
   items_ = new views::ItemsView;
   addTab(items_, tr("Items"));
+  runs_ = new views::RunsView;
+  addTab(runs_, tr("Runs"));
+  setTabToolTip(count() - 1, tr("Every results folder opened in this window: one layer score overlaid across runs, "
+                                "and run B \u2212 run A as a heatmap"));
+  for (views::PlotView* v : {static_cast<views::PlotView*>(runs_->overlay()), static_cast<views::PlotView*>(runs_->difference())}) {
+    v->setSelection(selection_);
+    v->setFigureStyle(screenStyle());
+  }
   setTabToolTip(count() - 1, tr("Every evaluated item (items.jsonl): prompt, gold, prediction, log-likelihoods; "
                                 "filter, sort, and compare two evaluations item by item"));
   // Linked selection: table rows <-> LayerSelection (setLayers ignores no-op changes, so no loop).
@@ -146,6 +157,15 @@ void ResultsArea::open(const QString& dir, bool add) {
     if (itemSet_) items_->setItems(*itemSet_);
     else items_->clear();
   }
+  if (b.scores) {
+    // Every folder with scores stays in the run list; its label is the folder name (with the parent's when two differ).
+    const QFileInfo fi(dir);
+    QString label = fi.fileName();
+    if (runDirs_.contains(label) && QFileInfo(runDirs_[label]).canonicalFilePath() != fi.canonicalFilePath())
+      label = fi.dir().dirName() + QLatin1Char('/') + label;
+    runDirs_[label] = dir;
+    runs_->addRun(label, *b.scores);
+  }
   if (add && bundle_) {
     results::mergeInto(*bundle_, b);
     dirs_ << dir;
@@ -200,6 +220,7 @@ void ResultsArea::showBundle() {
   for (int i = 0; i < count(); ++i)
     if (auto* v = qobject_cast<views::PlotView*>(widget(i))) setTabEnabled(i, v->hasData());
   setTabEnabled(indexOf(items_), items_->hasData());
+  setTabEnabled(indexOf(runs_), !runs_->runLabels().isEmpty());
 }
 
 void ResultsArea::updateStyle() {
@@ -215,10 +236,16 @@ void ResultsArea::updateStyle() {
     scatter_->setProfileKeys(metric, {});
   }
   for (views::PlotView* v : plotViews()) v->setFigureStyle(s);
+  runs_->overlay()->setFigureStyle(s);
+  runs_->difference()->setFigureStyle(s);
 }
 
 void ResultsArea::exportCurrentFigure() {
   auto* view = qobject_cast<views::PlotView*>(currentWidget());
+  if (currentWidget() == runs_) {
+    exportRunsFigure();
+    return;
+  }
   if (!bundle_ || !view || !view->hasData()) {
     Q_EMIT errorOccurred(tr("Nothing to export"), tr("Open results and choose a figure tab first."));
     return;
@@ -242,6 +269,51 @@ void ResultsArea::exportCurrentFigure() {
   } catch (const std::exception& e) {
     Q_EMIT errorOccurred(tr("Export failed"), QString::fromUtf8(e.what()));
   }
+}
+
+void ResultsArea::exportRunsFigure() {
+  // The overlay of the Runs tab to FILE, and its difference heatmap (when drawn) beside it as FILE-difference.EXT,
+  // both drawn again at the export style.
+  if (!runs_->overlay()->hasData()) {
+    Q_EMIT errorOccurred(tr("Nothing to export"), tr("Open results folders first: each one joins the run list."));
+    return;
+  }
+  const QString file = QFileDialog::getSaveFileName(this, tr("Export run comparison"), QStringLiteral("overlay.pdf"),
+                                                    tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
+  if (file.isEmpty()) return;
+  try {
+    const QStringList written = exportRunsFigures(file);
+    Q_EMIT statusMessage(tr("Wrote %1 and the data as CSV").arg(written.join(QStringLiteral(", "))), 8000);
+  } catch (const std::exception& e) {
+    Q_EMIT errorOccurred(tr("Export failed"), QString::fromUtf8(e.what()));
+  }
+}
+
+QStringList ResultsArea::exportRunsFigures(const QString& file) {
+  views::FigureStyle s = screenStyle();
+  s.pxPerPt = 1;
+  s.exportSelection = exportSelection_->isChecked();
+  QStringList written;
+  {
+    views::ProfileOverlayView fig;
+    fig.setFigureStyle(s);
+    QStringList labels;
+    std::vector<results::Scores> runs;
+    runs_->overlayData(labels, runs);
+    fig.setData(labels, runs, runs_->keyCombo()->currentText());
+    views::exportFigure(fig, file, s);
+    written << file;
+  }
+  if (runs_->difference()->hasData()) {
+    const QFileInfo fi(file);
+    const QString diff = fi.dir().filePath(fi.completeBaseName() + QStringLiteral("-difference.") + fi.suffix());
+    views::HeatmapView fig;
+    fig.setFigureStyle(s);
+    fig.setData(runs_->difference()->data());
+    views::exportFigure(fig, diff, s);
+    written << diff;
+  }
+  return written;
 }
 
 void ResultsArea::exportAllFigures() {

@@ -1,8 +1,9 @@
 // The results shown in the window: the tabs of linked views (profiles, heatmap, correlation, redundancy,
-// manipulations, ablation, layers table, items) over one results bundle (one results folder, or several merged), the
+// manipulations, ablation, layers table, items, runs) over one results bundle (one results folder, or several merged), the
 // layer selection they share, the figure toolbar (size preset, colour map, axes, metric) and figure export.
 #pragma once
 
+#include <QMap>
 #include <QStringList>
 #include <QTabWidget>
 #include <optional>
@@ -20,6 +21,7 @@ namespace layerscope::views {
 class AblationView;
 class HeatmapView;
 class ItemsView;
+class RunsView;
 class LayerSelection;
 class LayersTableModel;
 class ManipulationView;
@@ -55,6 +57,8 @@ class ResultsArea : public QTabWidget {
   /// Shows `a` compared item by item with `b` in the Items tab and switches to it (Evaluate vs base, File >
   /// Compare items with...).
   void showItemComparison(const results::ItemSet& a, const results::ItemSet& b, const results::ItemComparison& c);
+  /// The run list (Runs tab): every results folder with scores.json opened in this window, overlaid and differenced.
+  views::RunsView* runsView() const { return runs_; }
   /// The items shown in the Items tab when they came from a results folder (nullopt: none, or a comparison).
   const std::optional<results::ItemSet>& items() const { return itemSet_; }
 
@@ -62,6 +66,11 @@ class ResultsArea : public QTabWidget {
   void exportCurrentFigure();
   /// File > Export all figures: every figure the results support, plus figures.json.
   void exportAllFigures();
+  /// Export figure on the Runs tab: asks for FILE, then exportRunsFigures.
+  void exportRunsFigure();
+  /// Writes the Runs tab's overlay to `file` and its difference heatmap (when drawn) to FILE-difference.EXT, each
+  /// with its CSV; returns the figure files written. Throws on a write error.
+  QStringList exportRunsFigures(const QString& file);
 
  Q_SIGNALS:
   /// New results are shown.
@@ -96,6 +105,8 @@ class ResultsArea : public QTabWidget {
   views::LayersTableModel* tableModel_;
   QTableView* table_;
   views::ItemsView* items_;
+  views::RunsView* runs_;
+  QMap<QString, QString> runDirs_;  // run label -> folder
   std::optional<results::ItemSet> itemSet_;
 };
 

@@ -30,14 +30,16 @@ std::vector<Generation> generateGreedy(const LlamaModel& model, const Tokenizer&
   if (opt.maxNewTokens < 1) throw InvalidArgument("generation: max new tokens must be >= 1, got " + std::to_string(opt.maxNewTokens));
   c10::InferenceMode guard;
   std::vector<std::vector<int32_t>> encoded;
+  std::vector<int> budget;  // new tokens allowed per prompt: the limit, or what is left of the context
   const int context = model.config().maxPositionEmbeddings;
   for (size_t i = 0; i < prompts.size(); ++i) {
     encoded.push_back(tok.encode(prompts[i], {.addSpecialTokens = true}));
-    if (encoded.back().empty()) throw InvalidArgument("generation: prompt " + std::to_string(i) + " encodes to no tokens");
-    if (context > 0 && int(encoded.back().size()) + opt.maxNewTokens > context)
-      throw InvalidArgument("generation: prompt " + std::to_string(i) + " has " + std::to_string(encoded.back().size()) +
-                            " tokens; with " + std::to_string(opt.maxNewTokens) + " new tokens that exceeds the model's context of " +
-                            std::to_string(context) + " (lower --max-tokens)");
+    const int n = int(encoded.back().size());
+    if (n == 0) throw InvalidArgument("generation: prompt " + std::to_string(i) + " encodes to no tokens");
+    if (context > 0 && n >= context)
+      throw InvalidArgument("generation: prompt " + std::to_string(i) + " has " + std::to_string(n) +
+                            " tokens, which fills the model's context of " + std::to_string(context) + " (nothing left to generate)");
+    budget.push_back(context > 0 ? std::min(opt.maxNewTokens, context - n) : opt.maxNewTokens);
   }
   std::vector<size_t> order(prompts.size());
   std::iota(order.begin(), order.end(), 0);
@@ -77,6 +79,8 @@ std::vector<Generation> generateGreedy(const LlamaModel& model, const Tokenizer&
         seqs[r].push_back(id);
         if (const auto [at, which] = findEarliestStop(tok.decode(gen[r], true), opt.stopSequences); which >= 0)
           done[r] = true, g.stop = opt.stopSequences[size_t(which)];
+        else if (int(gen[r].size()) >= budget[order[lo + r]])
+          done[r] = true, g.stop = budget[order[lo + r]] < opt.maxNewTokens ? "context" : "max_tokens";
         all = all && done[r];
       }
       if (all) break;
@@ -86,7 +90,7 @@ std::vector<Generation> generateGreedy(const LlamaModel& model, const Tokenizer&
       g.tokens = int(gen[r].size());
       g.text = tok.decode(gen[r], true);
       if (const auto [at, which] = findEarliestStop(g.text, opt.stopSequences); which >= 0) g.text.resize(at);
-      if (g.stop.empty()) g.stop = "max_tokens";
+      if (g.stop.empty()) g.stop = "max_tokens";  // not reached: every row ends by a stop, eos or its budget
     }
     finished = hi;
     reportProgress(job, {"generate", double(finished), double(order.size())});

@@ -25,13 +25,14 @@ struct GenerationOptions {
 struct Generation {
   std::string text;         ///< decoded continuation, cut before the stop sequence
   int tokens = 0;           ///< tokens generated (the stop sequence's included)
-  std::string stop;         ///< the stop sequence found, "<eos>", or "max_tokens"
+  std::string stop;         ///< the stop sequence found, "<eos>", "max_tokens", or "context" (the model's context was full)
 };
 
 /// Greedy continuations of `prompts` (encoded with the tokenizer's special tokens). `iv`: interventions applied
 /// to every forward (e.g. a detached adapter), may be null. Runs under InferenceMode created here; checks `job`
-/// before every forward; progress stage "generate" in prompts done. Throws InvalidArgument when a prompt with
-/// the token limit does not fit the model's context (max_position_embeddings, when the config gives one).
+/// before every forward; progress stage "generate" in prompts done. A prompt gets at most what is left of the model's
+/// context (max_position_embeddings, when the config gives one): then its stop is "context". Throws InvalidArgument
+/// when a prompt alone fills the context.
 std::vector<Generation> generateGreedy(const LlamaModel& model, const Tokenizer& tok, const std::vector<std::string>& prompts,
                                        const GenerationOptions& opt = {}, const Interventions* iv = nullptr,
                                        const JobControl* job = nullptr);

@@ -63,10 +63,17 @@ TEST_F(Generation_, BatchedGreedyEqualsOnePromptLoopAndStopsCut) {
   EXPECT_LE(cut[0].tokens, 7);
 }
 
-TEST_F(Generation_, RefusesPromptsBeyondTheContext) {
+TEST_F(Generation_, StopsAtTheContextAndRefusesPromptsThatFillIt) {
   GenerationOptions opt;
-  opt.maxNewTokens = 250;  // byteConfig: 256 positions
-  EXPECT_THROW(generateGreedy(*model_, tiny_->tokenizer(), {std::string(40, 'a')}, opt), InvalidArgument);
+  opt.stopSequences = {};
+  opt.maxNewTokens = 250;  // byteConfig: 256 positions; the prompt takes 250
+  const auto g = generateGreedy(*model_, tiny_->tokenizer(), {std::string(250, 'a')}, opt);
+  ASSERT_NE(g[0].stop, "max_tokens");
+  if (g[0].stop != "<eos>") {
+    EXPECT_EQ(g[0].stop, "context");
+    EXPECT_EQ(g[0].tokens, 256 - int(tiny_->tokenizer().encode(std::string(250, 'a'), {.addSpecialTokens = true}).size()));
+  }
+  EXPECT_THROW(generateGreedy(*model_, tiny_->tokenizer(), {std::string(256, 'a')}, opt), InvalidArgument);
   opt.maxNewTokens = 0;
   EXPECT_THROW(generateGreedy(*model_, tiny_->tokenizer(), {"a"}, opt), InvalidArgument);
 }

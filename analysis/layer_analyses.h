@@ -4,10 +4,13 @@
 // no Qt, no I/O. Each returns its payload plus what produced it (params, counts, timings).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -23,11 +26,31 @@ namespace layerscope::analysis {
 
 /// What every model analysis reads: the loaded model, the tokenizer, the task tokenized once and the base
 /// evaluation of that task (per-item correctness, log-likelihoods).
+/// This process's share of a data-parallel run (docs/distributed.md): sensitivity captures, RoPE influence and
+/// redundancy compute only the rows (items, calibration sequences) in range() and add their per-row buffers over
+/// the processes with sum(). A row one process fills and the others leave at zero comes out of the sum exactly as a
+/// single process computes it; sums of sufficient statistics (redundancy) differ only in summation order.
+struct ItemShard {
+  int rank = 0, size = 1;
+  std::function<void(double* data, std::size_t count)> sum;  ///< element-wise sum over the processes, in place
+  std::function<void()> barrier;                             ///< returns when every process has called it
+  /// [first, second) of `count` rows: contiguous, in order, sizes differing by at most one.
+  std::pair<std::size_t, std::size_t> range(std::size_t count) const {
+    const std::size_t n = std::size_t(size), r = std::size_t(rank), base = count / n, extra = count % n;
+    const std::size_t begin = r * base + std::min(r, extra);
+    return {begin, begin + base + (r < extra ? 1 : 0)};
+  }
+  void sumInPlace(double* data, std::size_t count) const {
+    if (size > 1 && sum && count > 0) sum(data, count);
+  }
+};
+
 struct ModelTaskInputs {
   const core::LlamaModel* model = nullptr;
   const core::Tokenizer* tokenizer = nullptr;
   const core::PreparedTask* task = nullptr;
   const core::EvalResult* eval = nullptr;  ///< base evaluation of `task` (needed by outcome mode, drop, manipulations)
+  const ItemShard* shard = nullptr;        ///< data-parallel share; null = this process computes every row
 };
 
 // ---------------------------------------------------------------------------------------------------------

@@ -256,7 +256,7 @@ void writeResultsDirectory(const AnalyzeResult& res, const fs::path& dir, bool o
   });
 }
 
-AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl* job) {
+AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl* job, const ItemShard* shard) {
   // The memory plan (analysis/cost_estimate.h) validates the request and, before any work, picks the batches that
   // fit the memory budget or refuses the run naming the budget it needs. Smaller batches change no result beyond
   // floating-point summation order.
@@ -306,7 +306,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
   so.extraction = core::parseAnswerExtraction(req.extraction);
   auto eval = core::evaluate(*model, tok, prepared, so, progress.job());
   res.timings["eval"] = core::secondsSince(t0);
-  const ModelTaskInputs in{model.get(), &tok, &prepared, &eval};
+  const ModelTaskInputs in{model.get(), &tok, &prepared, &eval, shard};
   const std::size_t nCorrect = eval.correct, nIncorrect = eval.items.size() - eval.correct;
   const auto sensMode = parseMode(req.sensitivityMode);
   if (req.sensitivity && sensMode == SensitivityMode::Outcome && (nCorrect == 0 || nIncorrect == 0))
@@ -557,9 +557,11 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
     }
     if (rope) res.scores["rope_influence_info"] = {{"mode", req.ropeMode}, {"forward_passes", rope->forwardPasses}};
     for (const auto& [k, v] : profileInfo.items()) res.scores[k] = v;
+    res.scores["world_size"] = shard ? shard->size : 1;  // processes of a data-parallel run (docs/distributed.md)
   }
   res.timings["total"] = core::secondsSince(tAll);
-  if (!req.outDir.empty()) {
+  if (shard && shard->size > 1 && shard->barrier) shard->barrier();  // every rank got here: nothing failed
+  if (!req.outDir.empty() && (!shard || shard->rank == 0)) {
     core::checkCancelled(job);
     writeResultsDirectory(res, req.outDir, req.overwrite);
     res.writtenTo = req.outDir;

@@ -22,6 +22,8 @@
 
 namespace layerscope::analysis {
 
+struct ItemShard;  // analysis/layer_analyses.h: a data-parallel process's share of the rows
+
 /// Every option of an analysis run, with the defaults of docs/methods.md. Names match the CLI options and the
 /// "options" object of scores.json (snake_case there).
 struct AnalyzeRequest {
@@ -116,8 +118,12 @@ std::vector<std::string> layerScoreKeys(const AnalyzeRequest& request);
 std::pair<std::string, std::string> colocalizationKeys(const AnalyzeRequest& request);
 
 /// Runs the request. Progress: stage text plus overall done/total (0..1) for an ETA. Throws Cancelled
-/// through `job` (nothing written); any failure leaves no results directory either.
-AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl* job = nullptr);
+/// through `job` (nothing written); any failure leaves no results directory either. With a `shard` of a
+/// data-parallel job (docs/distributed.md) every process of the job calls this with the same request; sensitivity
+/// captures, RoPE influence and redundancy are split over the processes, and only rank 0 writes the directory,
+/// after a barrier (a process that died earlier fails the job instead).
+AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl* job = nullptr,
+                          const ItemShard* shard = nullptr);
 
 /// Writes the documents of `result` into `dir` atomically (temporary sibling + rename).
 void writeResultsDirectory(const AnalyzeResult& result, const std::filesystem::path& dir, bool overwrite);

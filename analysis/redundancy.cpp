@@ -99,15 +99,17 @@ std::vector<torch::Tensor> normWeights(const core::LlamaModel& m, bool post) {
   return out;
 }
 
+// Batches of the sequences this process owns (all of them without a data-parallel shard).
 template <class F>
 void forEachBatch(const std::vector<std::vector<int32_t>>& seqs, int batchSize, const core::JobControl* job,
-                  const char* stage, F&& f) {
+                  const char* stage, const ItemShard* shard, F&& f) {
+  const auto [first, last] = shard ? shard->range(seqs.size()) : std::pair<size_t, size_t>{0, seqs.size()};
   const size_t bs = size_t(std::max(1, batchSize));
-  const size_t nb = (seqs.size() + bs - 1) / bs;
+  const size_t nb = (last - first + bs - 1) / bs;
   for (size_t b = 0; b < nb; ++b) {
     core::checkCancelled(job);
     std::vector<const std::vector<int32_t>*> ptrs;
-    for (size_t i = b * bs; i < std::min(seqs.size(), (b + 1) * bs); ++i) ptrs.push_back(&seqs[i]);
+    for (size_t i = first + b * bs; i < std::min(last, first + (b + 1) * bs); ++i) ptrs.push_back(&seqs[i]);
     f(core::padRight(ptrs));
     core::reportProgress(job, {stage, double(b + 1), double(nb)});
   }
@@ -148,7 +150,7 @@ RedundancyResult redundancy(const ModelTaskInputs& in, const RedundancyParams& p
   iv.skipMlp = p.skips.skipMlp;
   std::vector<torch::Tensor> inNorm, postNorm;
   if (p.semantics == Semantics::LlmDrop && !p.dropNorm) inNorm = normWeights(*in.model, false), postNorm = normWeights(*in.model, true);
-  forEachBatch(seqs, p.batchSize, job, "redundancy", [&](const core::PaddedBatch& pb) {
+  forEachBatch(seqs, p.batchSize, job, "redundancy", in.shard, [&](const core::PaddedBatch& pb) {
     CosineSink sink(L, pb.mask, p, &inNorm, &postNorm, in.model->config().rmsNormEps);
     core::ForwardOptions fo;
     fo.computeLogits = false;
@@ -157,6 +159,7 @@ RedundancyResult redundancy(const ModelTaskInputs& in, const RedundancyParams& p
     for (int l = 0; l < L; ++l)
       for (int s = 0; s < 4; ++s) sums[size_t(l)][size_t(s)] += sink.sums()[size_t(l)][size_t(s)];
   });
+  if (in.shard) in.shard->sumInPlace(sums.front().data(), 4 * sums.size());  // per-process token sums -> all tokens
   RedundancyResult r;
   r.params = p;
   r.tokens = tokens;
@@ -211,13 +214,14 @@ Eigen::MatrixXd blockSimilarityMatrix(const ModelTaskInputs& in, const Redundanc
   std::size_t tokens = 0;
   for (const auto& s : seqs) tokens += s.size();
   Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(L, L);
-  forEachBatch(seqs, p.batchSize, job, "block similarities", [&](const core::PaddedBatch& pb) {
+  forEachBatch(seqs, p.batchSize, job, "block similarities", in.shard, [&](const core::PaddedBatch& pb) {
     BlockMatrixSink sink(L, pb.mask);
     core::ForwardOptions fo;
     fo.computeLogits = false;
     in.model->forward({pb.ids, pb.mask, {}}, nullptr, &sink, fo);
     sums += sink.finish();
   });
+  if (in.shard) in.shard->sumInPlace(sums.data(), size_t(sums.size()));
   Eigen::MatrixXd sim = sums / double(tokens);
   for (int i = 0; i < L; ++i)
     for (int g = 1; g <= L; ++g)

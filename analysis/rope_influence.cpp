@@ -54,9 +54,10 @@ void gradientMode(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeI
   const auto& items = in.task->items;
   const std::size_t bs = std::size_t(std::max(1, p.batchSize));
   torch::AutoGradMode grad(true);
-  for (std::size_t start = 0; start < items.size(); start += bs) {
+  const auto [mine, mineEnd] = in.shard ? in.shard->range(items.size()) : std::pair<size_t, size_t>{0, items.size()};
+  for (std::size_t start = mine; start < mineEnd; start += bs) {
     core::checkCancelled(job);
-    const std::size_t end = std::min(items.size(), start + bs);
+    const std::size_t end = std::min(mineEnd, start + bs);
     const int64_t B = int64_t(end - start);
     std::vector<std::vector<int32_t>> seqs;
     std::vector<int64_t> first, count;  // per row: first predicting position, predicted tokens
@@ -116,7 +117,7 @@ void gradientMode(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeI
         res.itemLayer(i, l) = s;  // R_l = sum over g
       }
     }
-    core::reportProgress(job, {"rope influence: gradient", double(end), double(items.size())});
+    core::reportProgress(job, {"rope influence: gradient", double(end - mine), double(mineEnd - mine)});
   }
 }
 
@@ -141,14 +142,15 @@ void klModes(const ModelTaskInputs& in, const RopeInfluenceParams& p, RopeInflue
     for (int g = -1; g < (p.perHead ? G : 0); ++g)
       for (double f : factors) vars.push_back({l, g, f});
   // batches of similar length (less padding); rows map back through `order`
-  std::vector<size_t> order(items.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const auto [first, last] = in.shard ? in.shard->range(items.size()) : std::pair<size_t, size_t>{0, items.size()};
+  std::vector<size_t> order(last - first);  // data-parallel: this process's items only
+  for (size_t i = 0; i < order.size(); ++i) order[i] = first + i;
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return items[a].prompt.size() > items[b].prompt.size(); });
   const size_t bs = size_t(std::max(1, p.batchSize));
-  const size_t nb = (items.size() + bs - 1) / bs;
+  const size_t nb = (order.size() + bs - 1) / bs;
   for (size_t b = 0; b < nb; ++b) {
-    const size_t lo = b * bs, hi = std::min(items.size(), lo + bs);
+    const size_t lo = b * bs, hi = std::min(order.size(), lo + bs);
     std::vector<const std::vector<int32_t>*> ptrs;
     for (size_t i = lo; i < hi; ++i) ptrs.push_back(&items[order[i]].prompt);
     auto pb = core::padRight(ptrs);
@@ -196,6 +198,13 @@ RopeInfluenceResult ropeInfluence(const ModelTaskInputs& in, const RopeInfluence
   res.itemHead = heads ? Eigen::MatrixXd::Zero(N, L * G) : Eigen::MatrixXd();
   if (p.mode == RopeMode::Gradient) gradientMode(in, p, res, job);
   else klModes(in, p, res, job);
+  if (in.shard && in.shard->size > 1) {  // rows of the other processes' items are zero here: the sum is exact
+    in.shard->sumInPlace(res.itemLayer.data(), size_t(res.itemLayer.size()));
+    in.shard->sumInPlace(res.itemHead.data(), size_t(res.itemHead.size()));
+    double f = double(res.forwardPasses);
+    in.shard->sumInPlace(&f, 1);
+    res.forwardPasses = std::size_t(f);
+  }
   res.perLayer = res.itemLayer.colwise().mean().transpose();
   if (heads) {
     Eigen::VectorXd m = res.itemHead.colwise().mean().transpose();

@@ -42,14 +42,16 @@ struct Seq {
 // States [N, D] per layer for the sequences, at the resolved position.
 std::vector<Eigen::MatrixXf> captureStates(const core::LlamaModel& model, const std::vector<Seq>& seqs,
                                            TokenPosition position, int batchSize, const core::JobControl* job,
-                                           std::size_t& forwards) {
+                                           std::size_t& forwards, const ItemShard* shard) {
   const int L = model.config().numLayers, D = model.config().hiddenSize;
-  std::vector<Eigen::MatrixXf> states(size_t(L), Eigen::MatrixXf(Eigen::Index(seqs.size()), D));
+  // data-parallel: this process's rows only, the others stay zero until the sum below
+  const auto [first, last] = shard ? shard->range(seqs.size()) : std::pair<size_t, size_t>{0, seqs.size()};
+  std::vector<Eigen::MatrixXf> states(size_t(L), Eigen::MatrixXf::Zero(Eigen::Index(seqs.size()), D));
   const size_t bs = size_t(std::max(1, batchSize));
-  const size_t nb = (seqs.size() + bs - 1) / bs;
+  const size_t nb = (last - first + bs - 1) / bs;
   for (size_t b = 0; b < nb; ++b) {
     core::checkCancelled(job);
-    const size_t lo = b * bs, hi = std::min(seqs.size(), lo + bs);
+    const size_t lo = first + b * bs, hi = std::min(last, lo + bs);
     std::vector<const std::vector<int32_t>*> ptrs;
     int64_t P = 1;
     for (size_t i = lo; i < hi; ++i) {
@@ -89,6 +91,16 @@ std::vector<Eigen::MatrixXf> captureStates(const core::LlamaModel& model, const 
       states[size_t(l)].middleRows(Eigen::Index(lo), B) = m;
     }
     core::reportProgress(job, {"sensitivity: hidden states", double(b + 1), double(nb)});
+  }
+  if (shard && shard->size > 1) {  // every row from the process that owns it (the others add zeros: exact)
+    for (auto& s : states) {
+      Eigen::MatrixXd d = s.cast<double>();
+      shard->sumInPlace(d.data(), size_t(d.size()));
+      s = d.cast<float>();
+    }
+    double f = double(forwards);
+    shard->sumInPlace(&f, 1);
+    forwards = std::size_t(f);
   }
   return states;
 }
@@ -172,7 +184,7 @@ SensitivityAnalysis analyseSensitivity(const ModelTaskInputs& in, const Sensitiv
       res.items.push_back(i);
     }
   }
-  auto states = captureStates(*in.model, seqs, pos, params.batchSize, job, res.forwardPasses);
+  auto states = captureStates(*in.model, seqs, pos, params.batchSize, job, res.forwardPasses, in.shard);
   res.states.resize(states.size());
   for (std::size_t l = 0; l < states.size(); ++l) {
     if (params.mode == SensitivityMode::Outcome) {

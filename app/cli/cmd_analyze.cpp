@@ -17,6 +17,7 @@
 #include "app/cli/device_option.h"
 #include "app/cli/progress.h"
 #include "core/base/error.h"
+#include "core/dist/world.h"
 #include "experiments/bench.h"
 #include "experiments/evaluation.h"
 
@@ -73,11 +74,21 @@ int runRequest(const analysis::AnalyzeRequest& r, bool dryRun) {
     std::cout << est.table();
     return 0;
   }
+  // Data-parallel when started by `layerscope-cli launch` or torchrun (docs/distributed.md): every rank runs the
+  // same request on its share of the items; rank 0 writes the results and prints.
+  core::dist::World world = core::dist::World::fromEnvironment();
+  analysis::ItemShard shard{world.rank(), world.size(), [&world](double* data, std::size_t n) {
+                              auto t = torch::from_blob(data, {std::int64_t(n)}, torch::kFloat64);
+                              world.allReduceSum(t);
+                            },
+                            [&world] { world.barrier(); }};
   analysis::AnalyzeResult res;
   {
     CliJob job;
-    res = analysis::runAnalysis(r, job.control());
+    res = analysis::runAnalysis(r, job.control(), world.distributed() ? &shard : nullptr);
   }
+  world.finish();
+  if (!world.isRoot()) return 0;
   if (!res.stats.is_null()) std::cout << "verdict: " << res.stats.value("verdict_text", "") << "\n";
   if (!res.manipulation.is_null()) {
     const auto& mj = res.manipulation;

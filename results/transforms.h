@@ -63,4 +63,22 @@ inline std::vector<double> importanceOf(const std::vector<double>& similarity) {
   return out;
 }
 
+/// TensorBoard's loss smoothing: an exponential moving average with weight `w` in [0, 1) (0 = none), debiased
+/// so the first points are not pulled towards 0: s_t = w s_{t-1} + (1 - w) x_t, shown as s_t / (1 - w^t).
+/// Non-finite points are skipped (they keep the previous smoothed value).
+inline std::vector<double> emaSmoothed(const std::vector<double>& x, double w) {
+  std::vector<double> out(x.size(), kNaN);
+  if (!(w > 0)) return x;
+  w = std::min(w, 0.999);
+  double s = 0, bias = 1;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isfinite(x[i])) {
+      s = w * s + (1 - w) * x[i];
+      bias *= w;
+    }
+    out[i] = bias < 1 ? s / (1 - bias) : kNaN;
+  }
+  return out;
+}
+
 }  // namespace layerscope::results

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "results/transforms.h"
+
 namespace layerscope::views {
 
 LossCurveView::LossCurveView(QWidget* parent) : PlotView(parent) { rebuild(); }
@@ -11,15 +13,24 @@ void LossCurveView::setData(const QVector<double>& steps, const QVector<double>&
   steps_ = steps;
   losses_ = losses;
   losses_.resize(steps_.size());
+  if (lrs_.size() != steps_.size()) lrs_.clear();
   totalSteps_ = totalSteps;
   rebuild();
 }
 
-void LossCurveView::appendPoints(const QVector<double>& steps, const QVector<double>& losses) {
+void LossCurveView::appendPoints(const QVector<double>& steps, const QVector<double>& losses, const QVector<double>& lrs) {
+  const bool withLr = lrs.size() == steps.size() && lrs_.size() == steps_.size();
+  if (!withLr) lrs_.clear();
   for (qsizetype i = 0; i < std::min(steps.size(), losses.size()); ++i) {
     steps_ << steps[i];
     losses_ << losses[i];
+    if (withLr) lrs_ << lrs[i];
   }
+  rebuild();
+}
+
+void LossCurveView::setLearningRates(const QVector<double>& lrs) {
+  lrs_ = lrs.size() == steps_.size() ? lrs : QVector<double>{};
   rebuild();
 }
 
@@ -28,46 +39,147 @@ void LossCurveView::setTotalSteps(int totalSteps) {
   rebuild();
 }
 
-void LossCurveView::clear() { setData({}, {}, totalSteps_); }
+void LossCurveView::setSmoothing(double weight) {
+  smoothing_ = std::clamp(weight, 0.0, 0.999);
+  rebuild();
+}
+
+void LossCurveView::setLogScale(bool on) {
+  log_ = on;
+  rebuild();
+}
+
+void LossCurveView::addReferenceRun(const QString& label, const QVector<double>& steps, const QVector<double>& losses) {
+  references_.erase(std::remove_if(references_.begin(), references_.end(), [&](const Reference& r) { return r.label == label; }),
+                    references_.end());
+  references_.push_back({label, steps, losses});
+  rebuild();
+}
+
+void LossCurveView::clearReferenceRuns() {
+  references_.clear();
+  rebuild();
+}
+
+QStringList LossCurveView::referenceRuns() const {
+  QStringList out;
+  for (const auto& r : references_) out << r.label;
+  return out;
+}
+
+QVector<double> LossCurveView::smoothedLosses() const {
+  const auto s = results::emaSmoothed(std::vector<double>(losses_.begin(), losses_.end()), smoothing_);
+  return QVector<double>(s.begin(), s.end());
+}
+
+void LossCurveView::clear() {
+  lrs_.clear();
+  setData({}, {}, totalSteps_);
+}
 
 void LossCurveView::build() {
   QCustomPlot* p = plot();
   const FigureStyle& st = figureStyle();
   p->xAxis->setLabel(tr("optimizer step"));
   p->yAxis->setLabel(tr("training loss (nats / completion token)"));
-  const double xMax = std::max<double>({1.0, double(totalSteps_), steps_.isEmpty() ? 1.0 : steps_.back()});
+  // Axis state survives a rebuild: reset what the options below change.
+  if (!log_ && p->yAxis->scaleType() == QCPAxis::stLogarithmic) {
+    p->yAxis->setScaleType(QCPAxis::stLinear);
+    p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+  }
+  p->yAxis2->setVisible(false);
+  double xMax = std::max<double>({1.0, double(totalSteps_), steps_.isEmpty() ? 1.0 : steps_.back()});
+  for (const auto& r : references_)
+    if (!r.steps.isEmpty()) xMax = std::max(xMax, r.steps.back());
   p->xAxis->setRange(0, xMax + 0.5);
   if (!hasData()) {
     p->yAxis->setRange(0, 1);
     setTitle(tr("Training loss (no steps yet)"));
     return;
   }
-  auto* g = p->addGraph();
-  g->setData(steps_, losses_, true);
+  double lo = INFINITY, hi = -INFINITY;
+  auto span = [&](const QVector<double>& v) {
+    for (double x : v)
+      if (std::isfinite(x) && (!log_ || x > 0)) lo = std::min(lo, x), hi = std::max(hi, x);
+  };
+  // Earlier runs first (under the current one), faint, dashed, one colour each.
+  for (int i = 0; i < references_.size(); ++i) {
+    const auto& r = references_[i];
+    auto* g = p->addGraph();
+    const auto sm = results::emaSmoothed(std::vector<double>(r.losses.begin(), r.losses.end()), smoothing_);
+    g->setData(r.steps, QVector<double>(sm.begin(), sm.end()), true);
+    QColor c = seriesColor(i + 2);
+    g->setPen(QPen(c, st.pen(st.lineWidthPt * 0.8), Qt::DashLine));
+    g->setName(r.label);
+    span(r.losses);
+  }
   const QColor c = seriesColor(0);
-  g->setPen(QPen(c, st.pen(st.lineWidthPt)));
-  if (steps_.size() <= 60) g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, c, c, st.pen(3)));
-  const auto [lo, hi] = std::minmax_element(losses_.begin(), losses_.end());
-  const double pad = std::max(1e-3, 0.05 * (*hi - *lo));
-  p->yAxis->setRange(std::max(0.0, *lo - pad), *hi + pad);
-  setTitle(tr("Training loss: step %1%2, last %3")
-               .arg(steps_.back())
-               .arg(totalSteps_ > 0 ? tr(" of %1").arg(totalSteps_) : QString())
-               .arg(fmt(losses_.back())));
+  if (!steps_.isEmpty()) {
+    const QVector<double> smooth = smoothedLosses();
+    if (smoothing_ > 0) {
+      auto* raw = p->addGraph();
+      raw->setData(steps_, losses_, true);
+      QColor faint = c;
+      faint.setAlpha(70);
+      raw->setPen(QPen(faint, st.pen(0.8)));
+      raw->removeFromLegend();
+    }
+    auto* g = p->addGraph();
+    g->setData(steps_, smooth, true);
+    g->setPen(QPen(c, st.pen(st.lineWidthPt)));
+    g->setName(smoothing_ > 0 ? tr("this run (smoothed %1)").arg(smoothing_, 0, 'f', 2) : tr("this run"));
+    if (steps_.size() <= 60 && smoothing_ == 0) g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, c, c, st.pen(3)));
+    span(losses_);
+  }
+  if (!std::isfinite(lo)) lo = 0.1, hi = 1;
+  if (log_) {
+    p->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    p->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    p->yAxis->setRange(lo / 1.2, hi * 1.2);
+  } else {
+    const double pad = std::max(1e-3, 0.05 * (hi - lo));
+    p->yAxis->setRange(std::max(0.0, lo - pad), hi + pad);
+  }
+  // Learning rate on the right-hand axis.
+  if (!lrs_.isEmpty() && lrs_.size() == steps_.size()) {
+    p->yAxis2->setVisible(true);
+    p->yAxis2->setLabel(tr("learning rate"));
+    auto* g = p->addGraph(p->xAxis, p->yAxis2);
+    g->setData(steps_, lrs_, true);
+    g->setPen(QPen(QColor(110, 110, 110), st.pen(0.9), Qt::DotLine));
+    g->setName(tr("learning rate"));
+    const auto [mn, mx] = std::minmax_element(lrs_.begin(), lrs_.end());
+    p->yAxis2->setRange(0, std::max(*mx, *mn) * 1.1 + 1e-12);
+  }
+  if (references_.size() + (lrs_.isEmpty() ? 0 : 1) + (smoothing_ > 0 ? 1 : 0) > 0) placeLegendClearOfData();
+  setTitle(steps_.isEmpty() ? tr("Training loss: earlier runs")
+                            : tr("Training loss: step %1%2, last %3")
+                                  .arg(steps_.back())
+                                  .arg(totalSteps_ > 0 ? tr(" of %1").arg(totalSteps_) : QString())
+                                  .arg(fmt(losses_.back())));
 }
 
 QString LossCurveView::tooltipAt(double key, double) const {
-  if (!hasData()) return {};
+  if (steps_.isEmpty()) return {};
   // Nearest reported step.
   qsizetype best = 0;
   for (qsizetype i = 1; i < steps_.size(); ++i)
     if (std::abs(steps_[i] - key) < std::abs(steps_[best] - key)) best = i;
-  return tr("step %1\nloss %2").arg(steps_[best]).arg(exact(losses_[best]));
+  QString tip = tr("step %1\nloss %2").arg(steps_[best]).arg(exact(losses_[best]));
+  if (smoothing_ > 0) tip += tr("\nsmoothed %1").arg(exact(smoothedLosses()[best]));
+  if (best < lrs_.size()) tip += tr("\nlearning rate %1").arg(exact(lrs_[best]));
+  return tip;
 }
 
 QString LossCurveView::csv() const {
-  QString out = QStringLiteral("step,loss\n");
-  for (qsizetype i = 0; i < steps_.size(); ++i) out += QString::number(steps_[i]) + QLatin1Char(',') + exact(losses_[i]) + QLatin1Char('\n');
+  const bool lr = !lrs_.isEmpty() && lrs_.size() == steps_.size();
+  QString out = lr ? QStringLiteral("step,loss,smoothed,lr\n") : QStringLiteral("step,loss,smoothed\n");
+  const QVector<double> sm = smoothedLosses();
+  for (qsizetype i = 0; i < steps_.size(); ++i) {
+    out += QString::number(steps_[i]) + QLatin1Char(',') + exact(losses_[i]) + QLatin1Char(',') + exact(sm[i]);
+    if (lr) out += QLatin1Char(',') + exact(lrs_[i]);
+    out += QLatin1Char('\n');
+  }
   return out;
 }
 

@@ -1,5 +1,7 @@
 // Live training loss: loss against optimizer step for an adapter fine-tune (docs/methods.md section 7). Passive: the
-// app appends the points a training worker reports; the view only draws them (line + markers, log-free axes).
+// app appends the points a training worker reports; the view draws them, optionally smoothed (TensorBoard's
+// debiased EMA, the raw points faint behind), on a log axis, with the learning rate on a right-hand axis, and
+// with earlier runs overlaid (faint, labelled) for comparison.
 #pragma once
 
 #include <QVector>
@@ -14,12 +16,25 @@ class LossCurveView : public PlotView {
   explicit LossCurveView(QWidget* parent = nullptr);
   QString kind() const override { return QStringLiteral("loss"); }
   QString csv() const override;
-  bool hasData() const override { return !steps_.isEmpty(); }
+  bool hasData() const override { return !steps_.isEmpty() || !references_.isEmpty(); }
 
   /// Replaces every point (steps 1-based) and the planned number of steps (x range; 0 = fit the data).
   void setData(const QVector<double>& steps, const QVector<double>& losses, int totalSteps = 0);
-  /// Appends points reported since the last call (steps increasing).
-  void appendPoints(const QVector<double>& steps, const QVector<double>& losses);
+  /// Appends points reported since the last call (steps increasing); `lrs` (optional) the learning rate of each.
+  void appendPoints(const QVector<double>& steps, const QVector<double>& losses, const QVector<double>& lrs = {});
+  /// Learning rate per point (same length as the steps; empty: no lr curve).
+  void setLearningRates(const QVector<double>& lrs);
+  /// Smoothing weight in [0, 0.999) (0: none).
+  void setSmoothing(double weight);
+  double smoothing() const { return smoothing_; }
+  void setLogScale(bool on);
+  bool logScale() const { return log_; }
+  /// Keeps an earlier run on the axes (replaces a run with the same label).
+  void addReferenceRun(const QString& label, const QVector<double>& steps, const QVector<double>& losses);
+  void clearReferenceRuns();
+  QStringList referenceRuns() const;
+  /// The smoothed losses as drawn (equal to losses() when smoothing is 0).
+  QVector<double> smoothedLosses() const;
   void setTotalSteps(int totalSteps);
   void clear();
   int pointCount() const { return int(steps_.size()); }
@@ -30,8 +45,15 @@ class LossCurveView : public PlotView {
   QString tooltipAt(double key, double value) const override;
 
  private:
-  QVector<double> steps_, losses_;
+  struct Reference {
+    QString label;
+    QVector<double> steps, losses;
+  };
+  QVector<double> steps_, losses_, lrs_;
+  QList<Reference> references_;
   int totalSteps_ = 0;
+  double smoothing_ = 0;
+  bool log_ = false;
 };
 
 }  // namespace layerscope::views

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "results/run_comparison.h"
+#include "results/transforms.h"
 
 using namespace layerscope;
 
@@ -46,4 +47,18 @@ TEST(RunComparison, DifferentDepthsOrNoSharedKeyAreErrors) {
   const auto z = results::profileDifference(scores(3, {{"x", {0, 0, 0}}}), scores(3, {{"x", {1, 0, 0}}}));
   EXPECT_TRUE(std::isnan(z.relative[0][0]));
   EXPECT_DOUBLE_EQ(z.difference[0][0], 1.0);
+}
+
+// Debiased EMA (TensorBoard's smoothing), by hand for w = 0.5 and x = {4, 2, 2}:
+// s1 = 2, /(1 - .5) = 4; s2 = 1 + 1 = 2, /(1 - .25) = 8/3; s3 = 1 + 1 = 2, /(1 - .125) = 16/7.
+TEST(LossSmoothing, DebiasedExponentialMovingAverage) {
+  const auto s = results::emaSmoothed({4, 2, 2}, 0.5);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_DOUBLE_EQ(s[0], 4.0);
+  EXPECT_DOUBLE_EQ(s[1], 8.0 / 3.0);
+  EXPECT_DOUBLE_EQ(s[2], 16.0 / 7.0);
+  EXPECT_EQ(results::emaSmoothed({4, 2}, 0.0), (std::vector<double>{4, 2}));
+  const auto n = results::emaSmoothed({NAN, 3}, 0.9);  // a leading NaN: no value yet, then the first finite point
+  EXPECT_TRUE(std::isnan(n[0]));
+  EXPECT_DOUBLE_EQ(n[1], 3.0);
 }

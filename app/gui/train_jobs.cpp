@@ -75,7 +75,7 @@ QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
                           "or use the S_sens / S_rope buttons)");
   r.preloaded = ctx.model(job.modelDir, job.dtype, job.device);
   r.onStep = [&ctx](const core::StepReport& s) {
-    ctx.post(QVariant::fromValue(TrainStep{s.step, s.totalSteps, s.loss, s.tokensPerSecond, s.etaSeconds}));
+    ctx.post(QVariant::fromValue(TrainStep{s.step, s.totalSteps, s.loss, s.tokensPerSecond, s.etaSeconds, s.lr}));
   };
   ctx.stage(job.resume ? QObject::tr("Resuming from the newest checkpoint...") : QObject::tr("Training..."));
   const auto res = experiments::runTraining(r, ctx.control());

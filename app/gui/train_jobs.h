@@ -54,6 +54,7 @@ struct EvalJob {
 struct TrainStep {
   qint64 step = 0, totalSteps = 0;
   double loss = 0, tokensPerSecond = 0, etaSeconds = 0;
+  double lr = 0;  ///< learning rate of the step (schedule factor x the first group's peak lr)
 };
 
 /// A training job's result (Job::finished).

@@ -216,6 +216,23 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   loss_ = new views::LossCurveView;
   loss_->setMinimumHeight(220);
   outer->addWidget(loss_, 1);
+  // Curve display: smoothing (TensorBoard's debiased EMA), log scale; earlier runs of this window stay overlaid.
+  auto* curveRow = new QHBoxLayout;
+  curveRow->addWidget(new QLabel(tr("Smoothing")));
+  smoothing_ = doubleSpin(0, 0.99, 2, 0, 0.1);
+  smoothing_->setToolTip(tr("Exponential moving average weight of the loss curve (0 = raw points; the raw points stay faint "
+                            "behind a smoothed curve)"));
+  curveRow->addWidget(smoothing_);
+  logScale_ = new QCheckBox(tr("Log scale"));
+  curveRow->addWidget(logScale_);
+  auto* clearRuns = new QPushButton(tr("Clear earlier runs"));
+  clearRuns->setToolTip(tr("Remove the dashed curves of earlier runs from the plot"));
+  curveRow->addWidget(clearRuns);
+  curveRow->addStretch(1);
+  outer->addLayout(curveRow);
+  connect(smoothing_, &QDoubleSpinBox::valueChanged, loss_, &views::LossCurveView::setSmoothing);
+  connect(logScale_, &QCheckBox::toggled, loss_, &views::LossCurveView::setLogScale);
+  connect(clearRuns, &QPushButton::clicked, loss_, &views::LossCurveView::clearReferenceRuns);
   result_ = new QLabel;
   result_->setWordWrap(true);
   result_->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -344,6 +361,10 @@ bool TrainPanel::startTraining(bool resume) {
   watch(job_);
   connect(job_, &Job::data, this, &TrainPanel::onSteps);
   connect(job_, &Job::finished, this, [this](const QVariant& v) { onTrained(v.value<TrainOutcome>()); });
+  // The finished curve on screen becomes a dashed earlier run (a resume continues the same run: its steps from 1
+  // are replayed into the new curve, so it is not kept twice).
+  if (!resume && loss_->pointCount() > 0 && !lastRunLabel_.isEmpty())
+    loss_->addReferenceRun(lastRunLabel_, lastRunSteps_, loss_->losses());
   loss_->setData({}, {}, job.steps);
   result_->clear();
   evalResult_->clear();
@@ -415,17 +436,18 @@ void TrainPanel::onStage(const QString& text, double fraction, double etaSeconds
 }
 
 void TrainPanel::onSteps(const QVariantList& values) {
-  QVector<double> steps, losses;
+  QVector<double> steps, losses, lrs;
   TrainStep last;
   for (const QVariant& v : values) {
     last = v.value<TrainStep>();
     steps << double(last.step);
     losses << last.loss;
+    lrs << last.lr;
   }
   if (steps.isEmpty()) return;
   stepSeen_ = true;
   loss_->setTotalSteps(int(last.totalSteps));
-  loss_->appendPoints(steps, losses);
+  loss_->appendPoints(steps, losses, lrs);
   if (job_ && job_->cancelRequested()) return;
   status_->setText(tr("step %1 / %2   loss %3   %4 tokens/s   ETA %5")
                        .arg(last.step)
@@ -439,6 +461,8 @@ void TrainPanel::onTrained(const TrainOutcome& o) {
   QVector<double> steps(o.losses.size());
   for (qsizetype i = 0; i < steps.size(); ++i) steps[i] = double(i + 1);
   loss_->setData(steps, o.losses, int(o.losses.size()));  // includes steps replayed from a checkpoint
+  lastRunLabel_ = QFileInfo(o.outDir).fileName();
+  lastRunSteps_ = steps;
   setRunning(false);
   status_->setText(tr("Finished %1 steps in %2 s (%3 tokens/s)%4")
                        .arg(o.losses.size())

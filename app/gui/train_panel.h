@@ -71,6 +71,8 @@ class TrainPanel : public QWidget {
   views::LossCurveView* lossView() const { return loss_; }
   QLabel* resultLabel() const { return result_; }
   QLabel* evalResultLabel() const { return evalResult_; }
+  QDoubleSpinBox* smoothingSpin() const { return smoothing_; }
+  QCheckBox* logScaleBox() const { return logScale_; }
 
  Q_SIGNALS:
   void trainingFinished(const QString& adapterDir);
@@ -131,6 +133,10 @@ class TrainPanel : public QWidget {
   QLabel* status_;
   QLabel* result_;
   QLabel* evalResult_;
+  QDoubleSpinBox* smoothing_ = nullptr;
+  QCheckBox* logScale_ = nullptr;
+  QString lastRunLabel_;         // the finished run on the loss curve (kept as an earlier run when a new one starts)
+  QVector<double> lastRunSteps_;
   views::LossCurveView* loss_;
 };
 

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <QFile>
+#include <QCheckBox>
 #include <QDir>
+#include <QDoubleSpinBox>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -31,6 +33,7 @@
 #include "views/items_view.h"
 #include "views/layer_selection.h"
 #include "views/loss_curve_view.h"
+#include "views/qcp.h"
 
 namespace fs = std::filesystem;
 using namespace layerscope;
@@ -238,4 +241,29 @@ TEST_F(TrainFixture, CancelLeavesWindowUsable) {
   ASSERT_TRUE(panel()->startTraining());
   ASSERT_TRUE(done.wait(120000)) << firstError(failed).toStdString();
   EXPECT_EQ(panel()->lossView()->pointCount(), 2);
+}
+
+TEST_F(TrainFixture, LossCurveKeepsTheEarlierRunShowsTheLearningRateAndSmooths) {
+  makeModelAndTask();
+  QSignalSpy done(panel(), &app::TrainPanel::trainingFinished);
+  QSignalSpy failed(panel(), &app::TrainPanel::failed);
+  configure(tmp.filePath(QStringLiteral("first")), 3);
+  ASSERT_TRUE(panel()->startTraining());
+  ASSERT_TRUE(done.wait(120000)) << firstError(failed).toStdString();
+  const QVector<double> first = panel()->lossView()->losses();
+  // Every step reported its learning rate: the lr curve is on the right-hand axis.
+  EXPECT_TRUE(panel()->lossView()->plot()->yAxis2->visible());
+  configure(tmp.filePath(QStringLiteral("second")), 3);
+  ASSERT_TRUE(panel()->startTraining());
+  ASSERT_TRUE(done.wait(120000)) << firstError(failed).toStdString();
+  // The first run stays on the axes as a dashed earlier run, named by its folder.
+  EXPECT_EQ(panel()->lossView()->referenceRuns(), QStringList{QStringLiteral("first")});
+  EXPECT_EQ(panel()->lossView()->plot()->graph(0)->name(), QStringLiteral("first"));
+  ASSERT_EQ(panel()->lossView()->plot()->graph(0)->dataCount(), first.size());
+  EXPECT_DOUBLE_EQ(panel()->lossView()->plot()->graph(0)->data()->at(2)->value, first[2]);
+  panel()->smoothingSpin()->setValue(0.5);
+  EXPECT_DOUBLE_EQ(panel()->lossView()->smoothing(), 0.5);
+  panel()->logScaleBox()->setChecked(true);
+  EXPECT_TRUE(panel()->lossView()->logScale());
+  EXPECT_EQ(panel()->lossView()->plot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
 }

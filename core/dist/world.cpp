@@ -127,14 +127,16 @@ World World::join(const WorldOptions& options) {
 
   c10d::TCPStoreOptions so;
   so.port = std::uint16_t(options.masterPort);
-  so.isServer = options.rank == 0;
+  // Under torchrun the agent already hosts the store on MASTER_PORT and says so (as torch.distributed reads it).
+  const bool agentStore = env("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+  so.isServer = options.rank == 0 && !agentStore;
   so.numWorkers = c10::nullopt;  // our own rendezvous below names the ranks that did not arrive
   so.waitWorkers = false;
   so.timeout = options.timeout;
   try {
     w.impl_->store = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, so);
   } catch (const std::exception& e) {
-    if (options.rank == 0)
+    if (so.isServer)
       throw DistributedError(me + ": cannot listen on " + where + " for the rendezvous store: " + firstLine(e) +
                              " (is the port taken by another job? choose another --master-port / MASTER_PORT)");
     throw DistributedError(me + ": cannot reach the rendezvous store at " + where + " within " +

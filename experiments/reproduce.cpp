@@ -1,0 +1,148 @@
+// The reproduce protocol (see reproduce.h). Steps and their resume markers:
+//   pairs.jsonl (written once) -> analysis/stats.json -> ablation/report.json (runAblation resumes arm by arm)
+//   -> humaneval/<base|arm>/result.json -> summary.json.
+#include "experiments/reproduce.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include "analysis/pipeline.h"
+#include "core/base/atomic_file.h"
+#include "core/base/error.h"
+#include "core/data/benchmark_dir.h"
+#include "experiments/ablation.h"
+#include "experiments/common.h"
+#include "experiments/humaneval_eval.h"
+#include "layerscope/version.h"
+
+namespace layerscope::experiments {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void applyQuickSettings(ReproduceRequest& r) {
+  r.steps = 20;
+  r.controlSeeds = 1;
+  r.bootstrap = 50;
+  r.codeMaxTokens = 32;
+}
+
+namespace {
+
+json readJson(const fs::path& p) {
+  std::ifstream in(p);
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw Error(p.string() + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+}  // namespace
+
+json runReproduce(const ReproduceRequest& r, const core::JobControl* job) {
+  if (r.train.empty()) throw InvalidArgument("reproduce: name the ablation's training split (--train FILE.jsonl or demo:N)");
+  const auto bench = core::scanBenchmarkDirectory(r.benchmarksDir);
+  fs::create_directories(r.outDir);
+  json missing = bench.missing();
+  logLine(r.log, "benchmarks: " + std::to_string(6 - bench.missing().size()) + " of 6 found; missing: " + missing.dump());
+
+  // 1. Pairs.
+  fs::path pairs = r.pairsFile;
+  if (pairs.empty()) {
+    pairs = r.outDir / "pairs.jsonl";
+    if (!fs::exists(pairs)) core::writeTask(pairs, core::defaultPairs(bench));
+  }
+
+  // 2. Sensitivity (pairs mode), RoPE influence, co-localization statistics.
+  const fs::path analysisDir = r.outDir / "analysis";
+  if (!fs::exists(analysisDir / "stats.json")) {
+    analysis::AnalyzeRequest a;
+    a.modelDir = r.modelDir;
+    a.taskFile = pairs;
+    a.outDir = analysisDir;
+    a.overwrite = true;
+    a.dtype = r.dtype;
+    a.device = r.device;
+    a.sensitivityMode = "pairs";
+    a.redundancy = false;
+    a.profiles = {};
+    a.bootstrap = r.bootstrap;
+    StageJob stage(job, "analysis", 0, 0.3, 1);
+    analysis::runAnalysis(a, stage.get());
+  }
+  const json stats = readJson(analysisDir / "stats.json");
+  logLine(r.log, "analysis: r_s " + stats["stats.spearman.r"].dump() + ", S_sens " + stats["top_k"]["S_sens"].dump() + ", S_rope " +
+                     stats["top_k"]["S_rope"].dump());
+
+  // 3. The 4-way ablation on the non-code benchmarks present.
+  AblationRequest ab;
+  ab.modelDir = r.modelDir;
+  ab.analysisDir = analysisDir;
+  ab.train = r.train;
+  for (const auto& e : bench.entries)
+    if (e.found() && e.name != "humaneval_plus") ab.evalFiles.push_back(e.file);
+  if (ab.evalFiles.empty()) throw InvalidArgument(r.benchmarksDir.string() + ": no benchmark besides HumanEval for the ablation");
+  ab.controlSeeds = r.controlSeeds;
+  ab.options.steps = r.steps;
+  ab.dtype = r.dtype;
+  ab.device = r.device;
+  ab.outDir = r.outDir / "ablation";
+  ab.log = r.log;
+  AblationResult ablation;
+  {
+    StageJob stage(job, "ablation", 0.3, 0.85, 1);
+    ablation = runAblation(ab, stage.get());
+  }
+
+  // 4. HumanEval(+) of the base model and of every arm.
+  json code = json::object();
+  const auto& he = bench.entry("humaneval_plus");
+  if (he.found()) {
+    std::vector<std::pair<std::string, fs::path>> runs = {{"base", {}}};
+    for (const auto& e : fs::directory_iterator(ab.outDir / "arms"))
+      if (e.is_directory()) runs.emplace_back(e.path().filename().string(), e.path());
+    std::sort(runs.begin() + 1, runs.end());
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const fs::path out = r.outDir / "humaneval" / runs[i].first;
+      if (!fs::exists(out / "result.json")) {
+        CodeEvalRequest c;
+        c.modelDir = r.modelDir;
+        c.adapterDir = runs[i].second;
+        c.benchmarkFile = he.file;
+        c.limit = r.codeLimit;
+        c.generation.maxNewTokens = r.codeMaxTokens;
+        c.dtype = r.dtype;
+        c.device = r.device;
+        c.outDir = out;
+        c.overwrite = true;
+        StageJob stage(job, "humaneval " + runs[i].first, 0.85 + 0.15 * double(i) / double(runs.size()),
+                       0.85 + 0.15 * double(i + 1) / double(runs.size()), 1);
+        runCodeEvaluation(c, stage.get());
+      }
+      const json res = readJson(out / "result.json");
+      code[runs[i].first] = {{"pass_at_1", res["pass_at_1"]}, {"passed", res["passed"]}, {"problems", res["problems"]}};
+      logLine(r.log, "humaneval " + runs[i].first + ": pass@1 " + res["pass_at_1"].dump());
+    }
+  }
+
+  json benchJson = json::array();
+  for (const auto& e : bench.entries)
+    benchJson.push_back({{"name", e.name}, {"layout", e.layout}, {"file", e.found() ? json(e.file.string()) : json(nullptr)}});
+  json summary = {{"format", "layerscope.reproduce/1"},
+                  {"layerscope_version", kVersion},
+                  {"model", fs::absolute(r.modelDir).string()},
+                  {"benchmarks", benchJson},
+                  {"missing_benchmarks", missing},
+                  {"pairs", fs::absolute(pairs).string()},
+                  {"options", {{"train", r.train}, {"steps", r.steps}, {"control_seeds", r.controlSeeds}, {"bootstrap", r.bootstrap},
+                               {"code_limit", r.codeLimit}, {"code_max_tokens", r.codeMaxTokens}, {"dtype", r.dtype}, {"device", r.device}}},
+                  {"colocalization", {{"spearman_r", stats["stats.spearman.r"]}, {"spearman_p", stats["stats.spearman.p"]},
+                                      {"spearman_p_perm", stats["stats.spearman.p_perm"]}, {"top_k", stats["top_k"]},
+                                      {"jaccard", stats["jaccard"]}, {"n_layers", stats["n_layers"]}}},
+                  {"ablation_report", (ab.outDir / "report.json").string()},
+                  {"humaneval", code}};
+  core::writeFileAtomically(r.outDir / "summary.json", summary.dump(2) + "\n");
+  return summary;
+}
+
+}  // namespace layerscope::experiments

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdio>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -55,6 +56,8 @@ inline Proc start(const std::vector<std::string>& argv, const std::vector<std::p
   Proc p;
   p.out = dir / (tag + ".out");
   p.err = dir / (tag + ".err");
+  std::fflush(stdout);  // else the child's freopen flushes a copy of the parent's buffered output a second time
+  std::fflush(stderr);
   p.pid = ::fork();
   if (p.pid == 0) {
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);

@@ -1,5 +1,6 @@
 #include "app/gui/analysis_job.h"
 
+#include "analysis/cost_estimate.h"
 #include "analysis/pipeline.h"
 #include "app/gui/job_runner.h"
 
@@ -44,6 +45,17 @@ analysis::AnalyzeRequest analyzeRequestOf(const AnalysisJob& job) {
   req.kSens = std::size_t(job.kSens);
   req.kRope = std::size_t(job.kRope);
   return req;
+}
+
+QVariant estimateAnalysisJob(const AnalysisJob& job, JobContext& ctx) {
+  ctx.stage(QObject::tr("estimating: timing layers of this model's shape"));
+  const analysis::CostEstimate est = analysis::estimateAnalysis(analyzeRequestOf(job), /*measure=*/true, ctx.control());
+  QVariantMap m;
+  m[QStringLiteral("text")] = QString::fromStdString(est.table());
+  m[QStringLiteral("peak_bytes")] = est.peakBytes;
+  m[QStringLiteral("available_bytes")] = analysis::defaultMemoryBudgetBytes();
+  m[QStringLiteral("seconds")] = est.seconds;
+  return m;
 }
 
 QVariant runAnalysisJob(const AnalysisJob& job, JobContext& ctx) {

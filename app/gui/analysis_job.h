@@ -49,6 +49,11 @@ struct AnalysisJob {
 /// takes both keys or neither.
 analysis::AnalyzeRequest analyzeRequestOf(const AnalysisJob& job);
 
+/// The cost estimate of `job` (analysis/cost_estimate.h, docs/scale.md), measured on layers of the model's shape:
+/// {"text": the table, "peak_bytes", "available_bytes" (resident + available memory now), "seconds"}. Throws the
+/// plan's InvalidArgument when even one row does not fit.
+QVariant estimateAnalysisJob(const AnalysisJob& job, JobContext& ctx);
+
 /// The job body: writes the results directory job.outDir (atomically; nothing when cancelled or failed) and
 /// returns it as a QString.
 QVariant runAnalysisJob(const AnalysisJob& job, JobContext& ctx);

@@ -125,9 +125,19 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   cancelButton_ = new QPushButton(tr("Cancel"));
   connect(runButton_, &QPushButton::clicked, this, &AnalysisPanel::runRequested);
   connect(cancelButton_, &QPushButton::clicked, this, &AnalysisPanel::cancel);
+  estimateButton_ = new QPushButton(tr("Estimate"));
+  estimateButton_->setToolTip(tr("Peak memory and time of this analysis before it runs, from the model's config, the "
+                                 "task's tokens and a rate measured on layers of the model's shape (docs/scale.md)"));
+  connect(estimateButton_, &QPushButton::clicked, this, &AnalysisPanel::estimateRequested);
   h->addWidget(runButton_);
   h->addWidget(cancelButton_);
+  h->addWidget(estimateButton_);
   controls->addLayout(h);
+  estimate_ = new QLabel;
+  estimate_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  estimate_->setWordWrap(true);
+  estimate_->setVisible(false);
+  controls->addWidget(estimate_);
   progress_ = new QProgressBar;
   progress_->setRange(0, 1000);
   progress_->setTextVisible(true);
@@ -287,6 +297,49 @@ bool AnalysisPanel::start(const AnalysisJob& job) {
   return true;
 }
 
+bool AnalysisPanel::startEstimate(const AnalysisJob& job) {
+  if (isRunning()) return false;
+  job_ = runner_->start(tr("Estimate"), [job](JobContext& ctx) { return estimateAnalysisJob(job, ctx); });
+  if (!job_) return false;
+  auto show = [this](const QString& html, bool fits) {
+    estimate_->setText(html);
+    estimate_->setVisible(true);
+    Q_EMIT estimateShown(fits);
+  };
+  connect(job_, &Job::progress, this, &AnalysisPanel::onProgress);
+  connect(job_, &Job::finished, this, [this, show](const QVariant& v) {
+    setRunning(false);
+    const QVariantMap m = v.toMap();
+    const double peak = m.value(QStringLiteral("peak_bytes")).toDouble();
+    const double avail = m.value(QStringLiteral("available_bytes")).toDouble();
+    const bool fits = avail <= 0 || peak <= avail;
+    QString html = QStringLiteral("<pre>%1</pre>").arg(m.value(QStringLiteral("text")).toString().toHtmlEscaped());
+    if (!fits)
+      html.prepend(tr("<p style='color:#b00020'><b>Warning:</b> the estimated peak of %1 GiB exceeds the %2 GiB this "
+                      "machine has available now.</p>")
+                       .arg(peak / 1073741824.0, 0, 'f', 1)
+                       .arg(avail / 1073741824.0, 0, 'f', 1));
+    status_->setText(tr("Estimate ready."));
+    show(html, fits);
+  });
+  connect(job_, &Job::cancelled, this, [this] {
+    setRunning(false);
+    status_->setText(tr("Estimate cancelled."));
+  });
+  connect(job_, &Job::failed, this, [this, show](const QString& message) {
+    setRunning(false);
+    status_->setText(tr("The estimate says this run does not fit."));
+    show(QStringLiteral("<p style='color:#b00020'>%1</p>").arg(message.toHtmlEscaped()), false);
+  });
+  status_->setText(tr("Estimating..."));
+  progress_->setRange(0, 1000);
+  progress_->setValue(0);
+  setRunning(true);
+  return true;
+}
+
+QString AnalysisPanel::estimateText() const { return estimate_->isVisible() ? estimate_->text() : QString(); }
+
 void AnalysisPanel::cancel() {
   if (!job_) return;
   job_->cancel();  // thread-safe: flips the stop_source the job polls
@@ -302,6 +355,7 @@ void AnalysisPanel::setRunning(bool running) {
 
 void AnalysisPanel::updateButtons() {
   runButton_->setEnabled(!runner_->isBusy());
+  estimateButton_->setEnabled(!runner_->isBusy());
   cancelButton_->setEnabled(job_ && !job_->cancelRequested());
 }
 

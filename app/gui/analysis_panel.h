@@ -38,6 +38,11 @@ class AnalysisPanel : public QGroupBox {
 
   /// Starts `job` on the runner; false while a job runs.
   bool start(const AnalysisJob& job);
+  /// Starts the cost estimate of `job` (no output folder needed) and shows it under Run; false while a job runs.
+  bool startEstimate(const AnalysisJob& job);
+  /// The estimate's text (the table, or why the run would not fit), empty before the first estimate.
+  QString estimateText() const;
+  QPushButton* estimateButton() const { return estimateButton_; }
   /// Asks the running analysis to stop at its next layer / batch check.
   void cancel();
   bool isRunning() const { return !job_.isNull(); }
@@ -60,6 +65,10 @@ class AnalysisPanel : public QGroupBox {
  Q_SIGNALS:
   /// Run was clicked: the window completes the job and calls start().
   void runRequested();
+  /// Estimate was clicked: the window completes the job and calls startEstimate().
+  void estimateRequested();
+  /// An estimate was shown (`fits` false: above the available memory, or refused by the memory plan).
+  void estimateShown(bool fits);
   void finished(const QString& resultsDir);
   void cancelled();
   void failed(const QString& message);
@@ -99,6 +108,8 @@ class AnalysisPanel : public QGroupBox {
   QWidget* runControls_;
   QPushButton* runButton_;
   QPushButton* cancelButton_;
+  QPushButton* estimateButton_;
+  QLabel* estimate_;
   QProgressBar* progress_;
   QLabel* status_;
 };

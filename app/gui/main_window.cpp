@@ -128,6 +128,9 @@ void MainWindow::connectPanels() {
   connect(results_, &ResultsArea::errorOccurred, this, &MainWindow::showError);
 
   connect(analysis_, &AnalysisPanel::runRequested, this, [this] { startAnalysis(); });
+  connect(analysis_, &AnalysisPanel::estimateRequested, this, [this] {
+    if (const auto job = completedAnalysisJob()) analysis_->startEstimate(*job);
+  });
   connect(analysis_, &AnalysisPanel::finished, this, [this](const QString& dir) {
     openResults(dir);
     Q_EMIT analysisFinished(dir);
@@ -289,20 +292,27 @@ void MainWindow::onResultsChanged() {
   for (const QString& d : results_->dirs()) ablationPanel_->setAnalysisDir(d);
 }
 
-bool MainWindow::startAnalysis(const QString& outDir) {
-  if (runner_->isBusy()) return false;  // one job at a time
+std::optional<AnalysisJob> MainWindow::completedAnalysisJob() {
+  if (runner_->isBusy()) return std::nullopt;  // one job at a time
   AnalysisJob job = analysis_->jobOptions();
   job.modelDir = inputs_->modelDir();
   job.adapterDir = inputs_->adapterDir();
   job.taskFile = inputs_->currentTask();
   if (job.modelDir.isEmpty() || !QFileInfo(job.modelDir).isDir()) {
     showError(tr("No model"), tr("Choose a model folder (File > Open model folder) before running an analysis."));
-    return false;
+    return std::nullopt;
   }
   if (job.taskFile.isEmpty() || !QFileInfo(job.taskFile).isFile()) {
     showError(tr("No task"), tr("Add a task file (File > Add task file) and select it in the list."));
-    return false;
+    return std::nullopt;
   }
+  return job;
+}
+
+bool MainWindow::startAnalysis(const QString& outDir) {
+  std::optional<AnalysisJob> completed = completedAnalysisJob();
+  if (!completed) return false;
+  AnalysisJob& job = *completed;
   if (outDir.isEmpty()) {
     const QString root = settings_->resultsRoot();
     QDir().mkpath(root);

@@ -112,6 +112,9 @@ class MainWindow : public QMainWindow {
   void onResultsChanged();
   /// The outcome-split check of startAnalysis, then the analysis itself when the task has both outcomes.
   bool startSplitCheck(const AnalysisJob& job);
+  /// The analysis panel's options with the model, adapter and task of the inputs; nullopt (after an error dialog)
+  /// when one is missing or a job runs.
+  std::optional<AnalysisJob> completedAnalysisJob();
   /// A one-sided task: the GUI-worded message with "Use pairs mode" (and "Run anyway" after a sample).
   void refuseOneSidedTask(const AnalysisJob& job, const SplitCheck& check);
 

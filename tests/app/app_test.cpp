@@ -15,6 +15,7 @@
 #include <QXmlStreamReader>
 #include <filesystem>
 
+#include "app/gui/analysis_panel.h"
 #include "app/gui/main_window.h"
 #include "tests/app/export_checks.h"
 #include "core/text/byte_tokenizer.h"
@@ -149,6 +150,29 @@ TEST_F(Fixture, CancelledAnalysisLeavesWindowUsableAndNoResults) {
   EXPECT_TRUE(QFileInfo::exists(out2 + QStringLiteral("/scores.json")));
   ASSERT_TRUE(w->bundle().has_value());
   EXPECT_EQ(w->bundle()->numLayers(), 2);
+}
+
+// The Estimate button (issue 14): the cost estimate of the analysis on screen, shown under Run before anything
+// runs; nothing is written. A budget-free estimate on a tiny model fits; the table names every stage.
+TEST_F(Fixture, EstimateShowsTheCostBeforeRunning) {
+  const fs::path model = tmp.filePath(QStringLiteral("tiny")).toStdString();
+  core::writeRandomCheckpoint(model, core::presetConfig("tiny"), {.seed = 3, .weightStd = 0.3});
+  core::writeByteLevelTokenizer(model);
+  auto w = window();
+  w->show();
+  w->setModelDir(QString::fromStdString(model.string()));
+  w->addTaskFile(QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/tasks/demo/copy.mc.jsonl"));
+  app::AnalysisPanel* panel = w->analysisPanel();
+  EXPECT_TRUE(panel->estimateText().isEmpty());
+  QSignalSpy shown(panel, &app::AnalysisPanel::estimateShown);
+  panel->estimateButton()->click();
+  ASSERT_TRUE(shown.wait(120000));
+  EXPECT_TRUE(shown.first().first().toBool());
+  const QString text = panel->estimateText();
+  for (const char* part : {"peak resident memory", "eval", "sensitivity", "rope influence (gradient)", "redundancy"})
+    EXPECT_TRUE(text.contains(QLatin1String(part))) << part << " missing from " << text.toStdString();
+  EXPECT_TRUE(panel->runButton()->isEnabled());
+  EXPECT_FALSE(w->bundle().has_value());  // nothing ran
 }
 
 int main(int argc, char** argv) {

@@ -336,8 +336,12 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
     stage("manipulations", evalRows, double(req.manipulations.size()) * ks * evalRepeats + 1, false, fb);
   }
   if (!req.dropPlan.empty()) {
-    const double rounds = req.dropPlan == "one-shot" ? 1 : req.dropN;
-    stage("drop plan (" + req.dropPlan + ")", evalRows, rounds + 2, false, fb);
+    // the similarities (once, or once per dropped module for the iterative plans), then the dropped model's
+    // evaluation and the speed measurement: best of 3 timed passes over every row, for the base and the dropped
+    // model (analysis/drop_plans.cpp)
+    const double rounds = req.dropPlan.rfind("iterative", 0) == 0 ? req.dropN : 1;
+    stage("drop plan: similarities", prompts, rounds, false, fb);
+    stage("drop plan: eval and timing", evalRows, 1 + 2 * 3, false, fb);
   }
 
   // Time: rates measured on decoder layers of this shape, at the stages' batch and the mean length: a GEMM's rate

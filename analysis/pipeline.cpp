@@ -40,13 +40,6 @@ std::string joined(const std::vector<std::string>& names) {
   return out.empty() ? "none" : out;
 }
 
-std::string utcNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 std::string readFile(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   std::stringstream ss;
@@ -543,7 +536,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
     for (const auto& [k, v] : res.layerScores) ls[k] = v;
     for (const auto& [k, v] : res.layerHeadScores) lhs[k] = v;
     res.timings["total"] = core::secondsSince(tAll);
-    res.scores = {{"format", "layerscope.scores/1"}, {"layerscope_version", kVersion}, {"created_utc", utcNow()},
+    res.scores = {{"format", "layerscope.scores/1"}, {"layerscope_version", kVersion}, {"created_utc", core::utcNow()},
                   {"model", modelJson}, {"task", taskJson}, {"options", optionsJson(req)},
                   {"timings_seconds", res.timings}, {"num_layers", L}, {"num_kv_heads", G},
                   {"layer_scores", ls}, {"layer_head_scores", lhs}};

@@ -8,6 +8,7 @@
 
 #include "core/base/atomic_file.h"
 #include "core/base/error.h"
+#include "core/base/stopwatch.h"
 #include "core/model/model.h"
 #include "core/model/runtime.h"
 #include "core/text/tokenizer.h"
@@ -75,17 +76,6 @@ json codeResultJson(const CodeEvalResult& r) {
           {"timings_seconds", {{"generation", r.generationSeconds}, {"execution", r.executionSeconds}}}};
 }
 
-namespace {
-
-std::string utcNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-}  // namespace
-
 CodeEvalResult runCodeEvaluation(const CodeEvalRequest& r, const core::JobControl* job) {
   const core::CodeBenchmark bench = core::loadHumanEval(r.benchmarkFile, r.limit);
   core::sandboxPython(r.sandbox);  // a missing interpreter is reported before the model loads
@@ -105,7 +95,7 @@ CodeEvalResult runCodeEvaluation(const CodeEvalRequest& r, const core::JobContro
   out.generationSeconds = genSeconds;
   if (!r.outDir.empty()) {
     json meta = codeResultJson(out);
-    meta["created_utc"] = utcNow();
+    meta["created_utc"] = core::utcNow();
     meta["model"] = {{"path", fs::absolute(r.modelDir).string()},
                      {"adapter", r.adapterDir.empty() ? json(nullptr) : json(fs::absolute(r.adapterDir).string())},
                      {"dtype", r.dtype},

@@ -10,6 +10,7 @@
 #include "core/text/byte_tokenizer.h"
 #include "core/model/checkpoint.h"
 #include "core/base/error.h"
+#include "core/base/stopwatch.h"
 #include "core/model/model.h"
 #include "core/model/names.h"
 #include "core/model/safetensors.h"
@@ -102,13 +103,6 @@ nlohmann::json mixJson(const TrainingMix& mix) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [family, w] : mix.weights) j[std::string(familyInfo(family).name)] = w;
   return j;
-}
-
-std::string utcNow() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
 }
 
 }  // namespace

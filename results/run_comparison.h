@@ -22,7 +22,8 @@ inline bool isIntervalKey(const std::string& key) {
 inline std::vector<std::string> sharedProfileKeys(const std::vector<const Scores*>& runs) {
   std::vector<std::string> keys;
   if (runs.empty() || !runs.front()) return keys;
-  for (const auto& [k, v] : runs.front()->layerScores) {
+  for (const auto& entry : runs.front()->layerScores) {
+    const std::string& k = entry.first;  // a named variable, not a structured binding: clang 14 cannot capture those
     if (isIntervalKey(k)) continue;
     if (std::all_of(runs.begin(), runs.end(), [&](const Scores* s) { return s && s->has(k); })) keys.push_back(k);
   }

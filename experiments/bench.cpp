@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "analysis/cost_estimate.h"
 #include "analysis/layer_analyses.h"
 #include "analysis/pipeline.h"
 #include "core/base/error.h"
@@ -42,11 +43,8 @@ torch::Tensor randomIds(std::int64_t vocab, std::int64_t rows, std::int64_t cols
 }  // namespace
 
 long long peakRssBytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
-  return -1;
+  const double bytes = analysis::peakResidentBytes();  // the /proc reader of the cost estimate; 0 when unreadable
+  return bytes > 0 ? static_cast<long long>(bytes) : -1;
 }
 
 json benchForward(const ForwardBenchRequest& r) {

@@ -100,7 +100,17 @@ AblationResult runAblation(const AblationRequest& r, const core::JobControl* job
   }
   const auto arms = ablationArms(sSens, sRope, L, r.options.seed, r.controlSeeds);
   const AblationProgress progress(job, arms.size(), r.options.steps);
-  fs::create_directories(r.outDir / "logs");
+  // Data parallel (options.parallel, docs/distributed.md): every rank trains each arm on its share of the batches
+  // and evaluates; rank 0 alone reads and writes the output folder and decides what is done or resumed.
+  const core::DataParallel& dp = r.options.parallel;
+  const bool writer = dp.rank == 0;
+  auto agreed = [&](bool rootSays) {
+    if (!dp.distributed()) return rootSays;
+    auto t = torch::tensor({rootSays ? 1.0 : 0.0}, torch::kFloat64);
+    dp.broadcast(t);
+    return t.item<double>() != 0;
+  };
+  if (writer) fs::create_directories(r.outDir / "logs");
 
   auto evaluateAll = [&](const core::AdapterSet* a, const std::string& label, double units) {
     json acc = json::object(), accNorm = json::object();
@@ -116,28 +126,30 @@ AblationResult runAblation(const AblationRequest& r, const core::JobControl* job
   const auto tAll = Clock::now();
   // The base model, cached like the arms.
   json base;
-  if (fs::exists(r.outDir / "base.json")) base = readJsonFile(r.outDir / "base.json");
-  if (base.is_null() || base.value("tasks", json()) != json(taskNames)) {
+  if (writer && fs::exists(r.outDir / "base.json")) base = readJsonFile(r.outDir / "base.json");
+  if (agreed(base.is_null() || base.value("tasks", json()) != json(taskNames))) {
     const auto t0 = Clock::now();
     auto [acc, accNorm] = evaluateAll(nullptr, "base model: evaluating", 0);
     base = {{"accuracy", acc}, {"accuracy_norm", accNorm}, {"tasks", taskNames}, {"wall_seconds", core::secondsSince(t0)}};
-    core::writeFileAtomically(r.outDir / "base.json", base.dump(2));
+    if (writer) core::writeFileAtomically(r.outDir / "base.json", base.dump(2));
   }
-  logLine(r.log, "base: " + base["accuracy"].dump());
+  if (writer) logLine(r.log, "base: " + base["accuracy"].dump());
 
   std::vector<json> runs;
   for (std::size_t ai = 0; ai < arms.size(); ++ai) {
     const auto& arm = arms[ai];
     const fs::path dir = r.outDir / "arms" / arm.name;
-    if (fs::exists(dir / "result.json")) {
-      json done = readJsonFile(dir / "result.json");
-      bool complete = done.contains("accuracy") && done["accuracy"].is_object();
+    json done;
+    bool complete = false;
+    if (writer && fs::exists(dir / "result.json")) {
+      done = readJsonFile(dir / "result.json");
+      complete = done.contains("accuracy") && done["accuracy"].is_object();
       for (const auto& task : taskNames) complete = complete && done["accuracy"].contains(task);
-      if (complete) {
-        runs.push_back(done);
-        logLine(r.log, arm.name + ": done earlier, " + done["accuracy"].dump());
-        continue;
-      }
+    }
+    if (agreed(complete)) {
+      if (writer) runs.push_back(done);
+      if (writer) logLine(r.log, arm.name + ": done earlier, " + done["accuracy"].dump());
+      continue;
     }
     core::AdapterSpec spec = r.spec;
     spec.lora.layers = arm.lora;
@@ -148,14 +160,15 @@ AblationResult runAblation(const AblationRequest& r, const core::JobControl* job
     auto adapters = core::AdapterSet::create(m.model->config(), spec, arm.seed);
     logLine(r.log, arm.name + ": LoRA " + core::formatLayerList(arm.lora) + ", GARFA " + core::formatLayerList(arm.garfa) +
                        ", seed " + std::to_string(arm.seed));
-    std::ofstream armLog(r.outDir / "logs" / (arm.name + ".log"), std::ios::app);
+    std::ofstream armLog;
+    if (writer) armLog.open(r.outDir / "logs" / (arm.name + ".log"), std::ios::app);
     const auto t0 = Clock::now();
-    const bool resume = fs::exists(dir / "train_options.json");
+    const bool resume = agreed(writer && fs::exists(dir / "train_options.json"));
     StageJob training(job, arm.name + ": training", progress.armStart(ai), progress.armStart(ai) + progress.steps(),
                       progress.total());
     auto onStep = [&](const core::StepReport& s) {
       const std::string line = stepLine(arm.name + " ", s);
-      armLog << line << "\n" << std::flush;
+      if (writer) armLog << line << "\n" << std::flush;
       if (s.step == 1 || s.step % 10 == 0 || s.step == s.totalSteps) logLine(r.log, line);
       training.setLabel(line);
     };
@@ -173,10 +186,11 @@ AblationResult runAblation(const AblationRequest& r, const core::JobControl* job
                 {"final_loss", res.losses.empty() ? json(nullptr) : json(res.losses.back())},
                 {"accuracy", acc},
                 {"accuracy_norm", accNorm}};
-    core::writeFileAtomically(dir / "result.json", run.dump(2));
+    if (writer) core::writeFileAtomically(dir / "result.json", run.dump(2));
     logLine(r.log, arm.name + ": " + acc.dump());
     runs.push_back(run);
   }
+  if (!writer) return {};  // rank 0 writes the report
 
   // Report: C1..C4 as they are, C5 averaged over its seeds (its runs kept).
   json armsJson = json::array();

@@ -37,14 +37,17 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
                      std::to_string(adapters.loraParameterCount()) + " params), GARFA layers " +
                      core::formatLayerList(spec.garfa.layers) + " (" + std::to_string(adapters.garfaParameterCount()) +
                      " params); " + std::to_string(train.size()) + " training items; " + core::bosPolicy(*m.tokenizer));
-  fs::create_directories(r.outDir);
-  std::ofstream trainLog(r.outDir / "train.log", std::ios::app);
+  // Data parallel (options.parallel): rank 0 alone writes the folder; every rank trains and evaluates.
+  const bool writer = r.options.parallel.rank == 0;
+  if (writer) fs::create_directories(r.outDir);
+  std::ofstream trainLog;
+  if (writer) trainLog.open(r.outDir / "train.log", std::ios::app);
   // With evaluation files the run has two phases; training is weighted by its share of the work.
   const double evalShare = evals.empty() ? 0.0 : 0.1;
   StageJob training(job, "training", 0, 1 - evalShare, 1.0);
   auto onStep = [&](const core::StepReport& s) {
     const std::string line = stepLine("", s);
-    trainLog << line << "\n" << std::flush;
+    if (writer) trainLog << line << "\n" << std::flush;
     if (s.step == 1 || s.step % 10 == 0 || s.step == s.totalSteps) logLine(r.log, line);
     if (r.onStep) r.onStep(s);
     training.setLabel(line);
@@ -56,7 +59,7 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
   out.train = core::trainAdapters(*m.model, adapters, *m.tokenizer, train, r.options, r.outDir, r.resume, onStep, training.get());
   char done[128];
   std::snprintf(done, sizeof done, " (%.1f s, %.0f tok/s)", out.train.seconds, out.train.tokensPerSecond);
-  logLine(r.log, "wrote " + r.outDir.string() + done);
+  if (writer) logLine(r.log, "wrote " + r.outDir.string() + done);
   if (evals.empty()) return out;
   json ev = json::object();
   for (std::size_t i = 0; i < evals.size(); ++i) {
@@ -70,7 +73,7 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
     ev[c.task] = {{"base", c.base.accuracy}, {"adapted", c.adapted.accuracy}, {"file", c.file.string()}};
     out.evals.push_back(std::move(c));
   }
-  core::writeFileAtomically(r.outDir / "eval.json", ev.dump(2));
+  if (writer) core::writeFileAtomically(r.outDir / "eval.json", ev.dump(2));
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Adapter fine-tuning with the shared Trainer (see adapter_training.h).
 #include "core/train/adapter_training.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -93,6 +94,13 @@ std::vector<size_t> batchIndices(uint64_t seed, size_t n, int64_t step, int micr
   return idx;
 }
 
+namespace {
+// The tokens completionLoss averages over: every completion token that has a position before it.
+int64_t lossTokens(const TrainSequence& s) {
+  return int64_t(s.completion.size()) - (s.context.empty() && !s.completion.empty() ? 1 : 0);
+}
+}  // namespace
+
 std::pair<torch::Tensor, double> completionLoss(const LlamaModel& model, const Interventions& iv,
                                                 const std::vector<const TrainSequence*>& batch) {
   int64_t T = 0;
@@ -164,6 +172,12 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
   AdapterTrainOptions opt = optIn;
   if (opt.warmupSteps < 0) opt.warmupSteps = std::max<int64_t>(1, std::llround(0.05 * double(opt.steps)));
   if (opt.batchSize < 1) throw InvalidArgument("batch size must be >= 1");
+  const DataParallel& dp = opt.parallel;
+  const bool writer = dp.rank == 0;  // rank 0 alone writes the output folder
+  if (dp.distributed() && opt.batchSize < dp.size)
+    throw InvalidArgument("--batch " + std::to_string(opt.batchSize) + " cannot be split over " + std::to_string(dp.size) +
+                          " ranks: every rank needs at least one sequence of each micro-batch (use --batch >= " +
+                          std::to_string(dp.size) + ")");
   if (!adapters.hasLora() && !adapters.hasGarfa())
     throw InvalidArgument("nothing to train: both the LoRA and the GARFA layer lists are empty");
   const auto seqs = trainingSequences(tok, train, opt.completionSuffix);
@@ -180,9 +194,10 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
   to.seed = opt.seed;
   to.checkpointEvery = opt.checkpointEvery;
   to.keepCheckpoints = opt.keepCheckpoints;
+  to.parallel = dp;
 
   const json options = optionsJson(adapters, opt, train);
-  if (!outDir.empty()) {
+  if (!outDir.empty() && writer) {
     to.checkpointDir = outDir / "checkpoints";
     fs::create_directories(outDir);
     const fs::path optPath = outDir / "train_options.json";
@@ -208,9 +223,23 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
   auto lossFn = [&](int64_t step, int micro) -> std::pair<torch::Tensor, double> {
     const auto idx = batchIndices(opt.seed, seqs.size(), step, micro, opt.batchSize, opt.gradAccum);
     std::vector<const TrainSequence*> batch;
-    for (size_t i : idx) batch.push_back(&seqs[i]);
     const Interventions iv = adapters.interventions(/*training=*/true);
-    return completionLoss(model, iv, batch);
+    if (!dp.distributed()) {
+      for (size_t i : idx) batch.push_back(&seqs[i]);
+      return completionLoss(model, iv, batch);
+    }
+    // This rank's contiguous share of the micro-batch (core::dist::shardOf's split). Its mean loss is weighted by
+    // its share of the micro-batch's loss tokens, so the sum over ranks is the whole micro-batch's mean.
+    const size_t n = idx.size(), r = size_t(dp.rank), w = size_t(dp.size);
+    const size_t begin = r * (n / w) + std::min(r, n % w), end = begin + n / w + (r < n % w ? 1 : 0);
+    double all = 0, mine = 0;
+    for (size_t k = 0; k < n; ++k) {
+      const double c = double(lossTokens(seqs[idx[k]]));
+      all += c;
+      if (k >= begin && k < end) mine += c, batch.push_back(&seqs[idx[k]]);
+    }
+    auto [loss, tokens] = completionLoss(model, iv, batch);
+    return {loss * (mine / std::max(all, 1.0)), tokens};
   };
   const auto t0 = Clock::now();
   TrainResult tr = trainer.run(lossFn, onStep, job, resume);
@@ -237,9 +266,10 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
              {"resumed_from_step", res.resumedFromStep},
              {"seconds_this_run", res.seconds},
              {"tokens_per_second", res.tokensPerSecond},
+             {"world_size", dp.size},
              {"bos_policy", bosPolicy(tok)},
              {"losses", res.losses}};
-  if (!outDir.empty()) {
+  if (!outDir.empty() && writer) {
     adapters.save(outDir);
     writeFileAtomically(outDir / "training_log.json", res.log.dump(1));  // last: marks a finished run
   }

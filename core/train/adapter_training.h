@@ -36,6 +36,9 @@ struct AdapterTrainOptions {
   int64_t checkpointEvery = 50;   ///< 0: only at the end
   int keepCheckpoints = 2;
   std::string completionSuffix = "\n";  ///< appended to each gold completion (the eval stop string)
+  /// Data-parallel run (docs/distributed.md): every micro-batch of batchSize sequences is split over the ranks in
+  /// contiguous shares (batchSize >= ranks); not part of the recorded options, so any world size resumes any run.
+  DataParallel parallel;
 };
 
 /// One training sequence: context (BOS per the tokenizer, never doubled) and the completion tokens the loss covers.
@@ -72,7 +75,7 @@ struct AdapterTrainResult {
   nlohmann::json log;                ///< training_log.json
 };
 
-/// Trains `adapters` in place. With a non-empty `outDir`: writes train_options.json first (a resumed run must
+/// Trains `adapters` in place (data parallel when opt.parallel.size > 1: rank 0 alone writes). With a non-empty `outDir`: writes train_options.json first (a resumed run must
 /// match it), checkpoints to outDir/checkpoints/step-XXXXXXXX every `checkpointEvery` steps and at the end,
 /// then the adapter files and finally training_log.json (its presence marks a finished run). `resume`
 /// continues from the newest complete checkpoint and reproduces the uninterrupted loss sequence exactly.

@@ -165,16 +165,79 @@ int64_t Trainer::loadCheckpoint(const fs::path& dir, std::vector<double>& losses
   return manifest.at("step").get<int64_t>();
 }
 
+// Sums the gradients, the loss and the token count over ranks: one float32 all-reduce of every gradient (a
+// parameter without a gradient on a rank contributes zeros) and one float64 all-reduce of [loss, tokens, and per
+// parameter the number of ranks that produced a gradient]. A parameter no rank produced a gradient for stays
+// without one, as in one process (the step skips it).
+void Trainer::reduceOverRanks(double& lossSum, double& tokens) {
+  std::vector<torch::Tensor> flat;
+  std::vector<double> meta{lossSum, tokens};
+  for (auto& g : groups_)
+    for (auto& p : g.params) {
+      const bool has = p.value.grad().defined();
+      flat.push_back(has ? p.value.grad().reshape({-1}) : torch::zeros({p.value.numel()}, p.value.options()));
+      meta.push_back(has ? 1.0 : 0.0);
+    }
+  torch::Tensor grads = flat.empty() ? torch::zeros({0}, torch::kFloat32) : torch::cat(flat);
+  auto m = torch::tensor(meta, torch::kFloat64);
+  opt_.parallel.allReduceSum(grads);
+  opt_.parallel.allReduceSum(m);
+  const auto ma = m.accessor<double, 1>();
+  lossSum = ma[0];
+  tokens = ma[1];
+  int64_t offset = 0, k = 2;
+  for (auto& g : groups_)
+    for (auto& p : g.params) {
+      const int64_t n = p.value.numel();
+      if (ma[k++] > 0) p.value.mutable_grad() = grads.slice(0, offset, offset + n).reshape(p.value.sizes()).clone();
+      offset += n;
+    }
+}
+
+// Rank 0 has read the checkpoint (or found none: step 0); every rank gets its step, loss history, parameters and
+// optimizer moments, so a checkpoint of any world size resumes in any other.
+int64_t Trainer::shareResumedState(int64_t start, std::vector<double>& losses) {
+  const auto& dp = opt_.parallel;
+  auto head = torch::tensor({double(start), double(losses.size())}, torch::kFloat64);
+  dp.broadcast(head);
+  start = int64_t(head[0].item<double>());
+  const int64_t n = int64_t(head[1].item<double>());
+  if (start == 0) return 0;
+  auto hist = dp.rank == 0 ? torch::tensor(losses, torch::kFloat64) : torch::zeros({n}, torch::kFloat64);
+  dp.broadcast(hist);
+  losses.assign(hist.data_ptr<double>(), hist.data_ptr<double>() + n);
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor*> all;
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i)
+      all.insert(all.end(), {&groups_[g].params[i].value, &m_[g][i], &v_[g][i]});
+  std::vector<torch::Tensor> flat;
+  for (auto* t : all) flat.push_back(t->detach().reshape({-1}));
+  auto state = flat.empty() ? torch::zeros({0}, torch::kFloat32) : torch::cat(flat);
+  dp.broadcast(state);
+  int64_t offset = 0;
+  for (auto* t : all) {
+    t->copy_(state.slice(0, offset, offset + t->numel()).view(t->sizes()));
+    offset += t->numel();
+  }
+  return start;
+}
+
 TrainResult Trainer::run(const LossFn& lossFn, const std::function<void(const StepReport&)>& onStep, const JobControl* job,
                          bool resume) {
   using Clock = std::chrono::steady_clock;
   TrainResult result;
   int64_t start = 0;
-  sweepCheckpointDir(opt_.checkpointDir);
-  if (resume && !opt_.checkpointDir.empty()) {
+  const DataParallel& dp = opt_.parallel;
+  const bool writer = dp.rank == 0;  // the one rank that touches the checkpoint folder
+  if (dp.distributed() && (!dp.allReduceSum || !dp.broadcast))
+    throw InvalidArgument("data-parallel training needs the all-reduce and broadcast of the process group");
+  if (writer) sweepCheckpointDir(opt_.checkpointDir);
+  if (resume && writer && !opt_.checkpointDir.empty()) {
     const fs::path ck = newestCheckpoint(opt_.checkpointDir);
     if (!ck.empty()) start = result.resumedFromStep = loadCheckpoint(ck, result.losses);
   }
+  if (resume && dp.distributed()) start = result.resumedFromStep = shareResumedState(start, result.losses);
   const auto t0 = Clock::now();
   double tokensSeen = 0;
   for (int64_t step = start; step < opt_.steps; ++step) {
@@ -185,7 +248,9 @@ TrainResult Trainer::run(const LossFn& lossFn, const std::function<void(const St
     double lossSum = 0, tokens = 0;
     for (int micro = 0; micro < opt_.gradAccum; ++micro) {
       // Seed per micro-batch so dropout draws depend only on (seed, step, micro): resume is exact.
-      torch::manual_seed(opt_.seed * 1000003ULL + uint64_t(step) * 64ULL + uint64_t(micro));
+      // A data-parallel rank > 0 draws its own stream for its rows (rank 0 draws the single-process one).
+      torch::manual_seed(opt_.seed * 1000003ULL + uint64_t(step) * 64ULL + uint64_t(micro) +
+                         uint64_t(dp.rank) * 0x9e3779b97f4a7c15ULL);
       auto [loss, n] = lossFn(step, micro);
       if (!torch::isfinite(loss).item<bool>())
         throw Error("training diverged: loss is " + std::to_string(loss.item<double>()) + " at step " + std::to_string(step + 1) +
@@ -195,6 +260,7 @@ TrainResult Trainer::run(const LossFn& lossFn, const std::function<void(const St
       tokens += n;
     }
     torch::NoGradGuard ng;
+    if (dp.distributed()) reduceOverRanks(lossSum, tokens);
     double sq = 0;
     for (auto& g : groups_)
       for (auto& p : g.params)
@@ -233,7 +299,7 @@ TrainResult Trainer::run(const LossFn& lossFn, const std::function<void(const St
     r.etaSeconds = elapsed / double(step + 1 - start) * double(opt_.steps - step - 1);
     if (onStep) onStep(r);
     reportProgress(job, {"train", double(step + 1), double(opt_.steps)});
-    if ((opt_.checkpointEvery > 0 && (step + 1) % opt_.checkpointEvery == 0) || step + 1 == opt_.steps)
+    if (writer && ((opt_.checkpointEvery > 0 && (step + 1) % opt_.checkpointEvery == 0) || step + 1 == opt_.steps))
       saveCheckpoint(step + 1, result.losses);
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();

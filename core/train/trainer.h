@@ -33,6 +33,17 @@ struct ParamGroup {
   std::function<void(torch::Tensor&)> project;
 };
 
+/// Data-parallel training over processes (docs/distributed.md): each rank runs the same Trainer on its share of every
+/// micro-batch, and the hooks (from core::dist::World, or anything with the same meaning) combine them. size 1: one
+/// process, no hook is called and the loop is the single-process one.
+struct DataParallel {
+  int rank = 0;  ///< this process, 0 .. size-1; rank 0 alone writes checkpoints and reads them on resume
+  int size = 1;
+  std::function<void(torch::Tensor&)> allReduceSum;  ///< element-wise sum over ranks, in place (float/double)
+  std::function<void(torch::Tensor&)> broadcast;     ///< replaces the tensor by rank 0's, in place
+  bool distributed() const { return size > 1; }
+};
+
 struct TrainerOptions {
   int64_t steps = 100;            ///< optimizer steps
   int64_t warmupSteps = 10;       ///< linear warmup from 0 to the peak lr
@@ -44,6 +55,11 @@ struct TrainerOptions {
   int64_t checkpointEvery = 0;    ///< 0: only at the end
   std::filesystem::path checkpointDir;  ///< empty: no checkpoints
   int keepCheckpoints = 2;        ///< newest N complete checkpoints are kept
+  /// Data parallel: the loss function returns this rank's share of each micro-batch loss, scaled so that the sum
+  /// over ranks is the whole micro-batch's loss (and its own token count); the gradients, losses and token counts are
+  /// summed over ranks before clipping and the step, so every rank takes the single-process step. Checkpoints are
+  /// written by rank 0 only; on resume rank 0 reads the newest one and broadcasts it (any world size can resume it).
+  DataParallel parallel;
 };
 
 /// What one optimizer step reports.
@@ -87,6 +103,8 @@ class Trainer {
  private:
   void saveCheckpoint(int64_t step, const std::vector<double>& losses) const;
   int64_t loadCheckpoint(const std::filesystem::path& dir, std::vector<double>& losses);
+  void reduceOverRanks(double& lossSum, double& tokens);
+  int64_t shareResumedState(int64_t start, std::vector<double>& losses);
   std::vector<ParamGroup> groups_;
   TrainerOptions opt_;
   std::vector<std::vector<torch::Tensor>> m_, v_;  // AdamW moments per group, per param

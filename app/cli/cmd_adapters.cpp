@@ -7,6 +7,7 @@
 #include "app/cli/device_option.h"
 #include "app/cli/progress.h"
 #include "core/base/error.h"
+#include "core/dist/world.h"
 #include "core/train/adapters.h"
 #include "experiments/ablation.h"
 #include "experiments/bench.h"
@@ -40,6 +41,13 @@ void readTrainOptions(Args& args, core::AdapterSpec& spec, core::AdapterTrainOpt
   device = deviceOption(args);     // so does an unavailable device
 }
 
+// Data parallel when started by `layerscope-cli launch` or torchrun (docs/distributed.md): the trainer's hooks on
+// the joined process group.
+core::DataParallel dataParallel(core::dist::World& world) {
+  return {world.rank(), world.size(), [&world](torch::Tensor& t) { world.allReduceSum(t); },
+          [&world](torch::Tensor& t) { world.broadcast(t); }};
+}
+
 std::vector<fs::path> pathList(const std::string& text) {
   std::vector<fs::path> out;
   for (const auto& s : splitCommaList(text)) out.emplace_back(s);
@@ -57,9 +65,16 @@ int runTrain(Args& args) {
   r.resume = args.flag("--resume");
   readTrainOptions(args, r.spec, r.options, r.dtype, r.device);
   args.finish();
-  CliJob job;
-  r.log = [&](const std::string& line) { job.line(line); };
-  const auto res = experiments::runTraining(r, job.control());
+  core::dist::World world = core::dist::World::fromEnvironment();
+  r.options.parallel = dataParallel(world);
+  experiments::TrainRunResult res;
+  {
+    CliJob job;
+    if (world.isRoot()) r.log = [&](const std::string& line) { job.line(line); };
+    res = experiments::runTraining(r, job.control());
+  }
+  world.finish();
+  if (!world.isRoot()) return 0;
   for (const auto& c : res.evals) {
     char line[256];
     std::snprintf(line, sizeof line, "%s: base %.4g, adapted %.4g (%+.1f pts)", c.task.c_str(), c.base.accuracy,
@@ -93,11 +108,18 @@ int runAblate(Args& args) {
   r.controlSeeds = int(args.intOr("--control-seeds", 3));
   readTrainOptions(args, r.spec, r.options, r.dtype, r.device);
   args.finish();
-  CliJob job;
-  r.log = [&](const std::string& line) { job.line(line); };
-  const auto res = experiments::runAblation(r, job.control());
+  core::dist::World world = core::dist::World::fromEnvironment();
+  r.options.parallel = dataParallel(world);
+  experiments::AblationResult res;
+  {
+    CliJob job;
+    if (world.isRoot()) r.log = [&](const std::string& line) { job.line(line); };
+    res = experiments::runAblation(r, job.control());
+  }
+  world.finish();
+  if (!world.isRoot()) return 0;
   std::cout << res.csv;
-  job.line("wrote " + (r.outDir / "report.json").string() + " and report.csv");
+  std::cerr << "wrote " << (r.outDir / "report.json").string() << " and report.csv\n";
   return 0;
 }
 

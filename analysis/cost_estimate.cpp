@@ -27,7 +27,6 @@ namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 constexpr double kWidenSlice = double(1 << 24);  // elements of a widened weight slice (core/model/model.cpp)
-constexpr double kSavedOverhead = 1.3;            // gradient: resident bytes per byte of saved tensors (measured)
 constexpr double kPlanFraction = 0.9;             // the plan fills at most this share of the budget
 
 // A "kB" field of a /proc file in bytes, or 0.
@@ -71,7 +70,7 @@ double forwardActivationBytes(const core::ModelConfig& c, const MemoryShape& s) 
   return bias + std::max(attn, mlp) + logits;
 }
 
-double gradientActivationBytes(const core::ModelConfig& c, const MemoryShape& s) {
+double savedBytesPerLayer(const core::ModelConfig& c, const MemoryShape& s) {
   const double B = s.batch, T = s.tokens, e = s.elementBytes, D = c.hiddenSize, F = c.intermediateSize;
   const double qDim = double(c.numHeads) * c.headDim, kvDim = double(c.numKvHeads) * c.headDim;
   const double acc = e == 8 ? 8 : 4;
@@ -79,17 +78,26 @@ double gradientActivationBytes(const core::ModelConfig& c, const MemoryShape& s)
   // Saved per layer: two RMSNorms (float32 input and normalised value), RoPE of q and k (value and rotated value,
   // and the per-row cos/sin), the float32 operands of the score and value products, the float32 probabilities (the
   // query blocks cover about half of T x T, kept twice: softmax output and widened copy), silu(gate), gate, up.
-  // kSavedOverhead: what the process holds beyond these tensors while they live (allocator fragmentation, autograd's
+  // kSavedTensorOverhead: what the process holds beyond these tensors while they live (allocator fragmentation, autograd's
   // graph nodes); calibrated against measured peaks (docs/scale.md).
   const double probs = B * c.numHeads * T * T * acc * (e == 2 ? 2 : 1);
-  const double perLayer = kSavedOverhead *
-      (BT * (4 * D * acc + 2 * (qDim + kvDim) * e + 2 * kvDim * e + (qDim + 2 * kvDim) * acc + 3 * F * e) + probs);
-  const double logits = B * s.logitPositions * double(c.vocabSize) * acc * 3;  // logits, log-softmax, gradient
-  return perLayer * c.numLayers + forwardActivationBytes(c, {s.batch, s.tokens, 0, s.elementBytes}) + logits;
+  return kSavedTensorOverhead *
+         (BT * (4 * D * acc + 2 * (qDim + kvDim) * e + 2 * kvDim * e + (qDim + 2 * kvDim) * acc + 3 * F * e) + probs);
+}
+
+double gradientActivationBytes(const core::ModelConfig& c, const MemoryShape& s) {
+  const double logits = double(s.batch) * s.logitPositions * double(c.vocabSize) * (s.elementBytes == 8 ? 8 : 4) * 3;  // logits, log-softmax, gradient
+  return savedBytesPerLayer(c, s) * c.numLayers + forwardActivationBytes(c, {s.batch, s.tokens, 0, s.elementBytes}) + logits;
 }
 
 double weightResidentBytes(const core::ModelConfig& c, int storedElementBytes, int computeElementBytes, bool aliasMapping) {
   return double(c.parameterCount()) * (aliasMapping ? storedElementBytes : computeElementBytes);
+}
+
+int storedElementBytes(const std::string& stored) {
+  if (stored == "BF16" || stored == "F16") return 2;
+  if (stored == "F64") return 8;
+  return 4;  // F32 or mixed (counted at the widest common one)
 }
 
 int largestBatchWithin(double budgetBytes, double fixedBytes, int maxBatch, const std::function<double(int)>& perBatch) {
@@ -102,12 +110,6 @@ int largestBatchWithin(double budgetBytes, double fixedBytes, int maxBatch, cons
 namespace {
 
 int elementBytes(torch::ScalarType t) { return int(c10::elementSize(t)); }
-
-int storedElementBytes(const std::string& stored) {
-  if (stored == "BF16" || stored == "F16") return 2;
-  if (stored == "F64") return 8;
-  return 4;  // F32 or mixed (counted at the widest common one)
-}
 
 // The rows a stage sends through the model: their lengths and the logit positions per row.
 struct Rows {
@@ -126,19 +128,17 @@ std::pair<double, double> paddedTokens(const std::vector<int>& lengths, int batc
   return {tokens, passes};
 }
 
-struct Probe {
-  double forwardPerToken = 0, backwardPerToken = 0;  ///< one layer, per row-token
-  double forwardPerPass = 0, backwardPerPass = 0;    ///< per pass, outside the layers (embedding, norms, set-up)
-  double flopRate = 0;                               ///< the layer's multiply-adds per second
-};
-
 // Times decoder layers of the model's shape on random weights, `batch` rows of `tokens` tokens: the forward alone,
 // and forward + backward to per-row RoPE multipliers as the gradient RoPE influence runs it, each for a 1-layer
 // and a 2-layer model, so that the per-layer cost and the per-pass cost (embedding, final norm, set-up: what
 // dominates a small model) separate. The weights are drawn here (a layer of an 8B model is 0.4 GB in bfloat16);
 // the model's own weights are not read.
-Probe measureLayers(const core::ModelConfig& full, torch::ScalarType dtype, c10::Device device, int batch, int tokens,
-                    const core::JobControl* job) {
+}  // namespace
+
+LayerRates measureLayerRates(const core::ModelConfig& full, const std::string& dtypeName, const std::string& deviceName,
+                             int batch, int tokens, const core::JobControl* job) {
+  const auto dtype = core::parseComputeDtype(dtypeName);
+  const auto device = core::parseDevice(deviceName);
   core::ModelConfig c = full;
   c.numLayers = 2;
   c.vocabSize = std::min(full.vocabSize, 512);
@@ -192,7 +192,7 @@ Probe measureLayers(const core::ModelConfig& full, torch::ScalarType dtype, c10:
   };
   const double n = double(batch) * tokens;
   const double f1 = forward(*one), f2 = forward(*two), b1 = backward(*one), b2 = backward(*two);
-  Probe p;
+  LayerRates p;
   p.forwardPerToken = std::max(f2 - f1, 0.5 * f2 / 2) / n;  // timing noise never makes a layer nearly free
   p.backwardPerToken = std::max(b2 - b1, 0.5 * b2 / 2) / n;
   p.forwardPerPass = std::max(0.0, f1 - p.forwardPerToken * n);
@@ -205,8 +205,6 @@ Probe measureLayers(const core::ModelConfig& full, torch::ScalarType dtype, c10:
   p.flopRate = flopsPerToken / std::max(1e-12, p.forwardPerToken);
   return p;
 }
-
-}  // namespace
 
 CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const core::JobControl* job) {
   validateRequest(req);
@@ -351,7 +349,7 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
   const double layerFlopsPerToken = 2.0 * (double(c.parameterCount()) - 2.0 * c.vocabSize * c.hiddenSize) / L;
   est.probeBatch = std::max(1, std::min(fb, int(50e9 / std::max(1.0, layerFlopsPerToken * est.probeTokens))));
   if (measure) {
-    const auto probe = measureLayers(c, dtype, device, est.probeBatch, est.probeTokens, job);
+    const auto probe = measureLayerRates(c, req.dtype, req.device, est.probeBatch, est.probeTokens, job);
     est.layerForwardSecondsPerToken = probe.forwardPerToken;
     est.layerBackwardSecondsPerToken = probe.backwardPerToken;
     est.forwardSecondsPerPass = probe.forwardPerPass;

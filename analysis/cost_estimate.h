@@ -23,6 +23,10 @@ struct ModelConfig;
 
 namespace layerscope::analysis {
 
+/// Resident bytes per byte of tensors that autograd keeps for a backward (allocator fragmentation, graph nodes),
+/// calibrated against measured peaks (docs/scale.md).
+inline constexpr double kSavedTensorOverhead = 1.3;
+
 /// Shapes the memory arithmetic needs, independent of a loaded model.
 struct MemoryShape {
   int batch = 1;            ///< rows per forward pass
@@ -37,9 +41,15 @@ double forwardActivationBytes(const core::ModelConfig& c, const MemoryShape& s);
 /// Bytes held by autograd for one forward + backward of `s` with frozen weights (the gradient RoPE influence):
 /// every layer's saved tensors, full T x T float32 probabilities, logits and their gradient.
 double gradientActivationBytes(const core::ModelConfig& c, const MemoryShape& s);
+/// Bytes autograd keeps for one decoder layer of `s` that a backward will pass through (frozen weights), with
+/// the measured overhead factor; gradientActivationBytes counts it for every layer.
+double savedBytesPerLayer(const core::ModelConfig& c, const MemoryShape& s);
 /// Resident bytes of the weights: the stored bytes when they alias the file mapping (host, stored in the compute
 /// dtype), else a converted copy in the compute dtype.
 double weightResidentBytes(const core::ModelConfig& c, int storedElementBytes, int computeElementBytes, bool aliasMapping);
+
+/// Bytes per element of a safetensors dtype name as Checkpoint::storedDtype() gives it ("mixed" counts as 4).
+int storedElementBytes(const std::string& stored);
 
 /// The largest batch in 1..maxBatch whose `fixedBytes + perBatch(b)` fits `budgetBytes`; 0 when not even 1 fits.
 int largestBatchWithin(double budgetBytes, double fixedBytes, int maxBatch, const std::function<double(int)>& perBatch);
@@ -50,6 +60,19 @@ double defaultMemoryBudgetBytes();
 /// The process's current and peak resident bytes (/proc/self/status VmRSS, VmHWM); 0 when unreadable.
 double residentBytes();
 double peakResidentBytes();
+
+/// Speeds measured on decoder layers of a model's shape (random weights, the compute dtype and device).
+struct LayerRates {
+  double forwardPerToken = 0, backwardPerToken = 0;  ///< one layer, seconds per row-token (backward: forward + backward)
+  double forwardPerPass = 0, backwardPerPass = 0;    ///< seconds per pass outside the layers (embedding, norms, set-up)
+  double flopRate = 0;                               ///< the layer's floating-point operations per second
+};
+/// Times 1- and 2-layer models of `config`'s shape on `batch` rows of `tokens` tokens, forward alone and forward +
+/// backward to per-row RoPE multipliers; the difference is one layer's cost, the rest the per-pass cost. About
+/// 2-6 s on an 8B shape on this machine's 2 cores.
+/// `dtype` and `device` as the CLI spells them ("bfloat16", "cpu", "cuda:0").
+LayerRates measureLayerRates(const core::ModelConfig& config, const std::string& dtype, const std::string& device,
+                             int batch, int tokens, const core::JobControl* job = nullptr);
 
 /// Cost of one stage of the pipeline.
 struct StageCost {

@@ -53,10 +53,11 @@ run() {
   rows+=("$name|$wall|$peak|$est_t|$est_m")
 }
 
-# estimate ARGS...: "time|peak" from `analyze --dry-run`-style output of the same command.
+# estimate ARGS...: "time|peak" from the `--dry-run` output of the same command (train plans no budget).
 estimate() {
-  local out
-  out=$("$cli" "$@" --dry-run "${budget[@]}" 2>/dev/null) || { echo "-|-"; return; }
+  local out extra=("${budget[@]}")
+  [ "$1" = train ] && extra=()
+  out=$("$cli" "$@" --dry-run "${extra[@]}" 2>/dev/null) || { echo "-|-"; return; }
   local t m
   t=$(sed -n 's/^  time \([^(]*\) (load.*/\1/p' <<<"$out" | sed 's/ *$//')
   m=$(sed -n 's/^  peak resident memory \([0-9.]* GiB\).*/\1/p' <<<"$out")
@@ -93,8 +94,10 @@ IFS='|' read -r t m <<<"$(estimate drop --model "$model" --task "$task" --plan o
 run "drop (one-shot, 4)" "$t" "$m" -- "$cli" drop --model "$model" --task "$task" --plan one-shot --n 4 \
   "${budget[@]}" --out "$work/drop" --overwrite
 rm -rf "$work/adapter"
-run "train ($steps steps)" - - -- "$cli" train --model "$model" --train "$task" --lora-layers "$((L * 23 / 32))-$((L - 1))" \
-  --garfa-layers "0-$((L * 9 / 32))" --steps "$steps" --batch 2 --dtype "$dtype" --out "$work/adapter"
+train_args=(--model "$model" --train "$task" --lora-layers "$((L * 23 / 32))-$((L - 1))" --garfa-layers "0-$((L * 9 / 32))"
+            --steps "$steps" --batch 2 --dtype "$dtype")
+IFS='|' read -r t m <<<"$(estimate train "${train_args[@]}")"
+run "train ($steps steps)" "$t" "$m" -- "$cli" train "${train_args[@]}" --out "$work/adapter"
 run "eval (adapter)" - - -- "$cli" eval --model "$model" --task "$task" --adapter "$work/adapter" --dtype "$dtype"
 
 printf '\n| step | wall | peak RSS | estimated time | estimated peak |\n|---|---|---|---|---|\n'

@@ -11,6 +11,7 @@
 #include "core/train/adapters.h"
 #include "experiments/ablation.h"
 #include "experiments/bench.h"
+#include "experiments/train_cost.h"
 #include "experiments/training_run.h"
 
 namespace layerscope::app {
@@ -58,13 +59,23 @@ int runTrain(Args& args) {
   experiments::TrainRunRequest r;
   r.modelDir = args.required("--model");
   r.train = args.required("--train");
-  r.outDir = args.required("--out");
+  const bool dryRun = args.flag("--dry-run");  // print the cost estimate instead of training
+  r.outDir = dryRun ? fs::path(args.valueOr("--out", "")) : fs::path(args.required("--out"));
   r.evalFiles = pathList(args.valueOr("--eval", ""));
   r.loraLayers = args.valueOr("--lora-layers", "none");
   r.garfaLayers = args.valueOr("--garfa-layers", "none");
   r.resume = args.flag("--resume");
   readTrainOptions(args, r.spec, r.options, r.dtype, r.device);
   args.finish();
+  if (dryRun) {
+    experiments::TrainCostEstimate est;
+    {
+      CliJob job;
+      est = experiments::estimateTraining(r, /*measure=*/true, job.control());
+    }
+    std::cout << est.table();
+    return 0;
+  }
   core::dist::World world = core::dist::World::fromEnvironment();
   r.options.parallel = dataParallel(world);
   experiments::TrainRunResult res;
@@ -144,7 +155,8 @@ const CommandRegistrar kTrain(
      "--model DIR --train FILE|demo:[FAMILY:]N [--eval FILE,...] [--lora-layers 23-31|all|none] [--garfa-layers 0-9|all|none] "
      "[--lora-rank 16] [--lora-alpha 32] [--lora-dropout 0.05] [--targets q,k,v,o,gate,up,down] [--steps 200] "
      "[--warmup N] [--lr 2e-4] [--weight-decay 0] [--garfa-lr 1e-3] [--clamp-alpha] [--batch 8] [--grad-accum 1] "
-     "[--clip 1] [--seed 0] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--checkpoint-every 50] --out DIR [--resume]",
+     "[--clip 1] [--seed 0] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--checkpoint-every 50] --out DIR [--resume] "
+     "[--dry-run]",
      "fine-tune LS-LoRA and/or GARFA adapters on a task file (base frozen); PEFT files in --out", runTrain});
 const CommandRegistrar kMerge({"merge", "--model DIR --adapter DIR --out DIR [--overwrite] [--device D]",
                                "write a full HF checkpoint with LoRA folded in (GARFA copied beside it as a sidecar)",

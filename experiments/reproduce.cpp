@@ -5,10 +5,15 @@
 
 #include <algorithm>
 #include <fstream>
+#include <thread>
+
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "analysis/pipeline.h"
 #include "core/base/atomic_file.h"
 #include "core/base/error.h"
+#include "core/base/stopwatch.h"
 #include "core/data/benchmark_dir.h"
 #include "experiments/ablation.h"
 #include "experiments/common.h"
@@ -37,10 +42,39 @@ json readJson(const fs::path& p) {
   }
 }
 
+/// Where the protocol ran, for the report's provenance: host, kernel, CPU model, cores, memory.
+json machineJson() {
+  json m = json::object();
+  if (utsname u{}; ::uname(&u) == 0) {
+    m["host"] = u.nodename;
+    m["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
+  }
+  std::ifstream cpu("/proc/cpuinfo");
+  for (std::string line; std::getline(cpu, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      m["cpu"] = line.substr(line.find(':') + 2);
+      break;
+    }
+  m["cores"] = std::max(1u, std::thread::hardware_concurrency());
+  std::ifstream mem("/proc/meminfo");
+  for (std::string key; mem >> key;) {
+    long long kib = 0;
+    mem >> kib;
+    if (key == "MemTotal:") {
+      m["memory_bytes"] = kib * 1024;
+      break;
+    }
+    mem.ignore(1 << 10, '\n');
+  }
+  return m;
+}
+
 }  // namespace
 
 json runReproduce(const ReproduceRequest& r, const core::JobControl* job) {
   if (r.train.empty()) throw InvalidArgument("reproduce: name the ablation's training split (--train FILE.jsonl or demo:N)");
+  const auto t0 = core::Clock::now();
+  json timings = json::object();  // seconds of the steps this call ran (a resumed step is absent)
   const auto bench = core::scanBenchmarkDirectory(r.benchmarksDir);
   fs::create_directories(r.outDir);
   json missing = bench.missing();
@@ -68,7 +102,9 @@ json runReproduce(const ReproduceRequest& r, const core::JobControl* job) {
     a.profiles = {};
     a.bootstrap = r.bootstrap;
     StageJob stage(job, "analysis", 0, 0.3, 1);
+    const auto t = core::Clock::now();
     analysis::runAnalysis(a, stage.get());
+    timings["analysis"] = core::secondsSince(t);
   }
   const json stats = readJson(analysisDir / "stats.json");
   logLine(r.log, "analysis: r_s " + stats["stats.spearman.r"].dump() + ", S_sens " + stats["top_k"]["S_sens"].dump() + ", S_rope " +
@@ -91,7 +127,9 @@ json runReproduce(const ReproduceRequest& r, const core::JobControl* job) {
   AblationResult ablation;
   {
     StageJob stage(job, "ablation", 0.3, 0.85, 1);
+    const auto t = core::Clock::now();
     ablation = runAblation(ab, stage.get());
+    timings["ablation"] = core::secondsSince(t);
   }
 
   // 4. HumanEval(+) of the base model and of every arm.
@@ -117,7 +155,9 @@ json runReproduce(const ReproduceRequest& r, const core::JobControl* job) {
         c.overwrite = true;
         StageJob stage(job, "humaneval " + runs[i].first, 0.85 + 0.15 * double(i) / double(runs.size()),
                        0.85 + 0.15 * double(i + 1) / double(runs.size()), 1);
+        const auto t = core::Clock::now();
         runCodeEvaluation(c, stage.get());
+        timings["humaneval " + runs[i].first] = core::secondsSince(t);
       }
       const json res = readJson(out / "result.json");
       code[runs[i].first] = {{"pass_at_1", res["pass_at_1"]}, {"passed", res["passed"]}, {"problems", res["problems"]}};
@@ -140,7 +180,11 @@ json runReproduce(const ReproduceRequest& r, const core::JobControl* job) {
                                       {"spearman_p_perm", stats["stats.spearman.p_perm"]}, {"top_k", stats["top_k"]},
                                       {"jaccard", stats["jaccard"]}, {"n_layers", stats["n_layers"]}}},
                   {"ablation_report", (ab.outDir / "report.json").string()},
-                  {"humaneval", code}};
+                  {"humaneval", code},
+                  {"machine", machineJson()},
+                  {"created_utc", core::utcNow()}};
+  timings["total"] = core::secondsSince(t0);
+  summary["timings_seconds"] = timings;
   core::writeFileAtomically(r.outDir / "summary.json", summary.dump(2) + "\n");
   return summary;
 }

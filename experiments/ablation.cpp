@@ -14,6 +14,7 @@
 #include "core/base/stopwatch.h"
 #include "core/base/splitmix64.h"
 #include "core/data/task_suite.h"
+#include "experiments/evaluation.h"
 #include "experiments/training_run.h"
 
 namespace layerscope::experiments {
@@ -101,7 +102,8 @@ AblationResult runAblation(const AblationRequest& r, const core::JobControl* job
   const auto arms = ablationArms(sSens, sRope, L, r.options.seed, r.controlSeeds);
   const AblationProgress progress(job, arms.size(), r.options.steps);
   // Data parallel (options.parallel, docs/distributed.md): every rank trains each arm on its share of the batches
-  // and evaluates; rank 0 alone reads and writes the output folder and decides what is done or resumed.
+  // and evaluates its share of the items; rank 0 alone reads and writes the output folder and decides what is done
+  // or resumed.
   const core::DataParallel& dp = r.options.parallel;
   const bool writer = dp.rank == 0;
   auto agreed = [&](bool rootSays) {
@@ -117,7 +119,7 @@ AblationResult runAblation(const AblationRequest& r, const core::JobControl* job
     for (std::size_t i = 0; i < evals.size(); ++i) {
       const double from = units + double(i) / double(evals.size());
       const StageJob stage(job, label + " " + taskNames[i], from, from + 1.0 / double(evals.size()), progress.total());
-      auto res = core::evaluateWithAdapter(*m.model, a, *m.tokenizer, evals[i].prepared, evals[i].scoring, stage.get());
+      auto res = evaluateDataParallel(*m.model, a, *m.tokenizer, evals[i].prepared, evals[i].scoring, dp, stage.get());
       acc[taskNames[i]] = res.accuracy;
       accNorm[taskNames[i]] = res.accuracyNorm;
     }

@@ -8,6 +8,8 @@
 
 #include "core/base/job_control.h"
 #include "core/data/benchmarks.h"
+#include "core/train/adapters.h"
+#include "core/train/trainer.h"
 #include "experiments/common.h"
 
 namespace layerscope::experiments {
@@ -23,6 +25,7 @@ struct EvalRequest {
   std::string dtype = "float32";
   std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   std::filesystem::path itemsOut;          ///< per-item JSONL written atomically; empty: none
+  core::DataParallel parallel;             ///< several processes: each scores its share, rank 0 writes itemsOut
 };
 
 struct EvalRunResult {
@@ -31,6 +34,14 @@ struct EvalRunResult {
   bool withAdapter = false;
   core::EvalResult result;
 };
+
+/// evaluateWithAdapter over processes (docs/distributed.md): each rank scores its contiguous share of the items and
+/// every rank gets the per-item results of all, in item order, with the accuracies of the whole task (the
+/// single-process result; forwardPasses summed, seconds the slowest rank's). One process: evaluateWithAdapter.
+core::EvalResult evaluateDataParallel(const core::LlamaModel& model, const core::AdapterSet* adapter,
+                                      const core::Tokenizer& tok, const core::PreparedTask& task,
+                                      const core::ScoringOptions& so, const core::DataParallel& parallel,
+                                      const core::JobControl* job = nullptr);
 
 /// Loads the model (with the adapter folded in when given), the task in its layout, and evaluates it.
 EvalRunResult runEvaluation(const EvalRequest& request, const core::JobControl* job = nullptr);

@@ -5,6 +5,7 @@
 
 #include "core/base/atomic_file.h"
 #include "core/base/error.h"
+#include "experiments/evaluation.h"
 
 namespace layerscope::experiments {
 namespace fs = std::filesystem;
@@ -37,7 +38,7 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
                      std::to_string(adapters.loraParameterCount()) + " params), GARFA layers " +
                      core::formatLayerList(spec.garfa.layers) + " (" + std::to_string(adapters.garfaParameterCount()) +
                      " params); " + std::to_string(train.size()) + " training items; " + core::bosPolicy(*m.tokenizer));
-  // Data parallel (options.parallel): rank 0 alone writes the folder; every rank trains and evaluates.
+  // Data parallel (options.parallel): rank 0 alone writes the folder; every rank trains and evaluates its share.
   const bool writer = r.options.parallel.rank == 0;
   if (writer) fs::create_directories(r.outDir);
   std::ofstream trainLog;
@@ -68,8 +69,9 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
     TaskComparison c;
     c.task = evals[i].task.name;
     c.file = evals[i].file;
-    c.base = core::evaluateWithAdapter(*m.model, nullptr, *m.tokenizer, evals[i].prepared, evals[i].scoring, stage.get());
-    c.adapted = core::evaluateWithAdapter(*m.model, &adapters, *m.tokenizer, evals[i].prepared, evals[i].scoring, stage.get());
+    const auto& dp = r.options.parallel;  // data parallel: each rank scores its share of the items
+    c.base = evaluateDataParallel(*m.model, nullptr, *m.tokenizer, evals[i].prepared, evals[i].scoring, dp, stage.get());
+    c.adapted = evaluateDataParallel(*m.model, &adapters, *m.tokenizer, evals[i].prepared, evals[i].scoring, dp, stage.get());
     ev[c.task] = {{"base", c.base.accuracy}, {"adapted", c.adapted.accuracy}, {"file", c.file.string()}};
     out.evals.push_back(std::move(c));
   }

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/cli/command.h"
+#include "app/cli/data_parallel.h"
 #include "app/cli/device_option.h"
 #include "app/cli/progress.h"
 #include "core/base/error.h"
@@ -40,13 +41,6 @@ void readTrainOptions(Args& args, core::AdapterSpec& spec, core::AdapterTrainOpt
   dtype = args.valueOr("--dtype", "float32");
   core::parseComputeDtype(dtype);  // a bad value fails before anything loads
   device = deviceOption(args);     // so does an unavailable device
-}
-
-// Data parallel when started by `layerscope-cli launch` or torchrun (docs/distributed.md): the trainer's hooks on
-// the joined process group.
-core::DataParallel dataParallel(core::dist::World& world) {
-  return {world.rank(), world.size(), [&world](torch::Tensor& t) { world.allReduceSum(t); },
-          [&world](torch::Tensor& t) { world.broadcast(t); }};
 }
 
 std::vector<fs::path> pathList(const std::string& text) {

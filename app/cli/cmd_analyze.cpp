@@ -14,6 +14,7 @@
 #include "analysis/pipeline.h"
 #include "app/bundled_data.h"
 #include "app/cli/command.h"
+#include "app/cli/data_parallel.h"
 #include "app/cli/device_option.h"
 #include "app/cli/progress.h"
 #include "core/base/error.h"
@@ -123,12 +124,17 @@ int runEval(Args& args) {
   r.benchmark.numFewshot = int(args.intOr("--num-fewshot", r.benchmark.fewshotFile.empty() ? 0 : 5));
   r.device = deviceOption(args);
   args.finish();
+  // Data parallel under launch/torchrun: each rank scores its share of the items; rank 0 writes and prints.
+  core::dist::World world = core::dist::World::fromEnvironment();
+  r.parallel = dataParallel(world);
   experiments::EvalRunResult out;
   {
     CliJob job;
     out = experiments::runEvaluation(r, job.control());
-    job.line(out.bosPolicy + (out.withAdapter ? "; adapter " + r.adapterDir.string() : std::string()));
+    if (world.isRoot()) job.line(out.bosPolicy + (out.withAdapter ? "; adapter " + r.adapterDir.string() : std::string()));
   }
+  world.finish();
+  if (!world.isRoot()) return 0;
   const auto& res = out.result;
   std::cout << std::fixed << std::setprecision(4) << out.taskName << ": " << res.items.size() << " items, ";
   if (res.kind == core::TaskKind::MultipleChoice)

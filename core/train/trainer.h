@@ -33,14 +33,15 @@ struct ParamGroup {
   std::function<void(torch::Tensor&)> project;
 };
 
-/// Data-parallel training over processes (docs/distributed.md): each rank runs the same Trainer on its share of every
-/// micro-batch, and the hooks (from core::dist::World, or anything with the same meaning) combine them. size 1: one
-/// process, no hook is called and the loop is the single-process one.
+/// Data-parallel training (and evaluation, experiments/evaluation.h) over processes (docs/distributed.md): each rank
+/// runs the same Trainer on its share of every micro-batch, and the hooks (from core::dist::World, or anything with
+/// the same meaning) combine them. size 1: one process, no hook is called and the loop is the single-process one.
 struct DataParallel {
   int rank = 0;  ///< this process, 0 .. size-1; rank 0 alone writes checkpoints and reads them on resume
   int size = 1;
   std::function<void(torch::Tensor&)> allReduceSum;  ///< element-wise sum over ranks, in place (float/double)
   std::function<void(torch::Tensor&)> broadcast;     ///< replaces the tensor by rank 0's, in place
+  std::function<std::vector<std::string>(const std::string&)> allGather;  ///< every rank's text, in rank order
   bool distributed() const { return size > 1; }
 };
 

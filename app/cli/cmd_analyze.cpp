@@ -13,6 +13,7 @@
 #include "analysis/layer_analyses.h"
 #include "analysis/pipeline.h"
 #include "app/bundled_data.h"
+#include "app/cli/bench_dist.h"
 #include "app/cli/command.h"
 #include "app/cli/data_parallel.h"
 #include "app/cli/device_option.h"
@@ -89,6 +90,7 @@ int runRequest(const analysis::AnalyzeRequest& r, bool dryRun) {
     res = analysis::runAnalysis(r, job.control(), world.distributed() ? &shard : nullptr);
   }
   world.finish();
+  writeTrafficIfAsked(world);  // for bench analyze --nproc
   if (!world.isRoot()) return 0;
   if (!res.stats.is_null()) std::cout << "verdict: " << res.stats.value("verdict_text", "") << "\n";
   if (!res.manipulation.is_null()) {
@@ -223,6 +225,31 @@ int runBenchAnalyze(Args& args) {
   r.dtype = args.valueOr("--dtype", r.dtype);
   r.pipeline = !args.flag("--no-pipeline");
   r.device = deviceOption(args);
+  if (auto nproc = args.value("--nproc")) {  // processes against threads (bench_dist.h, docs/distributed.md)
+    DistBenchRequest d;
+    d.modelDir = r.modelDir;
+    d.taskFile = r.taskFile;
+    d.nproc = int(std::stoi(*nproc));
+    d.threads = int(args.intOr("--threads", 0));
+    d.reps = int(args.intOr("--reps", 1));
+    d.analyzeArgs = {"--batch", std::to_string(r.batch), "--dtype", r.dtype};
+    if (auto extra = args.value("--analyze-options")) {
+      std::istringstream words(*extra);
+      for (std::string w; words >> w;) d.analyzeArgs.push_back(w);
+    }
+    args.finish();
+    const auto res = benchAnalyzeProcesses(d);
+    std::cout << res.dump(2) << "\n";
+    const auto& t = res["ranks"]["traffic"];
+    std::cerr << std::fixed << std::setprecision(2) << "1 x " << res["one"]["threads"] << " threads: "
+              << res["one"]["wall_seconds"].get<double>() << " s; " << d.nproc << " x " << res["ranks"]["threads_each"]
+              << ": " << res["ranks"]["wall_seconds"].get<double>() << " s (" << std::showpos
+              << 100 * res["overhead"].get<double>() << std::noshowpos << "%)\n";
+    for (const auto& rank : t)
+      std::cerr << "  rank " << rank["rank"] << ": " << rank["collectives"] << " collectives, "
+                << rank["bytes"].get<double>() / 1e6 << " MB sent, " << rank["seconds"].get<double>() << " s in them\n";
+    return 0;
+  }
   args.finish();
   const auto res = experiments::benchAnalyze(r);
   std::cout << res.header << "\n";
@@ -261,8 +288,11 @@ const CommandRegistrar kDrop({"drop", "--model DIR --task FILE --plan one-shot|i
                               "--out DIR [--module attn|mlp|block] [--semantics layerscope|llm-drop|shortgpt] "
                               "[--no-drop-norm] [--angular] [--device D]",
                               "drop the most redundant modules; accuracy and measured forward speedup", runDrop});
-const CommandRegistrar kBench({"bench analyze", "[--model DIR] [--task FILE] [--batch N] [--no-pipeline] [--device D]",
-                               "time each analysis against one forward pass over the same items (default: demo model)",
+const CommandRegistrar kBench({"bench analyze",
+                               "[--model DIR] [--task FILE] [--batch N] [--no-pipeline] [--device D] | [--model DIR] [--task FILE] "
+                               "[--batch N] --nproc N [--threads T] [--reps R] [--analyze-options \"--bootstrap 50 ...\"]",
+                               "time each analysis against one forward pass over the same items (default: demo model); "
+                               "--nproc: analyze in 1 process x T threads vs N processes x T/N, and the ranks' collectives",
                                runBenchAnalyze});
 
 }  // namespace

@@ -149,6 +149,8 @@ int runLaunch(Args&) {
   }
   const long long world = nproc * nnodes;
 
+  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  const long threadsPerRank = std::max(1L, (cores > 0 ? cores : 1) / long(nproc));
   // The ranks run this executable itself, or a program given by its path (a word with a '/').
   std::vector<std::string> argv;
   std::string exe;
@@ -200,6 +202,9 @@ int runLaunch(Args&) {
       ::setenv("MASTER_ADDR", addr.c_str(), 1);
       ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
       ::setenv("LAYERSCOPE_DIST_TIMEOUT", std::to_string(timeout).c_str(), 1);
+      // The machine's cores shared out, as torchrun's OMP_NUM_THREADS=1 default intends (N ranks of all-core
+      // thread pools oversubscribe the machine); a LAYERSCOPE_THREADS the user set is kept.
+      ::setenv("LAYERSCOPE_THREADS", std::to_string(threadsPerRank).c_str(), 0);
       std::vector<char*> cargv;
       for (auto& a : argv) cargv.push_back(a.data());
       cargv.push_back(nullptr);

@@ -4,20 +4,27 @@
 #include "experiments/reproduce.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "analysis/cost_estimate.h"
 #include "analysis/pipeline.h"
+#include "analysis/statistics.h"
 #include "core/base/atomic_file.h"
 #include "core/base/error.h"
 #include "core/base/stopwatch.h"
+#include "core/model/config.h"
 #include "core/data/benchmark_dir.h"
 #include "experiments/ablation.h"
 #include "experiments/common.h"
 #include "experiments/humaneval_eval.h"
+#include "experiments/train_cost.h"
 #include "layerscope/version.h"
 
 namespace layerscope::experiments {
@@ -70,6 +77,85 @@ json machineJson() {
 }
 
 }  // namespace
+
+ReproduceEstimate estimateReproduce(const ReproduceRequest& r, bool measure, const core::JobControl* job) {
+  if (r.train.empty()) throw InvalidArgument("reproduce: name the ablation's training split (--train FILE.jsonl or demo:N)");
+  const auto bench = core::scanBenchmarkDirectory(r.benchmarksDir);
+  const auto config = core::loadModelConfig(r.modelDir / "config.json");
+  const int L = config.numLayers;
+  ReproduceEstimate e;
+  std::string lines;
+  json found = json::array();
+  for (const auto& b : bench.entries)
+    if (b.found()) found.push_back(b.name);
+  lines += "benchmarks: " + std::to_string(found.size()) + " of 6 found " + found.dump() + "; missing " + json(bench.missing()).dump() + "\n";
+
+  // The pairs the analysis will read (a temporary copy of the default pairs when no file is given).
+  fs::path pairs = r.pairsFile;
+  std::optional<fs::path> tmpPairs;
+  if (pairs.empty()) {
+    const auto task = core::defaultPairs(bench);
+    tmpPairs = fs::temp_directory_path() / ("layerscope-pairs-" + std::to_string(::getpid()) + ".jsonl");
+    core::writeTask(*tmpPairs, task);
+    pairs = *tmpPairs;
+  }
+  struct Remove {
+    std::optional<fs::path>& p;
+    ~Remove() {
+      std::error_code ec;
+      if (p) fs::remove(*p, ec);
+    }
+  } remove{tmpPairs};
+  analysis::AnalyzeRequest a;
+  a.modelDir = r.modelDir;
+  a.taskFile = pairs;
+  a.outDir = r.outDir / "analysis";
+  a.dtype = r.dtype;
+  a.device = r.device;
+  a.sensitivityMode = "pairs";
+  a.redundancy = false;
+  a.profiles = {};
+  a.bootstrap = r.bootstrap;
+  const analysis::CostEstimate an = [&] {
+    StageJob stage(job, "estimate: analysis", 0, 0.5, 1);
+    return analysis::estimateAnalysis(a, measure, stage.get());
+  }();
+  const int kSens = int(analysis::defaultTopK(0.28, size_t(L))), kRope = int(analysis::defaultTopK(0.31, size_t(L)));
+  lines += "1. analysis on " + std::to_string(an.items) + " pairs (" + (r.pairsFile.empty() ? "default pairs" : r.pairsFile.string()) +
+           "): pairs-mode sensitivity, RoPE influence, statistics with k = " + std::to_string(kSens) + " and " +
+           std::to_string(kRope) + " of " + std::to_string(L) + " layers\n" + an.table() + "\n";
+
+  TrainRunRequest t;
+  t.modelDir = r.modelDir;
+  t.train = r.train;
+  t.loraLayers = "0-" + std::to_string(std::max(0, kSens - 1));
+  t.garfaLayers = "0-" + std::to_string(std::max(0, kRope - 1));
+  t.options.steps = r.steps;
+  t.dtype = r.dtype;
+  t.device = r.device;
+  const TrainCostEstimate tr = [&] {
+    StageJob stage(job, "estimate: training", 0.5, 1, 1);
+    return estimateTraining(t, measure, stage.get());
+  }();
+  const int arms = 4 + r.controlSeeds;
+  lines += "2. ablation: " + std::to_string(arms) + " training runs (C1-C4, C5 x " + std::to_string(r.controlSeeds) + ") of " +
+           std::to_string(r.steps) + " steps on " + r.train + ", each evaluated with the base model on the " +
+           std::to_string(found.size() - (bench.entry("humaneval_plus").found() ? 1 : 0)) +
+           " non-code benchmarks; per run (upper bound: adapters from layer 0):\n" + tr.table() + "\n";
+  lines += "3. HumanEval(+): " + std::string(bench.entry("humaneval_plus").found() ? "greedy generation and sandboxed tests for the base model and " + std::to_string(arms) + " runs" : "skipped (no file)") +
+           "\n4. report: report.html, report.pdf, data/\n";
+  e.seconds = an.seconds + arms * tr.seconds;
+  e.peakBytes = std::max(an.peakBytes, tr.peakBytes);
+  char total[160];
+  std::snprintf(total, sizeof total, "estimated: %.0f s for the analysis and training (evaluations and HumanEval not included), peak %.2f GiB\n",
+                e.seconds, e.peakBytes / double(1ull << 30));
+  lines += total;
+  e.text = lines;
+  e.detail = {{"benchmarks_found", found}, {"missing_benchmarks", bench.missing()}, {"pairs", an.items}, {"arms", arms},
+              {"k_sens", kSens}, {"k_rope", kRope}, {"analysis", an.toJson()}, {"training_per_arm", tr.toJson()},
+              {"seconds", e.seconds}, {"peak_bytes", e.peakBytes}};
+  return e;
+}
 
 json runReproduce(const ReproduceRequest& r, const core::JobControl* job) {
   if (r.train.empty()) throw InvalidArgument("reproduce: name the ablation's training split (--train FILE.jsonl or demo:N)");

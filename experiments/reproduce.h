@@ -36,6 +36,19 @@ struct ReproduceRequest {
 /// `quick`: the settings the CI check uses on the demo model (20 steps, 1 control seed, B = 50, 32 code tokens).
 void applyQuickSettings(ReproduceRequest& r);
 
+/// What the protocol will run and cost, before it starts (the GUI dialog shows it): the benchmarks found, the
+/// pairs, the analysis estimate (analysis::estimateAnalysis, layers timed on the model's shape) and one ablation
+/// arm's training estimate (experiments::estimateTraining, an upper bound: adapters from layer 0, so the backward
+/// passes every layer) times the arms. Evaluations and HumanEval generation are listed, not timed.
+struct ReproduceEstimate {
+  nlohmann::json detail;      ///< benchmarks, pairs, arms, the two estimates as JSON
+  std::string text;           ///< the plan and the estimate as lines
+  double seconds = 0;         ///< analysis + every arm's training (evaluations not included)
+  double peakBytes = 0;       ///< the larger of the analysis and training peaks
+};
+/// Reads the config, the benchmarks and the pairs; times layers when `measure`. Writes nothing into outDir.
+ReproduceEstimate estimateReproduce(const ReproduceRequest& request, bool measure = true, const core::JobControl* job = nullptr);
+
 /// Runs (or resumes) the protocol and writes outDir/summary.json last; returns it.
 nlohmann::json runReproduce(const ReproduceRequest& request, const core::JobControl* job = nullptr);
 

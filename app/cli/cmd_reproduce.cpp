@@ -63,7 +63,14 @@ int runReproduceCommand(Args& args) {
   r.dtype = args.valueOr("--dtype", r.dtype);
   r.device = deviceOption(args);
   const bool report = !args.flag("--no-report");
+  const bool dryRun = args.flag("--dry-run");
   args.finish();
+  if (dryRun) {  // what will run and what it costs; nothing is written
+    CliJob job;
+    const auto estimate = experiments::estimateReproduce(r, true, job.control());
+    job.line(estimate.text);
+    return 0;
+  }
   nlohmann::json summary;
   {
     CliJob job;
@@ -87,7 +94,7 @@ int runReproduceCommand(Args& args) {
 const CommandRegistrar kReproduce({"reproduce",
                                    "--model DIR --benchmarks DIR --out DIR --train FILE|demo:N [--pairs FILE] [--steps 200] "
                                    "[--control-seeds 3] [--bootstrap 1000] [--code-limit N] [--code-max-tokens 512] [--quick] "
-                                   "[--no-report] [--dtype D] [--device D]",
+                                   "[--no-report] [--dry-run] [--dtype D] [--device D]",
                                    "the co-localization study: pairs sensitivity, RoPE influence, statistics, 4-way ablation, "
                                    "HumanEval+ per arm (resumable), then the report (HTML, PDF, data; see `report`)",
                                    runReproduceCommand});

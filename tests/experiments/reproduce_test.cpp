@@ -54,5 +54,33 @@ TEST(Reproduce, QuickProtocolOnTheTinyModelWritesEveryStepAndResumes) {
   EXPECT_THROW(runReproduce(r), InvalidArgument);
 }
 
+TEST(Reproduce, EstimateListsWhatWillRunAndWritesNothing) {
+  auto tiny = std::make_unique<test::TinyByteModel>(
+      test::byteConfig({.hidden = 16, .intermediate = 32, .layers = 4, .heads = 4, .maxPositions = 512}),
+      core::RandomCheckpointOptions{.seed = 5, .weightStd = 0.3});
+  test::TempDir dir;
+  test::writeExperimentInputs(dir.path());
+  ReproduceRequest r;
+  r.modelDir = tiny->dir();
+  r.benchmarksDir = fs::path(LAYERSCOPE_SOURCE_DIR) / "tests/data/fixtures/benchmarks";
+  r.outDir = dir / "repro";
+  r.train = (dir / "train.jsonl").string();
+  r.steps = 7;
+  r.controlSeeds = 2;
+  const auto e = estimateReproduce(r, /*measure=*/false);
+  EXPECT_EQ(e.detail["benchmarks_found"], nlohmann::json::array({"mmlu", "humaneval_plus", "math", "mgsm", "arc"}));
+  EXPECT_EQ(e.detail["missing_benchmarks"], nlohmann::json::array({"gpqa"}));
+  EXPECT_EQ(e.detail["pairs"], 5);  // mmlu 3 + arc 2
+  EXPECT_EQ(e.detail["arms"], 6);   // C1-C4 + 2 control runs
+  EXPECT_EQ(e.detail["k_sens"], 2);
+  EXPECT_EQ(e.detail["training_per_arm"]["steps"], 7);
+  for (const char* part : {"1. analysis on 5 pairs", "2. ablation: 6 training runs (C1-C4, C5 x 2) of 7 steps", "on the 4 non-code benchmarks",
+                           "3. HumanEval(+)", "estimated: "})
+    EXPECT_NE(e.text.find(part), std::string::npos) << part << "\n" << e.text;
+  EXPECT_FALSE(fs::exists(r.outDir));
+  r.train.clear();
+  EXPECT_THROW(estimateReproduce(r, false), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace layerscope::experiments

@@ -111,7 +111,27 @@ ReproduceReportData readReproduceReport(const fs::path& dir) {
   d.bundle = results::readResultsDir(dir / "analysis");
   if (!d.bundle.scores || !d.bundle.stats)
     throw results::ResultsError("'" + (dir / "analysis").string() + "': expected scores.json and stats.json of the analysis step");
-  if (fs::exists(dir / "ablation" / "report.json")) d.bundle.ablation = results::readAblation(dir / "ablation" / "report.json");
+  if (fs::exists(dir / "ablation" / "report.json")) {
+    d.bundle.ablation = results::readAblation(dir / "ablation" / "report.json");
+    // The ablation names a task after its file's stem (arc/test.jsonl: "test"); the report uses the benchmark's name.
+    auto& ab = *d.bundle.ablation;
+    for (const auto& b : d.summary.value("benchmarks", json::array())) {
+      if (!b.contains("file") || !b["file"].is_string() || !b.contains("name") || !b["name"].is_string()) continue;
+      const std::string stem = fs::path(b["file"].get<std::string>()).stem().string(), name = b["name"].get<std::string>();
+      if (stem == name || std::count(ab.tasks.begin(), ab.tasks.end(), stem) != 1 ||
+          std::count(ab.tasks.begin(), ab.tasks.end(), name) != 0)
+        continue;
+      std::replace(ab.tasks.begin(), ab.tasks.end(), stem, name);
+      auto rename = [&](std::map<std::string, double>& m) {
+        if (auto it = m.find(stem); it != m.end()) {
+          m[name] = it->second;
+          m.erase(stem);
+        }
+      };
+      rename(ab.baseAccuracy);
+      for (auto& a : ab.arms) rename(a.accuracy);
+    }
+  }
 
   // HumanEval(+) per arm; C5's seed runs (C5-s0, C5-s1, ...) averaged as the ablation report does.
   std::map<std::string, CodeArmResult> code;

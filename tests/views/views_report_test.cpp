@@ -83,6 +83,10 @@ TEST(ReproduceReport, FromAQuickRunIsOneSelfContainedHtmlAPdfAndTheData) {
   EXPECT_EQ(j["tables"]["paper_vs_run"]["rows"].size(), 8u);  // model, n, two sets, r_s, p, ablation, HumanEval+
   EXPECT_EQ(j["humaneval"].size(), 6u);  // base, C1-C5
   EXPECT_FALSE(j["same_shape_as_paper"].get<bool>());
+  // arc/test.jsonl is "test" in the ablation's report and "arc" in this one.
+  const std::string ablation = slurp(out.dir / "data/ablation.csv");
+  EXPECT_NE(ablation.find("\narc,"), std::string::npos) << ablation;
+  EXPECT_EQ(ablation.find("\ntest,"), std::string::npos) << ablation;
 
   // The PDF: header, and as many page objects as the writer laid out (and the page tree's count says).
   const std::string pdf = slurp(out.pdf);

@@ -24,6 +24,7 @@
 #include "app/gui/first_run.h"
 #include "app/gui/inputs_panel.h"
 #include "app/gui/job_runner.h"
+#include "app/gui/reproduce_dialog.h"
 #include "app/gui/results_area.h"
 #include "app/gui/spin_boxes.h"
 #include "app/gui/split_check.h"
@@ -212,6 +213,11 @@ void MainWindow::buildMenus() {
   QMenu* adapters = menuBar()->addMenu(tr("&Adapters"));
   adapters->addAction(tr("&Train on selection..."), QKeySequence(tr("Ctrl+T")), this, &MainWindow::showTrainPanel);
   adapters->addAction(tr("Run 4-way &ablation..."), this, &MainWindow::showAblationPanel);
+  adapters->addAction(tr("&Reproduce the co-localization study..."), this, [this] {
+    auto* dialog = new ReproduceDialog(runner_, inputs_->modelDir(), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->show();
+  });
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("About LayerScope"), this, [this] {
     QMessageBox::about(this, tr("About LayerScope"),

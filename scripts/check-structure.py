@@ -36,7 +36,12 @@ LIBRARIES = {
 }
 # Second targets in a library's folder, checked on their own source lists only: the CLI launcher shares app/cli with
 # the model half but must not link LibTorch (docs/design.md, "CLI start-up").
-SUBTARGETS = {"layerscope-cli": "app/cli"}
+SUBTARGETS = {"layerscope-cli": "app/cli", "layerscope_model_files": "core/model"}
+# Headers that belong to a second target of their folder (the torch-free half of core/model, which the launcher's
+# `info` links); a second target with such a list may include only those of its folder's headers.
+HEADER_TARGETS = {f"core/model/{h}": "layerscope_model_files"
+                  for h in ("config.h", "names.h", "safetensors_header.h", "checkpoint_layout.h")}
+NO_TORCH_TARGETS = {"layerscope-cli", "layerscope_model_files"}
 NO_QT = ["core", "analysis", "experiments", "results"]
 NO_TORCH = ["views", "results"]
 
@@ -111,10 +116,13 @@ def main():
                     inc_folder = folder_of(m.group(1))
                     # the folder's own headers; an include marked "model half only" sits under #ifndef in a
                     # file shared with a launcher target
+                    own = {h for h, t in HEADER_TARGETS.items() if t == target}
+                    if own and inc_folder == folder and m.group(1) not in own:
+                        findings.append(f"{rel}:{n}: includes {m.group(1)}, which is not part of {target}")
                     if inc_folder is None or inc_folder == folder or (
                             target in SUBTARGETS and "model half only" in line):
                         continue
-                    inc_target = LIBRARIES[inc_folder]
+                    inc_target = HEADER_TARGETS.get(m.group(1), LIBRARIES[inc_folder])
                     used.add(inc_target)
                     if inc_target not in allowed:
                         findings.append(f"{rel}:{n}: includes {m.group(1)} ({inc_target}), which {target} does not link")
@@ -123,7 +131,7 @@ def main():
                     top = rel.split("/")[0]
                     if m.group(1).startswith("Q") and top in NO_QT:
                         findings.append(f"{rel}:{n}: Qt header below views/ ({line.strip()})")
-                    if not m.group(1).startswith("Q") and top in NO_TORCH:
+                    if not m.group(1).startswith("Q") and (top in NO_TORCH or target in NO_TORCH_TARGETS):
                         findings.append(f"{rel}:{n}: torch header in {top}/ ({line.strip()})")
         for dep in sorted(direct[target]):
             if dep in by_target and dep not in used:

@@ -32,19 +32,6 @@ void printWarnings(const core::Checkpoint& ck) {
             << " tensor(s) in the checkpoint are not used by the model, e.g. '" << ck.unexpected().front() << "'\n";
 }
 
-int runInfo(Args& args) {
-  const fs::path dir = args.positional("MODEL_DIR");
-  args.finish();
-  auto ck = core::Checkpoint::open(dir);
-  printWarnings(ck);
-  nlohmann::json j = ck.config().summary();
-  j["stored_dtype"] = ck.storedDtype();
-  j["file_bytes"] = ck.fileBytes();
-  j["unexpected_tensors"] = ck.unexpected();
-  std::cout << j.dump(2) << "\n";
-  return 0;
-}
-
 int runLogits(Args& args) {
   const fs::path dir = args.positional("MODEL_DIR");
   const auto ids = parseIntList(args.required("--ids"), "--ids");
@@ -176,7 +163,6 @@ int runBenchForward(Args& args) {
   return 0;
 }
 
-const CommandRegistrar kInfo({"info", "MODEL_DIR", "print a JSON summary of a Hugging Face checkpoint", runInfo});
 const CommandRegistrar kLogits({"logits",
                                 "MODEL_DIR --ids 1,2,3 [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--adapter DIR] "
                                 "--out FILE.npy [--hidden-out FILE.npy]",

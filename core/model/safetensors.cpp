@@ -101,12 +101,6 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
   return torch::from_blob(ptr, e.shape, [keep](void*) {}, opts);
 }
 
-std::string shapeText(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
 uint64_t StreamedTensor::bytes() const {
   uint64_t n = dtypeSize(dtype);
   for (int64_t d : shape) n *= uint64_t(d);

@@ -60,9 +60,6 @@ struct StreamedTensor {
   uint64_t bytes() const;                ///< stored size: the product of `shape` x the size of `dtype`
 };
 
-/// "[4096, 14336]": a shape as error messages print it.
-std::string shapeText(const std::vector<int64_t>& shape);
-
 /// Writes a file whose tensors are made one at a time, each written and released before the next is made, so the
 /// peak memory is about one tensor, not the file (a 16 GB checkpoint on a 24 GiB machine). The data section
 /// follows the list's order (safetensors allows any order without gaps or overlaps); written atomically like

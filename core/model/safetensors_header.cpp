@@ -143,8 +143,7 @@ void parseSafetensorsHeader(const std::string& headerJson, uint64_t dataSize, co
                   " bytes after the header" + (expected > dataSize ? " (file truncated?)" : " (trailing bytes)"));
 }
 
-uint64_t parseSafetensorsBytes(const uint8_t* bytes, uint64_t size, const std::string& src,
-                               std::map<std::string, StEntry>& entries, std::map<std::string, std::string>& metadata) {
+uint64_t safetensorsHeaderLength(const uint8_t* bytes, uint64_t size, const std::string& src) {
   if (size < 8) fail(src, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];  // little-endian
@@ -152,6 +151,18 @@ uint64_t parseSafetensorsBytes(const uint8_t* bytes, uint64_t size, const std::s
   if (n > size - 8)
     fail(src, "header length " + std::to_string(n) + " runs past the end of the " + std::to_string(size) +
                   "-byte file (truncated?)");
+  return n;
+}
+
+std::string shapeText(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+uint64_t parseSafetensorsBytes(const uint8_t* bytes, uint64_t size, const std::string& src,
+                               std::map<std::string, StEntry>& entries, std::map<std::string, std::string>& metadata) {
+  const uint64_t n = safetensorsHeaderLength(bytes, size, src);
   parseSafetensorsHeader(std::string(reinterpret_cast<const char*>(bytes + 8), n), size - 8 - n, src, entries, metadata);
   return 8 + n;
 }

@@ -30,10 +30,17 @@ struct StEntry {
 void parseSafetensorsHeader(const std::string& headerJson, uint64_t dataSize, const std::string& source,
                             std::map<std::string, StEntry>& entries, std::map<std::string, std::string>& metadata);
 
+/// The header length N from a file's first 8 bytes, checked against the 100 MB bound and the file's `size`.
+/// Throws CheckpointError naming `source`.
+uint64_t safetensorsHeaderLength(const uint8_t* first8, uint64_t size, const std::string& source);
+
 /// Validates a whole file's bytes (`size` of them at `bytes`): the length prefix, the header bound (100 MB), the
 /// header itself and the data section. Returns the data section's offset (8 + N). Throws CheckpointError.
 uint64_t parseSafetensorsBytes(const uint8_t* bytes, uint64_t size, const std::string& source,
                                std::map<std::string, StEntry>& entries, std::map<std::string, std::string>& metadata);
+
+/// "[4096, 14336]": a shape as error messages print it.
+std::string shapeText(const std::vector<int64_t>& shape);
 
 /// model.safetensors.index.json: which shard holds which tensor.
 struct SafetensorsIndex {

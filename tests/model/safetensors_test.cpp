@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/model/checkpoint.h"
+#include "core/model/checkpoint_layout.h"
 #include "core/base/error.h"
 #include "core/model/random_checkpoint.h"
 #include "core/model/safetensors.h"
@@ -152,6 +153,52 @@ TEST(Safetensors, RandomBytesNeverCrash) {
   }
 }
 
+// The header reader of CheckpointLayout (pread of the prefix and the JSON, the data size from the file size) and
+// the memory-mapped reader accept and refuse the same files with the same messages and the same entries: the
+// malformed classes above, then 300 truncations and byte flips of a valid file.
+TEST(Safetensors, HeaderReaderAgreesWithTheMappedReader) {
+  test::TempDir dir;
+  writeSafetensors(dir / "ok.safetensors", {{"w", torch::ones({3, 5})}, {"b", torch::zeros({7}, torch::kBFloat16)}});
+  std::ifstream in(dir / "ok.safetensors", std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), {});
+  std::vector<std::string> files = {good, "abc", fileWith(kGood, 32), fileWith(kGood, 31), fileWith(kGood, 33),
+                                    le64(200'000'000) + "{}", le64(50) + "{}", fileWith("{not json", 0)};
+  std::mt19937 rng(11);
+  for (int i = 0; i < 300; ++i) {
+    std::string bytes = good;
+    if (i % 2) bytes.resize(rng() % bytes.size());
+    else bytes[rng() % bytes.size()] = char(rng());
+    files.push_back(bytes);
+  }
+  int refused = 0;
+  for (const auto& bytes : files) {
+    writeRaw(dir / "f.safetensors", bytes);
+    std::string mapped, header;
+    std::map<std::string, StEntry> a, b;
+    try {
+      a = SafetensorsFile::open(dir / "f.safetensors")->entries();
+    } catch (const CheckpointError& e) {
+      mapped = e.what();
+    }
+    try {
+      b = readSafetensorsHeader(dir / "f.safetensors").entries;
+    } catch (const CheckpointError& e) {
+      header = e.what();
+    }
+    EXPECT_EQ(header, mapped);
+    refused += !mapped.empty();
+    ASSERT_EQ(a.size(), b.size());
+    for (const auto& [name, e] : a) {
+      ASSERT_TRUE(b.count(name)) << name;
+      EXPECT_EQ(b.at(name).shape, e.shape);
+      EXPECT_EQ(b.at(name).begin, e.begin);
+      EXPECT_EQ(b.at(name).end, e.end);
+      EXPECT_EQ(b.at(name).dtype, e.dtype);
+    }
+  }
+  EXPECT_GT(refused, 100);  // the mutations do reach the error paths
+}
+
 // ---- Checkpoint directories ----
 
 class CheckpointDir : public ::testing::Test {
@@ -186,6 +233,31 @@ TEST_F(CheckpointDir, OpensAndReportsUnexpectedTensors) {
   auto ck2 = Checkpoint::open(dir_.path());
   ASSERT_EQ(ck2.unexpected().size(), 1u);
   EXPECT_EQ(ck2.unexpected()[0], "model.layers.0.self_attn.rotary_emb.inv_freq");
+}
+
+// CheckpointLayout (torch-free, what `info` reads) reports what Checkpoint reports, sharded or not.
+TEST(CheckpointLayout, ReportsWhatTheCheckpointReports) {
+  for (int shards : {1, 3}) {
+    test::TempDir dir;
+    writeRandomCheckpoint(dir.path(), presetConfig("tiny"), {.shards = shards, .storedDtype = StDtype::BF16});
+    const auto layout = CheckpointLayout::open(dir.path());
+    const auto ck = Checkpoint::open(dir.path());
+    EXPECT_EQ(layout.shards().size(), size_t(shards));
+    EXPECT_EQ(layout.storedDtype(), "BF16");
+    EXPECT_EQ(layout.storedDtype(), ck.storedDtype());
+    EXPECT_EQ(layout.fileBytes(), ck.fileBytes());
+    uint64_t onDisk = 0;
+    for (const auto& f : fs::directory_iterator(dir.path()))
+      if (f.path().extension() == ".safetensors") onDisk += fs::file_size(f.path());
+    EXPECT_EQ(layout.fileBytes(), onDisk);
+    EXPECT_EQ(layout.config().summary(), ck.config().summary());
+    for (const auto& [name, shape] : CheckpointLayout::expectedTensors(layout.config())) {
+      ASSERT_TRUE(layout.contains(name)) << name;
+      EXPECT_EQ(layout.entry(name).shape, shape);
+      EXPECT_EQ(ck.tensor(name).sizes().vec(), shape);
+    }
+    EXPECT_THROW(layout.shardOf("no.such.tensor"), CheckpointError);
+  }
 }
 
 TEST_F(CheckpointDir, MissingTensorNamed) {

@@ -12,6 +12,7 @@
 #include <QTextBlock>
 #include <QTextDocument>
 #include <QTextLayout>
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -87,10 +88,10 @@ struct Assembly {
     const int i = int(views.size());
     html += QStringLiteral("<figure>\n") + svgOf(*view, style) + QStringLiteral("\n<figcaption>") + caption.toHtmlEscaped() +
             QStringLiteral("</figcaption>\n</figure>\n");
-    pdfHtml += QStringLiteral("<p><img src=\"fig:%1\" width=\"%2\" height=\"%3\"/></p>\n<p><i>%4</i></p>\n")
+    // @W@ and @H@: the figure's size in the units QTextDocument gives an image's width and height attributes on
+    // the PDF device (writePdf measures them).
+    pdfHtml += QStringLiteral("<p><img src=\"fig:%1\" width=\"@W@\" height=\"@H@\"/></p>\n<p><i>%2</i></p>\n")
                    .arg(i)
-                   .arg(style.widthUnits())
-                   .arg(style.heightUnits())
                    .arg(caption.toHtmlEscaped());
     views.push_back(std::move(view));
   }
@@ -123,24 +124,40 @@ int writePdf(const Assembly& a, const fs::path& file) {
   blank.fill(Qt::transparent);
   for (size_t i = 0; i < a.views.size(); ++i)
     doc.addResource(QTextDocument::ImageResource, QUrl(QStringLiteral("fig:%1").arg(i)), blank);
-  doc.setHtml(a.pdfHtml);
-  doc.setPageSize(page);
-
-  // Where each placeholder landed (document coordinates; page p spans y in [p * height, (p + 1) * height)).
-  std::vector<QPointF> at(a.views.size(), QPointF(-1, -1));
-  for (QTextBlock block = doc.begin(); block.isValid(); block = block.next()) {
-    const QRectF br = doc.documentLayout()->blockBoundingRect(block);
-    for (auto it = block.begin(); !it.atEnd(); ++it) {
-      const QTextFragment frag = it.fragment();
-      if (!frag.charFormat().isImageFormat()) continue;
-      const QString name = frag.charFormat().toImageFormat().name();
-      if (!name.startsWith(QStringLiteral("fig:"))) continue;
-      const size_t i = size_t(name.mid(4).toInt());
-      const QTextLine line = block.layout()->lineForTextPosition(frag.position() - block.position());
-      if (i < at.size() && line.isValid())
+  // Where each placeholder landed (document coordinates; page p spans y in [p * height, (p + 1) * height)) and
+  // how tall it came out: image attributes are scaled by the device's DPI against the screen's, so the first layout
+  // measures that factor and a second one sizes the placeholders to the figures exactly.
+  std::vector<QPointF> at;
+  std::vector<double> laidHeight;
+  auto layout = [&](double attrPerPoint) {
+    QString html = a.pdfHtml;
+    html.replace(QStringLiteral("@W@"), QString::number(qRound(a.style.widthUnits() * attrPerPoint)));
+    html.replace(QStringLiteral("@H@"), QString::number(qRound(a.style.heightUnits() * attrPerPoint)));
+    doc.setHtml(html);
+    doc.setPageSize(page);
+    at.assign(a.views.size(), QPointF(-1, -1));
+    laidHeight.assign(a.views.size(), 0);
+    for (QTextBlock block = doc.begin(); block.isValid(); block = block.next()) {
+      const QRectF br = doc.documentLayout()->blockBoundingRect(block);
+      for (auto it = block.begin(); !it.atEnd(); ++it) {
+        const QTextFragment frag = it.fragment();
+        if (!frag.charFormat().isImageFormat()) continue;
+        const QString name = frag.charFormat().toImageFormat().name();
+        if (!name.startsWith(QStringLiteral("fig:"))) continue;
+        const size_t i = size_t(name.mid(4).toInt());
+        const QTextLine line = block.layout()->lineForTextPosition(frag.position() - block.position());
+        if (i >= at.size() || !line.isValid()) continue;
         at[i] = br.topLeft() + QPointF(line.cursorToX(frag.position() - block.position()), line.y());
+        laidHeight[i] = line.ascent();  // an image sits on the baseline: its height is the line's ascent
+      }
     }
-  }
+  };
+  layout(1.0);
+  if (!laidHeight.empty() && laidHeight[0] > 0) layout(a.style.heightUnits() / laidHeight[0]);
+  for (size_t i = 0; i < at.size(); ++i)
+    if (std::abs(laidHeight[i] - a.style.heightUnits()) > 2)
+      throw Error("report: figure " + a.views[i]->kind().toStdString() + " was laid out " + std::to_string(laidHeight[i]) +
+                  " pt tall in the PDF, expected " + std::to_string(a.style.heightUnits()));
 
   for (size_t i = 0; i < at.size(); ++i)
     if (at[i].y() < 0) throw Error("report: figure " + a.views[i]->kind().toStdString() + " was not laid out in the PDF");

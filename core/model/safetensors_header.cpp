@@ -177,9 +177,11 @@ SafetensorsIndex parseSafetensorsIndex(const std::string& text, const std::strin
     if (!it.value().is_string()) fail(src, "weight_map['" + it.key() + "'] is not a string");
     const std::string shard = it.value().get<std::string>();
     // Shard file names come from a JSON file the user may not have written: never let them escape the directory.
-    if (shard.empty() || shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos ||
-        shard.find("..") != std::string::npos || shard.find('\0') != std::string::npos)
-      fail(src, "shard name '" + shard + "' is not a plain file name (path separators and '..' are not allowed)");
+    // "." names the folder itself (found by the fuzzer: fuzz/corpus/safetensors_index/regress-dot-shard).
+    if (shard.empty() || shard == "." || shard.find('/') != std::string::npos ||
+        shard.find('\\') != std::string::npos || shard.find("..") != std::string::npos ||
+        shard.find('\0') != std::string::npos)
+      fail(src, "shard name '" + shard + "' is not a plain file name (path separators, '.' and '..' are not allowed)");
     index.shardOf[it.key()] = shard;
     if (seen.insert(shard).second) index.shards.push_back(shard);
   }

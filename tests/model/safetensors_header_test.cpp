@@ -85,6 +85,7 @@ TEST(SafetensorsIndex, RefusesDuplicatesEscapesAndWrongTypes) {
   EXPECT_NE(indexError(R"({"weight_map":{"a":"../x.safetensors"}})").find("not a plain file name"), std::string::npos);
   EXPECT_NE(indexError(R"({"weight_map":{"a":"d/x.safetensors"}})").find("not a plain file name"), std::string::npos);
   EXPECT_NE(indexError(R"({"weight_map":{"a":""}})").find("not a plain file name"), std::string::npos);
+  EXPECT_NE(indexError(R"({"weight_map":{"a":"."}})").find("not a plain file name"), std::string::npos);  // the folder itself (fuzz finding)
   EXPECT_NE(indexError(R"({"weight_map":{"a":1}})").find("is not a string"), std::string::npos);
   EXPECT_NE(indexError(R"({"metadata":{}})").find("missing object 'weight_map'"), std::string::npos);
   EXPECT_NE(indexError(R"({"weight_map":)").find("not valid UTF-8 JSON"), std::string::npos);

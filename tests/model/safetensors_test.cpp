@@ -239,7 +239,7 @@ TEST_F(CheckpointDir, OpensAndReportsUnexpectedTensors) {
 TEST(CheckpointLayout, ReportsWhatTheCheckpointReports) {
   for (int shards : {1, 3}) {
     test::TempDir dir;
-    writeRandomCheckpoint(dir.path(), presetConfig("tiny"), {.shards = shards, .storedDtype = StDtype::BF16});
+    writeRandomCheckpoint(dir.path(), presetConfig("tiny"), {.storedDtype = StDtype::BF16, .shards = shards});
     const auto layout = CheckpointLayout::open(dir.path());
     const auto ck = Checkpoint::open(dir.path());
     EXPECT_EQ(layout.shards().size(), size_t(shards));

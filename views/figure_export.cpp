@@ -165,6 +165,15 @@ void exportFigure(PlotView& view, const QString& file, const FigureStyle& styleI
     ~SelectionRestore() { view.setSelectionShown(shown); }
   } restore{view, view.selectionShown()};
   view.setSelectionShown(style.exportSelection);
+  // A zoomed view is on-screen state too: the full figure unless asked for, the zoom restored afterwards.
+  struct ZoomRestore {
+    PlotView& view;
+    PlotView::ViewRanges ranges;
+    ~ZoomRestore() {
+      if (!ranges.isEmpty()) view.setViewRanges(ranges);
+    }
+  } zoom{view, style.exportZoom ? PlotView::ViewRanges{} : view.viewRanges()};
+  if (!zoom.ranges.isEmpty()) view.resetView();
   view.setFigureStyle(style);
   const int w = style.widthUnits(), h = style.heightUnits();
   if (w <= 0 || h <= 0 || style.dpi <= 0)

@@ -25,6 +25,7 @@ struct FigureStyle {
   bool ranks = false;       ///< scatter: ranks instead of values
   bool dataCsv = true;      ///< export: write FILE.csv beside the figure
   bool exportSelection = false;  ///< export: draw the linked layer selection (transient UI state; off by default)
+  bool exportZoom = false;       ///< export: keep a view's zoomed / panned ranges (off: the full figure)
 
   /// Plot size in plot units (1 unit = 1 point when exporting).
   int widthUnits() const { return int(std::lround(widthIn * 72.0 * pxPerPt)); }

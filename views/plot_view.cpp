@@ -17,6 +17,9 @@ PlotView::PlotView(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(thi
   connect(plot_, &QCustomPlot::mousePress, this, &PlotView::onPress);
   connect(plot_, &QCustomPlot::mouseMove, this, &PlotView::onMove);
   connect(plot_, &QCustomPlot::mouseRelease, this, &PlotView::onRelease);
+  plot_->installEventFilter(this);  // wheel: QCustomPlot accepts every wheel event itself, so filter before it
+  setFocusPolicy(Qt::StrongFocus);  // a click on the plot focuses the view: + / - / arrows / 0 act on it
+  buildViewActions();
   setMinimumSize(320, 220);
 }
 
@@ -193,6 +196,7 @@ void PlotView::rebuild() {
   applyStyle(plot_, style_);
   fitLayerLabels();
   if (legendPlacement_) placeLegendNow(legendPlacement_ == 2);
+  applyViewRanges();  // a zoomed view stays zoomed when points arrive or the style changes
   redrawSelection();
 }
 
@@ -307,7 +311,14 @@ void PlotView::redrawSelection() {
 }
 
 void PlotView::onPress(QMouseEvent* e) {
-  if (e->button() != Qt::LeftButton || layerCount() == 0 || !hasData()) return;
+  const bool left = e->button() == Qt::LeftButton;
+  if (hasData() && (e->button() == Qt::MiddleButton || (left && ((e->modifiers() & Qt::ShiftModifier) || layerCount() == 0)))) {
+    panRect_ = plot_->axisRectAt(e->position());
+    panning_ = panRect_ != nullptr;
+    panLast_ = e->position();
+    return;
+  }
+  if (!left || layerCount() == 0 || !hasData()) return;
   QCPAxisRect* rect = plot_->axisRectAt(e->position());
   if (!rect) return;
   dragging_ = true;
@@ -316,6 +327,11 @@ void PlotView::onPress(QMouseEvent* e) {
 }
 
 void PlotView::onMove(QMouseEvent* e) {
+  if (panning_) {
+    panPixels(panRect_, panLast_, e->position());
+    panLast_ = e->position();
+    return;
+  }
   QCPAxisRect* rect = plot_->axisRect();
   const double key = rect->axis(QCPAxis::atBottom)->pixelToCoord(e->position().x());
   const double value = rect->axis(QCPAxis::atLeft)->pixelToCoord(e->position().y());
@@ -341,6 +357,10 @@ void PlotView::onMove(QMouseEvent* e) {
 }
 
 void PlotView::onRelease(QMouseEvent* e) {
+  if (panning_) {
+    panning_ = false;
+    return;
+  }
   if (!dragging_) return;
   dragging_ = false;
   if (rubber_) {

@@ -3,8 +3,11 @@
 // with exact values, and the figure's data as CSV for export. Views are passive: they draw what they are given.
 #pragma once
 
+#include <QMap>
+#include <QPair>
 #include <QPointer>
 #include <QWidget>
+#include <optional>
 
 #include "views/qcp.h"
 
@@ -41,6 +44,25 @@ class PlotView : public QWidget {
   /// current layout: what a legend must not cover.
   QList<QRectF> dataRects(QCPAxisRect* rect) const;
 
+  // Zoom and pan (plot_view_zoom.cpp). Mouse: the wheel zooms about the cursor (inside a scrolling dock only when
+  // the plot has focus or Ctrl is held), a middle-button or Shift + left drag pans (a plain left drag too on plots
+  // without a layer axis, where it selects nothing). Keys: + / - zoom, arrows pan, 0 or Home resets. Context menu:
+  // Zoom in, Zoom out, Reset view. The zoomed ranges survive rebuilds (new points, style) until reset; exports
+  // draw the full figure unless FigureStyle::exportZoom.
+  /// Axis ranges by (axis rect index, axis index), empty when the view shows the full figure.
+  using ViewRanges = QMap<QPair<int, int>, QCPRange>;
+  /// Scales every axis of the main rect (or the rect under `centerPx`) about the centre (or `centerPx`);
+  /// factor < 1 zooms in.
+  void zoomBy(double factor, std::optional<QPointF> centerPx = std::nullopt);
+  /// Moves the main rect's view by fractions of the visible range (positive: right / up).
+  void panBy(double fx, double fy);
+  void resetView();
+  bool isZoomed() const { return !viewRanges_.isEmpty(); }
+  ViewRanges viewRanges() const { return viewRanges_; }
+  void setViewRanges(const ViewRanges& ranges);
+  /// Zoom in, Zoom out, Reset view (the context menu).
+  QList<QAction*> viewActions() const { return viewActions_; }
+
  Q_SIGNALS:
   /// User intent: the user clicked or dragged over these layers (also applied to the linked selection).
   void layersSelected(const QVector<int>& layers);
@@ -74,6 +96,16 @@ class PlotView : public QWidget {
   LayerSelection* selection_ = nullptr;
 
  private:
+  void keyPressEvent(QKeyEvent* e) override;
+  bool eventFilter(QObject* watched, QEvent* e) override;  // the plot's wheel events
+  /// Zooms, or (inside a scrolling dock, unfocused, no Ctrl) passes the event on so the dock scrolls.
+  void onWheel(QWheelEvent* e);
+  /// Pans the rect's axes so the data point under `from` moves to `to` (pixels).
+  void panPixels(QCPAxisRect* rect, QPointF from, QPointF to);
+  /// Records every axis range as the view (after a zoom or pan).
+  void captureView();
+  void applyViewRanges();
+  void buildViewActions();
   void onPress(QMouseEvent* e);
   void onMove(QMouseEvent* e);
   void onRelease(QMouseEvent* e);
@@ -91,6 +123,11 @@ class PlotView : public QWidget {
   QList<QPair<QCPAxis*, int>> layerAxes_;  // tickEveryLayer's axes and layer counts, labelled by fitLayerLabels  // 0 none, 1 clear of data, 2 clear of data with headroom
   QPointF dragStart_;
   QCPItemRect* rubber_ = nullptr;
+  ViewRanges viewRanges_;
+  QList<QAction*> viewActions_;
+  bool panning_ = false;
+  QPointF panLast_;
+  QCPAxisRect* panRect_ = nullptr;
 };
 
 }  // namespace layerscope::views

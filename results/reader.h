@@ -318,6 +318,14 @@ inline AblationReport readAblation(const std::filesystem::path& file) {
     }
     a.wallSeconds = numberOr(arms[i], "wall_seconds", w);
     a.accuracy = toDoubleMap(require(arms[i], "accuracy", w), w / "accuracy");
+    if (arms[i].contains("runs")) {
+      const json& runs = requireArray(arms[i]["runs"], w / "runs");
+      for (size_t k = 0; k < runs.size(); ++k) {
+        const Where rw = w / "runs" / std::to_string(k);
+        for (const auto& [task, acc] : toDoubleMap(require(runs[k], "accuracy", rw), rw / "accuracy"))
+          a.runAccuracy[task].push_back(acc);
+      }
+    }
     r.arms.push_back(std::move(a));
   }
   if (auto b = j.find("base"); b != j.end() && b->contains("accuracy"))

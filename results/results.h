@@ -103,7 +103,9 @@ struct AblationReport {
     std::vector<int> loraLayers, garfaLayers;
     long long trainableParameters = 0;
     double wallSeconds = kNaN;
-    std::map<std::string, double> accuracy;  ///< task -> accuracy in [0, 1]
+    std::map<std::string, double> accuracy;  ///< task -> accuracy in [0, 1] (C5: the mean over its seeds)
+    /// An arm of several seeded runs (C5): task -> accuracy of each run, in report order; empty otherwise.
+    std::map<std::string, std::vector<double>> runAccuracy;
   };
   std::vector<Arm> arms;
   std::map<std::string, double> baseAccuracy;

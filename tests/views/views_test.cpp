@@ -191,7 +191,7 @@ TEST_F(Views, ManipulationAndAblationRender) {
   EXPECT_DOUBLE_EQ(m.plot()->yAxis->range().lower, 0.0);
   views::AblationView a;
   a.setData(*bundle_->ablation);
-  EXPECT_EQ(a.plot()->plottableCount(), 6);  // base + 5 arms
+  EXPECT_EQ(a.plot()->plottableCount(), 7);  // base + 5 arms + C5's error bars over its seeds
   EXPECT_DOUBLE_EQ(a.plot()->xAxis->range().upper, 2.5);
 }
 

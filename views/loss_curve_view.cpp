@@ -1,7 +1,9 @@
 #include "views/loss_curve_view.h"
 
+#include <QJsonArray>
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "results/transforms.h"
 
@@ -75,6 +77,62 @@ QVector<double> LossCurveView::smoothedLosses() const {
 void LossCurveView::clear() {
   lrs_.clear();
   setData({}, {}, totalSteps_);
+}
+
+namespace {
+
+QJsonArray numbers(const QVector<double>& v) {
+  QJsonArray a;
+  for (double x : v) a.append(x);
+  return a;
+}
+
+/// The numbers of `v` (an array of numbers), or nullopt.
+std::optional<QVector<double>> numbersOf(const QJsonValue& v) {
+  if (v.isUndefined()) return QVector<double>{};
+  if (!v.isArray()) return std::nullopt;
+  QVector<double> out;
+  for (const QJsonValue& x : v.toArray()) {
+    if (!x.isDouble()) return std::nullopt;
+    out << x.toDouble();
+  }
+  return out;
+}
+
+}  // namespace
+
+QJsonObject LossCurveView::curvesJson() const {
+  QJsonArray earlier;
+  for (const auto& r : references_)
+    earlier.append(QJsonObject{{QStringLiteral("label"), r.label}, {QStringLiteral("steps"), numbers(r.steps)},
+                               {QStringLiteral("losses"), numbers(r.losses)}});
+  return {{QStringLiteral("steps"), numbers(steps_)}, {QStringLiteral("losses"), numbers(losses_)},
+          {QStringLiteral("lrs"), numbers(lrs_)}, {QStringLiteral("total_steps"), totalSteps_},
+          {QStringLiteral("earlier"), earlier}};
+}
+
+QString LossCurveView::applyCurvesJson(const QJsonObject& o) {
+  const auto steps = numbersOf(o.value(QStringLiteral("steps")));
+  const auto losses = numbersOf(o.value(QStringLiteral("losses")));
+  const auto lrs = numbersOf(o.value(QStringLiteral("lrs")));
+  if (!steps || !losses || !lrs || losses->size() != steps->size() || (!lrs->isEmpty() && lrs->size() != steps->size()))
+    return QStringLiteral("steps, losses and lrs must be arrays of numbers of the same length");
+  QList<Reference> refs;
+  for (const QJsonValue& e : o.value(QStringLiteral("earlier")).toArray()) {
+    const QJsonObject r = e.toObject();
+    const auto s = numbersOf(r.value(QStringLiteral("steps")));
+    const auto l = numbersOf(r.value(QStringLiteral("losses")));
+    if (!r.value(QStringLiteral("label")).isString() || !s || !l || s->size() != l->size())
+      return QStringLiteral("each earlier run needs a label and steps and losses of the same length");
+    refs.push_back({r.value(QStringLiteral("label")).toString(), *s, *l});
+  }
+  steps_ = *steps;
+  losses_ = *losses;
+  lrs_ = *lrs;
+  references_ = refs;
+  totalSteps_ = o.value(QStringLiteral("total_steps")).toInt(0);
+  rebuild();
+  return {};
 }
 
 void LossCurveView::build() {

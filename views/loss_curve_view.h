@@ -4,6 +4,7 @@
 // with earlier runs overlaid (faint, labelled) for comparison.
 #pragma once
 
+#include <QJsonObject>
 #include <QVector>
 
 #include "views/plot_view.h"
@@ -39,6 +40,13 @@ class LossCurveView : public PlotView {
   void clear();
   int pointCount() const { return int(steps_.size()); }
   const QVector<double>& losses() const { return losses_; }
+  const QVector<double>& steps() const { return steps_; }
+  const QVector<double>& learningRates() const { return lrs_; }
+  /// Every curve drawn (points, learning rates, planned steps, earlier runs) for a session file; smoothing and
+  /// log scale are the panel's inputs.
+  QJsonObject curvesJson() const;
+  /// Restores curvesJson(); a malformed object changes nothing and returns the problem ("" when applied).
+  QString applyCurvesJson(const QJsonObject& o);
 
  protected:
   void build() override;

@@ -208,6 +208,9 @@ void RunsView::setKey(const QString& key) {
   if (i >= 0) key_->setCurrentIndex(i);
 }
 
+QString RunsView::differenceRunA() const { return runA_->currentText(); }
+QString RunsView::differenceRunB() const { return runB_->currentText(); }
+
 void RunsView::setDifferenceRuns(const QString& a, const QString& b) {
   if (indexOf(a) < 0 || indexOf(b) < 0) return;
   {

@@ -58,6 +58,9 @@ class RunsView : public QWidget {
   /// Chooses the overlaid key and the A / B runs of the difference heatmap (unknown names are ignored).
   void setKey(const QString& key);
   void setDifferenceRuns(const QString& a, const QString& b);
+  /// The A and B runs of the difference heatmap ("" when fewer than one run).
+  QString differenceRunA() const;
+  QString differenceRunB() const;
 
   ProfileOverlayView* overlay() const { return overlay_; }
   HeatmapView* difference() const { return difference_; }

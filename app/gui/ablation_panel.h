@@ -7,6 +7,7 @@
 #pragma once
 
 #include <QElapsedTimer>
+#include <QJsonObject>
 #include <QPointer>
 #include <QWidget>
 
@@ -41,6 +42,10 @@ class AblationPanel : public QWidget {
   bool isRunning() const { return !job_.isNull(); }
   /// Overall fraction of the running (or last finished) ablation, in [0, 1].
   double fraction() const { return fraction_; }
+
+  /// Sessions (panel_sessions.cpp): the inputs as one object, and back; problems as "ablation.KEY: ...".
+  QJsonObject sessionJson() const;
+  void applySessionJson(const QJsonObject& o, QStringList& problems);
 
   QLineEdit* analysisEdit() const { return analysisEdit_; }
   QLineEdit* trainEdit() const { return trainEdit_; }

@@ -1,5 +1,7 @@
 #include "app/gui/app_settings.h"
 
+#include <QDir>
+#include <QFileInfo>
 #include <QSettings>
 #include <QStandardPaths>
 
@@ -55,6 +57,17 @@ QString AppSettings::resultsRoot() const {
   return settings_->value(QStringLiteral("resultsRoot"),
                           QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/results"))
       .toString();
+}
+
+bool AppSettings::reopenLastSession() const { return settings_->value(QStringLiteral("session/reopenLast"), false).toBool(); }
+
+void AppSettings::setReopenLastSession(bool on) {
+  settings_->setValue(QStringLiteral("session/reopenLast"), on);
+  settings_->sync();
+}
+
+QString AppSettings::lastSessionFile() const {
+  return QFileInfo(settings_->fileName()).dir().filePath(QStringLiteral("last.lssession"));
 }
 
 }  // namespace layerscope::app

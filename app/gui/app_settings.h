@@ -35,6 +35,12 @@ class AppSettings : public QObject {
   /// Where new analysis results go (setting `resultsRoot`; default <app data>/results).
   QString resultsRoot() const;
 
+  /// File > Reopen last session at start (setting `session/reopenLast`, default off).
+  bool reopenLastSession() const;
+  void setReopenLastSession(bool on);
+  /// The session written when the window closes: last.lssession beside the settings file.
+  QString lastSessionFile() const;
+
   static constexpr int kMaxRecent = 8;
 
  Q_SIGNALS:

@@ -106,7 +106,10 @@ int main(int argc, char** argv) {
       QApplication::quit();
     });
   } else if (!parser.isSet(results) && !parser.isSet(session) && !parser.isSet(example)) {
-    QTimer::singleShot(0, &w, [&w] { w.offerDemoOnFirstStart(); });
+    // File > Reopen last session at start, else (on the very first start) the demo offer.
+    QTimer::singleShot(0, &w, [&w] {
+      if (!w.reopenLastSession()) w.offerDemoOnFirstStart();
+    });
   }
   return app.exec();
 }

@@ -78,7 +78,26 @@ MainWindow::~MainWindow() {
 
 void MainWindow::closeEvent(QCloseEvent* e) {
   settings_->saveWindow(saveGeometry(), saveState());
+  // What is on screen, for File > Reopen last session at start (written whether or not the option is on, so
+  // turning it on reopens the window as it was last closed).
+  try {
+    saveSession(currentSession(), settings_->lastSessionFile());
+  } catch (const std::exception&) {
+    // Closing must not fail on an unwritable settings folder; the option then finds no file.
+  }
   e->accept();
+}
+
+void MainWindow::buildSessionMenu(QMenu* file) {
+  file->addAction(tr("&Save session..."), QKeySequence::Save, this, &MainWindow::saveSessionAs);
+  file->addAction(tr("Open s&ession..."), this, &MainWindow::openSessionDialog);
+  recentSessionsMenu_ = file->addMenu(tr("Recent Sessions"));
+  QAction* reopen = file->addAction(tr("Reopen last session at start"));
+  reopen->setCheckable(true);
+  reopen->setChecked(settings_->reopenLastSession());
+  reopen->setToolTip(tr("At start, open the window as it was when it last closed (%1)").arg(settings_->lastSessionFile()));
+  connect(reopen, &QAction::toggled, settings_, &AppSettings::setReopenLastSession);
+  rebuildRecentMenu();
 }
 
 void MainWindow::buildDocks() {
@@ -195,8 +214,7 @@ void MainWindow::buildMenus() {
   recentMenu_ = file->addMenu(tr("Recent"));
   rebuildRecentMenu();
   file->addSeparator();
-  file->addAction(tr("&Save session..."), QKeySequence::Save, this, &MainWindow::saveSessionAs);
-  file->addAction(tr("Open s&ession..."), this, &MainWindow::openSessionDialog);
+  buildSessionMenu(file);
   file->addSeparator();
   file->addAction(tr("&Export figure..."), QKeySequence(tr("Ctrl+E")), results_, &ResultsArea::exportCurrentFigure);
   file->addAction(tr("Export &all figures..."), QKeySequence(tr("Ctrl+Shift+E")), results_, &ResultsArea::exportAllFigures);
@@ -237,6 +255,14 @@ void MainWindow::rebuildRecentMenu() {
   for (const QString& f : settings_->recent(AppSettings::Recent::Tasks))
     recentMenu_->addAction(tr("Task: %1").arg(f), this, [this, f] { addTaskFile(f); });
   recentMenu_->setEnabled(!recentMenu_->isEmpty());
+  if (!recentSessionsMenu_) return;
+  recentSessionsMenu_->clear();
+  for (const QString& f : settings_->recent(AppSettings::Recent::Sessions)) {
+    QAction* a = recentSessionsMenu_->addAction(QFileInfo(f).fileName(), this, [this, f] { openSessionFile(f); });
+    a->setToolTip(f);
+    a->setStatusTip(f);
+  }
+  recentSessionsMenu_->setEnabled(!recentSessionsMenu_->isEmpty());
 }
 
 QTabWidget* MainWindow::tabs() const { return results_; }
@@ -430,14 +456,22 @@ Session MainWindow::currentSession() const {
   s.modelDir = inputs_->modelDir();
   s.adapterDir = inputs_->adapterDir();
   s.taskFiles = inputs_->taskFiles();
+  s.currentTask = inputs_->currentTask();
   s.options = analysis_->optionsJson();
   s.resultsDirs = results_->dirs();
   s.selection = selection()->layers();
+  s.train = trainPanel_->sessionJson();
+  s.ablation = ablationPanel_->sessionJson();
+  s.view = results_->sessionJson();
+  s.trainedAdapters = trainPanel_->trainedAdapters();
+  s.trainDockOpen = !trainDock_->isHidden();
+  s.ablationDockOpen = !ablationDock_->isHidden();
   return s;
 }
 
-void MainWindow::applySession(const Session& sIn) {
+QStringList MainWindow::applySession(const Session& sIn) {
   Session s = sIn;
+  QStringList problems;
   if (!s.modelDir.isEmpty() && !QFileInfo(s.modelDir).isDir()) {
     if (quietErrors_) {
       Q_EMIT errorShown(tr("model folder not found: %1").arg(s.modelDir));
@@ -455,24 +489,41 @@ void MainWindow::applySession(const Session& sIn) {
   setAdapterDir(s.adapterDir);
   inputs_->clearTasks();
   for (const QString& t : s.taskFiles) addTaskFile(t);
+  if (!s.currentTask.isEmpty() && !inputs_->selectTask(s.currentTask))
+    problems << tr("current_task: '%1' is not among the tasks").arg(s.currentTask);
   analysis_->applyOptionsJson(s.options);
+  results_->restoreRunFolders(s.view, problems);
   bool first = true;
   for (const QString& d : s.resultsDirs) {
-    openResults(d, !first);
+    if (!openResults(d, !first)) problems << tr("results: '%1' could not be opened").arg(d);
     first = false;
   }
+  // After the results: opening them prefills the ablation's analysis folder, which the session then overrides.
+  trainPanel_->applySessionJson(s.train, s.trainedAdapters, problems);
+  ablationPanel_->applySessionJson(s.ablation, problems);
+  results_->applySessionJson(s.view, problems);
+  trainDock_->setVisible(s.trainDockOpen);
+  ablationDock_->setVisible(s.ablationDockOpen);
+  if (s.trainDockOpen && s.ablationDockOpen) trainDock_->raise();
   selection()->setLayers(s.selection);
+  return problems;
+}
+
+bool MainWindow::saveSessionFile(const QString& file) {
+  try {
+    saveSession(currentSession(), file);
+  } catch (const std::exception& e) {
+    showError(tr("Cannot save the session"), QString::fromUtf8(e.what()));
+    return false;
+  }
+  settings_->addRecent(AppSettings::Recent::Sessions, file);
+  statusBar()->showMessage(tr("Session saved to %1").arg(file), 8000);
+  return true;
 }
 
 void MainWindow::saveSessionAs() {
   const QString file = QFileDialog::getSaveFileName(this, tr("Save session"), {}, tr("LayerScope session (*.lssession)"));
-  if (file.isEmpty()) return;
-  try {
-    saveSession(currentSession(), file);
-    settings_->addRecent(AppSettings::Recent::Sessions, file);
-  } catch (const std::exception& e) {
-    showError(tr("Cannot save the session"), QString::fromUtf8(e.what()));
-  }
+  if (!file.isEmpty()) saveSessionFile(file);
 }
 
 void MainWindow::openSessionDialog() {
@@ -488,9 +539,18 @@ bool MainWindow::openSessionFile(const QString& file) {
     showError(tr("Cannot open the session"), QString::fromUtf8(e.what()));
     return false;
   }
-  applySession(s);
+  const QStringList problems = applySession(s);
   settings_->addRecent(AppSettings::Recent::Sessions, file);
+  if (!problems.isEmpty())
+    showError(tr("Session partly restored"),
+              tr("The session '%1' was opened, but these values were not applied:\n%2").arg(file, problems.join(QLatin1Char('\n'))));
   return true;
+}
+
+bool MainWindow::reopenLastSession() {
+  const QString file = settings_->lastSessionFile();
+  if (!settings_->reopenLastSession() || !QFileInfo::exists(file)) return false;
+  return openSessionFile(file);
 }
 
 void MainWindow::offerDemoOnFirstStart() {

@@ -59,8 +59,9 @@ class MainWindow : public QMainWindow {
   /// An analysis is running.
   bool isRunning() const;
   Session currentSession() const;
-  /// Restores a session; a model folder that has moved is a question (locate it?), not a failure.
-  void applySession(const Session& s);
+  /// Restores a session; a model folder that has moved is a question (locate it?), not a failure. Returns the
+  /// values that could not be applied ("KEY: problem"; openSessionFile shows them in one dialog naming the file).
+  QStringList applySession(const Session& s);
   /// Shows the "Train on selection" dock, its layer sets filled from the selection (else S_sens).
   void showTrainPanel();
   void showAblationPanel();
@@ -71,7 +72,15 @@ class MainWindow : public QMainWindow {
   /// Opens the demo: its model, every task file, and selects defaultDemoTask() (first_run.h).
   void openDemo(const DemoFiles& demo);
   /// Reads and applies a session file; false (with an error dialog naming the file) when it cannot be read.
+  /// Values it could not apply are one dialog naming the file and each key (the rest is applied).
   bool openSessionFile(const QString& file);
+  /// Saves currentSession() to `file` and lists it under File > Recent Sessions; false (with a dialog) on error.
+  bool saveSessionFile(const QString& file);
+  /// At start: when File > Reopen last session at start is on and the window wrote one when it last closed,
+  /// opens it (true); else false.
+  bool reopenLastSession();
+  AppSettings* appSettings() const { return settings_; }
+  QMenu* recentSessionsMenu() const { return recentSessionsMenu_; }
   /// Sensitivity mode "pairs" in the options and, when it exists, the pairs form of `taskFile` added and selected.
   void switchToPairsMode(const QString& taskFile);
 
@@ -106,6 +115,8 @@ class MainWindow : public QMainWindow {
   void connectPanels();
   void showError(const QString& title, const QString& message);
   void rebuildRecentMenu();
+  /// File menu: Save / Open session, Recent Sessions, Reopen last session at start.
+  void buildSessionMenu(QMenu* file);
   void saveSessionAs();
   void openSessionDialog();
   /// New results: the training panel's S_sens / S_rope and the ablation's analysis folder follow them.
@@ -128,6 +139,7 @@ class MainWindow : public QMainWindow {
   QDockWidget* trainDock_ = nullptr;
   QDockWidget* ablationDock_ = nullptr;
   QMenu* recentMenu_ = nullptr;
+  QMenu* recentSessionsMenu_ = nullptr;
   Job* splitCheckJob_ = nullptr;
   bool quietErrors_ = false;
 };

@@ -117,6 +117,10 @@ void ResultsArea::buildToolBar() {
   exportSelection_ = new QCheckBox(tr("Export selection"));
   exportSelection_->setToolTip(tr("Draw the selected layers' band in File > Export figure (off: exports show the data only)"));
   toolBar_->addWidget(exportSelection_);
+  exportZoom_ = new QCheckBox(tr("Export zoom"));
+  exportZoom_->setToolTip(tr("File > Export figure draws the zoomed / panned region shown (off: the full figure; wheel, "
+                             "drag and + / - / arrows zoom and pan a plot, 0 or Home resets it)"));
+  toolBar_->addWidget(exportZoom_);
   toolBar_->addWidget(new QLabel(tr("  Profile ")));
   profileMetric_ = new QComboBox;
   profileMetric_->setToolTip(tr("Layer score drawn first in the profile and correlation views (default: the "
@@ -157,15 +161,7 @@ void ResultsArea::open(const QString& dir, bool add) {
     if (itemSet_) items_->setItems(*itemSet_);
     else items_->clear();
   }
-  if (b.scores) {
-    // Every folder with scores stays in the run list; its label is the folder name (with the parent's when two differ).
-    const QFileInfo fi(dir);
-    QString label = fi.fileName();
-    if (runDirs_.contains(label) && QFileInfo(runDirs_[label]).canonicalFilePath() != fi.canonicalFilePath())
-      label = fi.dir().dirName() + QLatin1Char('/') + label;
-    runDirs_[label] = dir;
-    runs_->addRun(label, *b.scores);
-  }
+  addToRuns(dir, b);
   if (add && bundle_) {
     results::mergeInto(*bundle_, b);
     dirs_ << dir;
@@ -176,6 +172,28 @@ void ResultsArea::open(const QString& dir, bool add) {
   }
   showBundle();
   Q_EMIT bundleChanged();
+}
+
+void ResultsArea::addToRuns(const QString& dir, const results::ResultsBundle& b) {
+  if (!b.scores) return;
+  // Every folder with scores stays in the run list; its label is the folder name (with the parent's when two differ).
+  const QFileInfo fi(dir);
+  QString label = fi.fileName();
+  if (runDirs_.contains(label) && QFileInfo(runDirs_[label]).canonicalFilePath() != fi.canonicalFilePath())
+    label = fi.dir().dirName() + QLatin1Char('/') + label;
+  runDirs_[label] = dir;
+  runs_->addRun(label, *b.scores);
+}
+
+void ResultsArea::addRunFolder(const QString& dir) {
+  addToRuns(dir, results::readResultsDir(dir.toStdString()));
+  setTabEnabled(indexOf(runs_), !runs_->runLabels().isEmpty());
+}
+
+QStringList ResultsArea::runFolders() const {
+  QStringList out;
+  for (const QString& label : runs_->runLabels()) out << runDirs_.value(label);
+  return out;
 }
 
 void ResultsArea::showItemComparison(const results::ItemSet& a, const results::ItemSet& b,
@@ -259,7 +277,9 @@ void ResultsArea::exportCurrentFigure() {
     views::FigureStyle s = screenStyle();
     s.pxPerPt = 1;
     s.exportSelection = exportSelection_->isChecked();
+    s.exportZoom = exportZoom_->isChecked();
     auto fig = views::makeFigure(*kind, *bundle_, s, selection_);
+    if (s.exportZoom) fig->setViewRanges(view->viewRanges());
     if (view == profile_ || view == scatter_) {
       if (auto* p = qobject_cast<views::ProfileView*>(fig.get())) p->setProfileKeys(profileMetric_->currentText(), {});
       if (auto* p = qobject_cast<views::ScatterView*>(fig.get())) p->setProfileKeys(profileMetric_->currentText(), {});

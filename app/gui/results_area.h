@@ -62,6 +62,17 @@ class ResultsArea : public QTabWidget {
   /// The items shown in the Items tab when they came from a results folder (nullopt: none, or a comparison).
   const std::optional<results::ItemSet>& items() const { return itemSet_; }
 
+  /// Folders in the Runs tab's list, in list order (shown folders and earlier ones).
+  QStringList runFolders() const;
+  /// Adds a results folder to the Runs list only (the results shown stay); throws when it cannot be read.
+  void addRunFolder(const QString& dir);
+  /// Sessions (panel_sessions.cpp): the figure toolbar, the current tab and the Runs list state (checked runs,
+  /// score, A / B; the folders are runFolders()), and back; problems as "view.KEY: ...".
+  QJsonObject sessionJson() const;
+  void applySessionJson(const QJsonObject& o, QStringList& problems);
+  /// The Runs list's folders of sessionJson() `o`, added in their order (call before opening the results shown).
+  void restoreRunFolders(const QJsonObject& o, QStringList& problems);
+
   /// File > Export figure: the current tab as PDF / SVG / PNG (+ CSV), size from the toolbar's preset.
   void exportCurrentFigure();
   /// File > Export all figures: every figure the results support, plus figures.json.
@@ -81,6 +92,8 @@ class ResultsArea : public QTabWidget {
 
  private:
   void buildToolBar();
+  /// Adds `b`'s scores (when present) to the Runs list under a label made from `dir`.
+  void addToRuns(const QString& dir, const results::ResultsBundle& b);
   void showBundle();
   void updateStyle();
   views::FigureStyle screenStyle() const;
@@ -93,6 +106,7 @@ class ResultsArea : public QTabWidget {
   QComboBox* colormap_ = nullptr;
   QCheckBox* twinAxes_ = nullptr;
   QCheckBox* exportSelection_ = nullptr;  // File > Export figure draws the selection band too
+  QCheckBox* exportZoom_ = nullptr;       // File > Export figure keeps the view's zoom / pan
   QCheckBox* ranks_ = nullptr;
   QComboBox* profileMetric_ = nullptr;
   QComboBox* heatmapKind_ = nullptr;

@@ -463,6 +463,8 @@ void TrainPanel::onTrained(const TrainOutcome& o) {
   loss_->setData(steps, o.losses, int(o.losses.size()));  // includes steps replayed from a checkpoint
   lastRunLabel_ = QFileInfo(o.outDir).fileName();
   lastRunSteps_ = steps;
+  trainedAdapters_.removeAll(o.outDir);
+  trainedAdapters_ << o.outDir;
   setRunning(false);
   status_->setText(tr("Finished %1 steps in %2 s (%3 tokens/s)%4")
                        .arg(o.losses.size())

@@ -4,6 +4,7 @@
 // time, the base model kept between jobs); a live LossCurveView, tokens/s and ETA; when done the adapter folder.
 #pragma once
 
+#include <QJsonObject>
 #include <QPointer>
 #include <QVector>
 #include <QWidget>
@@ -28,6 +29,7 @@ namespace layerscope::app {
 
 class Job;
 class JobRunner;
+struct SettingWidget;
 
 class TrainPanel : public QWidget {
   Q_OBJECT
@@ -53,6 +55,12 @@ class TrainPanel : public QWidget {
   /// Restores the hyperparameters and layer sets recorded in DIR/train_options.json (false if absent).
   bool loadOptionsFrom(const QString& dir);
   TrainJob jobFromPanel() const;
+  /// Adapter folders trained in this window, oldest first (a folder trained again moves to the end).
+  QStringList trainedAdapters() const { return trainedAdapters_; }
+  /// Sessions (panel_sessions.cpp): every input, the loss curves and the status lines as one object, and back;
+  /// problems are appended as "train.KEY: ...".
+  QJsonObject sessionJson() const;
+  void applySessionJson(const QJsonObject& o, const QStringList& trainedAdapters, QStringList& problems);
 
   // Widgets, for MainWindow and tests.
   QLineEdit* loraLayersEdit() const { return loraEdit_; }
@@ -94,6 +102,8 @@ class TrainPanel : public QWidget {
   void onCancelled();
   void onFailed(const QString& message);
   QString defaultOutDir() const;
+  /// The inputs a session saves, by key.
+  QList<SettingWidget> settingWidgets() const;
 
   JobRunner* runner_;
   QPointer<Job> job_;
@@ -137,6 +147,7 @@ class TrainPanel : public QWidget {
   QCheckBox* logScale_ = nullptr;
   QString lastRunLabel_;         // the finished run on the loss curve (kept as an earlier run when a new one starts)
   QVector<double> lastRunSteps_;
+  QStringList trainedAdapters_;
   views::LossCurveView* loss_;
 };
 

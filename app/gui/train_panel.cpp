@@ -187,6 +187,20 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   ff->addRow(tr("Eval file"), pathRow(evalEdit_, demoTask, false));
   evalEdit_->setToolTip(tr("LayerScope task JSONL or a benchmark layout (MMLU, ARC, GPQA, MGSM, MATH; auto-detected). "
                            "Use held-out items: evaluating on the training file measures fit, not generalisation."));
+  // Evaluating on the training items measures fit, not generalisation: say so while both name the same file.
+  auto* sameFile = new QLabel(tr("<b>The train and eval files are the same file</b>: Evaluate vs base would measure fit, "
+                                 "not generalisation. Choose held-out items for evaluation."));
+  sameFile->setObjectName(QStringLiteral("sameFileWarning"));
+  sameFile->setWordWrap(true);
+  sameFile->setStyleSheet(QStringLiteral("color: #a34a00"));
+  ff->addRow(sameFile);
+  auto checkSame = [this, sameFile] {
+    const QFileInfo a(trainEdit_->text().trimmed()), b(evalEdit_->text().trimmed());
+    sameFile->setHidden(!(a.isFile() && b.isFile() && a.canonicalFilePath() == b.canonicalFilePath()));
+  };
+  connect(trainEdit_, &QLineEdit::textChanged, this, checkSame);
+  connect(evalEdit_, &QLineEdit::textChanged, this, checkSame);
+  checkSame();
   ff->addRow(tr("Output folder"), pathRow(outEdit_, QString(), true));
   outEdit_->setPlaceholderText(tr("new folder under the results root"));
   connect(outEdit_, &QLineEdit::textChanged, this, &TrainPanel::updateButtons);

@@ -11,6 +11,7 @@
 #include <QDoubleSpinBox>
 #include <QFile>
 #include <QJsonDocument>
+#include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QMenu>
@@ -157,6 +158,20 @@ TEST_F(SessionFixture, EveryWidgetValueComesBackInAFreshWindow) {
   EXPECT_FALSE(w2->findChild<QDockWidget*>(QStringLiteral("trainDock"))->isHidden());
   EXPECT_FALSE(w2->findChild<QDockWidget*>(QStringLiteral("ablationDock"))->isHidden());
   EXPECT_EQ(w2->selection()->layers(), (QVector<int>{4, 5}));
+}
+
+TEST_F(SessionFixture, TrainingWarnsWhileTrainAndEvalAreTheSameFile) {
+  auto w = window();
+  app::TrainPanel* t = w->trainPanel();
+  auto* warning = t->findChild<QLabel*>(QStringLiteral("sameFileWarning"));
+  ASSERT_NE(warning, nullptr);
+  t->trainFileEdit()->setText(t1);
+  t->evalFileEdit()->setText(t2);
+  EXPECT_TRUE(warning->isHidden());
+  t->evalFileEdit()->setText(tmp.path() + QStringLiteral("/./one.mc.jsonl"));  // the same file, spelled differently
+  EXPECT_FALSE(warning->isHidden());
+  t->trainFileEdit()->setText(t2);
+  EXPECT_TRUE(warning->isHidden());
 }
 
 TEST_F(SessionFixture, MalformedFilesAreOneErrorNamingTheFileAndTheKey) {

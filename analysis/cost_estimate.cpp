@@ -390,17 +390,19 @@ json CostEstimate::toJson() const {
           {"stages", st}};
 }
 
+std::string durationText(double s) {
+  std::ostringstream d;
+  d << std::fixed << std::setprecision(s < 10 ? 1 : 0);
+  if (s < 120) d << s << " s";
+  else if (s < 7200) d << s / 60 << " min";
+  else d << s / 3600 << " h";
+  return d.str();
+}
+
 std::string CostEstimate::table() const {
   std::ostringstream os;
   auto gib = [](double b) { return b / kGiB; };
-  auto dur = [](double s) {
-    std::ostringstream d;
-    d << std::fixed << std::setprecision(s < 10 ? 1 : 0);
-    if (s < 120) d << s << " s";
-    else if (s < 7200) d << s / 60 << " min";
-    else d << s / 3600 << " h";
-    return d.str();
-  };
+  const auto dur = durationText;
   os << std::fixed << std::setprecision(2);
   os << "estimate (" << dtype << " on " << device << "; " << items << " items, " << std::setprecision(1) << meanTokens
      << " tokens on average, at most " << maxTokens << "):\n";

@@ -48,6 +48,9 @@ double savedBytesPerLayer(const core::ModelConfig& c, const MemoryShape& s);
 /// dtype), else a converted copy in the compute dtype.
 double weightResidentBytes(const core::ModelConfig& c, int storedElementBytes, int computeElementBytes, bool aliasMapping);
 
+/// "9.5 s", "42 s", "7 min", "17 h": a duration as the estimate tables print it.
+std::string durationText(double seconds);
+
 /// Bytes per element of a safetensors dtype name as Checkpoint::storedDtype() gives it ("mixed" counts as 4).
 int storedElementBytes(const std::string& stored);
 

@@ -180,14 +180,7 @@ json TrainCostEstimate::toJson() const {
 
 std::string TrainCostEstimate::table() const {
   auto gib = [](double b) { return b / kGiB; };
-  auto dur = [](double s) {
-    std::ostringstream d;
-    d << std::fixed << std::setprecision(s < 10 ? 1 : 0);
-    if (s < 120) d << s << " s";
-    else if (s < 7200) d << s / 60 << " min";
-    else d << s / 3600 << " h";
-    return d.str();
-  };
+  const auto dur = analysis::durationText;
   std::ostringstream os;
   os << std::fixed << std::setprecision(1);
   os << "estimate (" << dtype << " on " << device << "; " << items << " training sequences, " << meanTokens

@@ -7,7 +7,13 @@
 #include <functional>
 #include <sstream>
 
+// PyTorch wheels may ship c10d without Gloo's own headers, which ProcessGroupGloo.hpp includes: such a build
+// (LAYERSCOPE_NO_GLOO, set by core/dist/CMakeLists.txt) runs world size 1 and refuses larger worlds in join().
+#ifdef LAYERSCOPE_NO_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#else
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "core/base/stopwatch.h"
@@ -45,7 +51,7 @@ long parseInt(const char* name, const std::string& text, long lo, long hi) {
   return v;
 }
 
-bool isLoopback(const std::string& host) {
+[[maybe_unused]] bool isLoopback(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
 }
 
@@ -85,9 +91,15 @@ ShardRange shardOf(std::int64_t count, int rank, int worldSize) {
   return {begin, begin + base + (rank < extra ? 1 : 0)};
 }
 
+#ifdef LAYERSCOPE_NO_GLOO
+using Group = c10d::ProcessGroup;
+#else
+using Group = c10d::ProcessGroupGloo;
+#endif
+
 struct World::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<Group> group;
 };
 
 World::World() = default;
@@ -121,6 +133,12 @@ World World::join(const WorldOptions& options) {
   World w;
   w.options_ = options;
   if (options.worldSize == 1) return w;  // no store, no sockets
+#ifdef LAYERSCOPE_NO_GLOO
+  throw DistributedError("a world of " + std::to_string(options.worldSize) +
+                         " processes needs Gloo, and this LayerScope was built against a LibTorch whose Gloo headers "
+                         "were not found (docs/distributed.md); run one process, or build against Debian's "
+                         "libtorch-dev + libgloo-dev");
+#else
   w.impl_ = std::make_unique<Impl>();
   const std::string where = options.masterAddr + ":" + std::to_string(options.masterPort);
   const std::string me = "rank " + std::to_string(options.rank) + " of " + std::to_string(options.worldSize);
@@ -184,6 +202,7 @@ World World::join(const WorldOptions& options) {
     throw DistributedError(me + ": cannot connect the Gloo process group: " + firstLine(e));
   }
   return w;
+#endif
 }
 
 template <class Op>
@@ -210,7 +229,7 @@ void World::allReduceSum(torch::Tensor& t) {
     throw InvalidArgument("allReduceSum: float or double tensors only");
   std::vector<torch::Tensor> buf{cpuContiguous(t)};
   collective("all-reduce", std::uint64_t(buf[0].nbytes()),
-             [&](c10d::ProcessGroupGloo& g) { g.allreduce(buf)->wait(); });
+             [&](Group& g) { g.allreduce(buf)->wait(); });
   if (!buf[0].is_same(t)) t.copy_(buf[0]);
 }
 
@@ -258,7 +277,7 @@ std::vector<std::vector<double>> World::allGather(const std::vector<double>& val
   if (!distributed()) return {values};
   return gatherVariable<double>(*this, values, torch::kFloat64, [&](auto& in, auto& out) {
     collective("all-gather", std::uint64_t(in[0].nbytes()),
-               [&](c10d::ProcessGroupGloo& g) { g.allgather(out, in)->wait(); });
+               [&](Group& g) { g.allgather(out, in)->wait(); });
   });
 }
 
@@ -266,7 +285,7 @@ std::vector<std::vector<std::int64_t>> World::allGather(const std::vector<std::i
   if (!distributed()) return {values};
   return gatherVariable<std::int64_t>(*this, values, torch::kInt64, [&](auto& in, auto& out) {
     collective("all-gather", std::uint64_t(in[0].nbytes()),
-               [&](c10d::ProcessGroupGloo& g) { g.allgather(out, in)->wait(); });
+               [&](Group& g) { g.allgather(out, in)->wait(); });
   });
 }
 
@@ -288,13 +307,13 @@ void World::broadcast(torch::Tensor& t, int root) {
   c10d::BroadcastOptions bo;
   bo.rootRank = root;
   collective("broadcast", rank() == root ? std::uint64_t(buf[0].nbytes()) : 0,
-             [&](c10d::ProcessGroupGloo& g) { g.broadcast(buf, bo)->wait(); });
+             [&](Group& g) { g.broadcast(buf, bo)->wait(); });
   if (!buf[0].is_same(t)) t.copy_(buf[0]);
 }
 
 void World::barrier() {
   if (!distributed()) return;
-  collective("barrier", 0, [&](c10d::ProcessGroupGloo& g) { g.barrier()->wait(); });
+  collective("barrier", 0, [&](Group& g) { g.barrier()->wait(); });
 }
 
 void World::finish() {

@@ -5,15 +5,29 @@
 #include "core/model/model.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <string>
 
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "core/model/dropout.h"
 #include "core/base/error.h"
 #include "core/model/rope.h"
+#include "core/model/torch_compat.h"
 
 namespace layerscope::core {
+
+bool usesFusedAttention(const c10::Device& device) {
+  static const bool forcedEager = [] {
+    const char* v = std::getenv("LAYERSCOPE_ATTENTION");
+    const std::string s = v ? v : "";
+    if (!s.empty() && s != "eager" && s != "auto")
+      throw InvalidArgument("LAYERSCOPE_ATTENTION must be 'auto' or 'eager', found '" + s + "'");
+    return s == "eager";
+  }();
+  return compat::kHasFusedAttention && device.is_cuda() && !forcedEager;
+}
 
 // ---- TensorCapture -------------------------------------------------------------------------------------
 
@@ -299,8 +313,16 @@ constexpr int64_t kBlock = 64;
 
 torch::Tensor attention(const torch::Tensor& qg, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& bias, const std::vector<bool>& blockSeesAll, double scaling,
-                        torch::ScalarType acc, torch::Tensor* probsOut) {
+                        torch::ScalarType acc, torch::Tensor* probsOut, bool fused) {
   const int64_t T = qg.size(3);
+  if (fused) {  // plain causal attention, no pattern requested (see usesFusedAttention)
+    const int64_t B = qg.size(0), G = qg.size(1), R = qg.size(2), Dh = qg.size(4);
+    auto repeated = [&](const torch::Tensor& t) {  // [B,G,T,Dh] -> [B,G*R,T,Dh], head g*R + r reads KV head g
+      return t.unsqueeze(2).expand({B, G, R, T, Dh}).reshape({B, G * R, T, Dh});
+    };
+    return compat::fusedCausalAttention(qg.reshape({B, G * R, T, Dh}), repeated(k), repeated(v), scaling)
+        .reshape({B, G, R, T, Dh});
+  }
   const torch::Tensor kT = k.transpose(-1, -2).unsqueeze(2);  // [B,G,1,Dh,T]
   const torch::Tensor v5 = v.unsqueeze(2);                    // [B,G,1,T,Dh]
   auto block = [&](int64_t q0, int64_t q1, int64_t keys) {
@@ -427,6 +449,9 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
 
   const double scaling = 1.0 / std::sqrt(double(Dh));
   const bool training = iv && iv->training;
+  // Unpadded causal attention on a GPU goes through LibTorch's fused kernels where this LibTorch has them (per layer:
+  // not where a sliding window applies or the attention pattern is captured); docs/gpu.md.
+  const bool plainCausal = !in.attentionMask.defined() && acc == torch::kFloat32 && usesFusedAttention(device_);
   auto want = [&](int l, Site s) { return sink && sink->wants({l, s}); };
 
   torch::Tensor h = torch::embedding(embed_, ids);  // [B,T,D]
@@ -465,8 +490,10 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
       // Scores per group without materialising repeated keys, in causal query blocks (see attention()).
       torch::Tensor probs;  // [B,G,R,T,T], only when the pattern is captured
       const MaskBias& mb = c.windowFor(l) ? windowBias : fullBias;
+      const bool wantPattern = want(l, Site::AttnPattern);
+      const bool fused = plainCausal && !wantPattern && !c.windowFor(l);
       torch::Tensor ctx = attention(qg, k, v, mb.bias, mb.blockSeesAll, scaling, acc,
-                                    want(l, Site::AttnPattern) ? &probs : nullptr);  // [B,G,R,T,Dh]
+                                    wantPattern ? &probs : nullptr, fused);  // [B,G,R,T,Dh]
       if (probs.defined()) sink->record({l, Site::AttnPattern}, probs.reshape({B, H, T, T}));
       ctx = ctx.reshape({B, H, T, Dh}).transpose(1, 2).reshape({B, T, H * Dh});
       torch::Tensor attnOut = project({ctx, {}}, W.w[3], W.b[3], slot(Proj::O), training);  // [B,T,D]

@@ -121,6 +121,12 @@ struct ForwardOutput {
   torch::Tensor finalHidden;  ///< [B,T,D] after the final norm, compute dtype
 };
 
+/// True when the forward on `device` runs unpadded causal attention through LibTorch's fused kernels
+/// (scaled_dot_product_attention): a CUDA device and a LibTorch of 2.1 or later, unless the environment sets
+/// LAYERSCOPE_ATTENTION=eager. Layers whose attention pattern is captured, padded batches, sliding-window layers and
+/// float64 always take the eager path, which computes HF's eager numerics (docs/gpu.md).
+bool usesFusedAttention(const c10::Device& device);
+
 /// Immutable model weights, loaded once and shared across threads and runs. Every weight lives on one device
 /// (device()); forward() moves its inputs and intervention tensors there, and creates its tensors there.
 class LlamaModel {

@@ -33,6 +33,10 @@ PY=${PYTHON:-python3}
 SUMMARY=$OUT/summary.txt
 START=$(date +%s)
 BUDGET=${DEVICE_CHECK_BUDGET:-540}
+# DEVICE_CHECK_STEPS: the steps after the build to run, a space-separated subset of
+# "tests hf peft prefill analyze train" (default: all), e.g. to rerun one failed step on a short lease.
+STEPS=" ${DEVICE_CHECK_STEPS:-tests hf peft prefill analyze train} "
+step() { [[ "$STEPS" == *" $1 "* ]]; }
 : >"$SUMMARY"
 
 row() { printf '%-46s %-8s %s\n' "$1" "$2" "$3" | tee -a "$SUMMARY"; }
@@ -117,29 +121,49 @@ grep "warning:" "$OUT/build.log" | sort | uniq -c | sort -rn | head -20 >"$OUT/b
 CLI=$BUILD/app/layerscope-cli
 
 # ---- 2. core tests -----------------------------------------------------------------------------------------------
-# CPU: every model test with CUDA hidden, in the background on 4 threads (the GPU steps below need few CPUs).
-( CUDA_VISIBLE_DEVICES="" OMP_NUM_THREADS=4 timeout 300 "$BUILD/tests/model/model_tests" --gtest_brief=1 \
-    >"$OUT/model_tests_cpu.log" 2>&1; echo "rc=$?" >>"$OUT/model_tests_cpu.log" ) &
-CPU_TESTS_PID=$!
-t0=$(stamp)
-timeout 120 "$BUILD/tests/model/model_tests" --gtest_filter='Device*' >"$OUT/device_tests_cuda.log" 2>&1; c=$?
-row "2 Device* tests (CUDA visible)" "$([ $c = 0 ] && echo ok || echo FAIL)" \
-  "$(grep -h '^\[  PASSED\|^\[  FAILED  \] [0-9]\|^\[  SKIPPED \] [0-9]\|cuda vs cpu' "$OUT/device_tests_cuda.log" | tr '\n' ' ')"
-# The CLI on both devices: float32 logits of one sequence on the demo model must agree.
-ids=256,84,104,101,32,99,97,116,32,115,97,116,32,111,110,32,116,104,101,32,109,97,116
-timeout 60 "$CLI" logits resources/models/demo --ids $ids --device cpu --out "$OUT/demo_cpu.npy" 2>>"$OUT/cli.log" &&
-timeout 60 "$CLI" logits resources/models/demo --ids $ids --device cuda --out "$OUT/demo_cuda.npy" 2>>"$OUT/cli.log"; d=$?
-cmp=$($PY -c "import numpy as n; a=n.load('$OUT/demo_cpu.npy'); b=n.load('$OUT/demo_cuda.npy'); print('%.2e' % (abs(a-b).max()/abs(a).max()))" 2>/dev/null || echo nan)
-row "2 CLI logits cpu vs cuda (demo, fp32)" "$([ $d = 0 ] && $PY -c "import sys; sys.exit(not $cmp <= 1e-4)" 2>/dev/null && echo ok || echo FAIL)" "rel $cmp ($(( $(stamp) - t0 )) s)"
+# backtrace LOG BINARY ARGS...: after a crash (signal exit), reruns the test that was running (the last "[ RUN ]" line
+# of LOG) under a debugger (gdb, else cuda-gdb, which also debugs host code) and writes its backtrace beside LOG.
+backtrace() {
+  local log=$1 bin=$2; shift 2
+  local name dbg
+  name=$(grep '^\[ RUN      \]' "$log" | tail -1 | awk '{print $4}')
+  dbg=$(command -v gdb || command -v cuda-gdb || true)
+  [ -n "$name" ] && [ -n "$dbg" ] || return 0
+  timeout 120 "$dbg" -q -batch -ex run -ex bt -ex "info sharedlibrary" --args "$bin" --gtest_filter="$name" "$@" \
+    >"${log%.log}.backtrace.txt" 2>&1
+  echo "crashed in $name: backtrace in $(basename "${log%.log}.backtrace.txt")"
+}
+CPU_TESTS_PID=
+if step tests; then
+  # CPU: every model test with CUDA hidden, in the background on 4 threads (the GPU steps below need few CPUs).
+  ( export CUDA_VISIBLE_DEVICES="" OMP_NUM_THREADS=4
+    timeout 300 "$BUILD/tests/model/model_tests" >"$OUT/model_tests_cpu.log" 2>&1; c=$?; echo "rc=$c" >>"$OUT/model_tests_cpu.log"
+    [ $c -gt 128 ] && [ $c != 137 ] && backtrace "$OUT/model_tests_cpu.log" "$BUILD/tests/model/model_tests" >>"$OUT/model_tests_cpu.log" ) &
+  CPU_TESTS_PID=$!
+  t0=$(stamp)
+  timeout 120 "$BUILD/tests/model/model_tests" --gtest_filter='Device*' >"$OUT/device_tests_cuda.log" 2>&1; c=$?
+  crash=""
+  [ $c -gt 128 ] && [ $c != 137 ] && crash=$(backtrace "$OUT/device_tests_cuda.log" "$BUILD/tests/model/model_tests")
+  row "2 Device* tests (CUDA visible)" "$([ $c = 0 ] && echo ok || echo FAIL)" \
+    "$(grep -h '^\[  PASSED\|^\[  FAILED  \] [0-9]\|^\[  SKIPPED \] [0-9]\|cuda vs cpu' "$OUT/device_tests_cuda.log" | tr '\n' ' ')$crash"
+  # The CLI on both devices: float32 logits of one sequence on the demo model must agree.
+  ids=256,84,104,101,32,99,97,116,32,115,97,116,32,111,110,32,116,104,101,32,109,97,116
+  timeout 60 "$CLI" logits resources/models/demo --ids $ids --device cpu --out "$OUT/demo_cpu.npy" 2>>"$OUT/cli.log" &&
+  timeout 60 "$CLI" logits resources/models/demo --ids $ids --device cuda --out "$OUT/demo_cuda.npy" 2>>"$OUT/cli.log"; d=$?
+  cmp=$($PY -c "import numpy as n; a=n.load('$OUT/demo_cpu.npy'); b=n.load('$OUT/demo_cuda.npy'); print('%.2e' % (abs(a-b).max()/abs(a).max()))" 2>/dev/null || echo nan)
+  row "2 CLI logits cpu vs cuda (demo, fp32)" "$([ $d = 0 ] && $PY -c "import sys; sys.exit(not $cmp <= 1e-4)" 2>/dev/null && echo ok || echo FAIL)" "rel $cmp ($(( $(stamp) - t0 )) s)"
+fi
 
 # ---- 3, 4. parity with transformers and peft ---------------------------------------------------------------------
-if has_time 150; then
+if ! step hf; then :
+elif has_time 150; then
   t0=$(stamp)
   timeout 150 $PY tests/device/hf_parity.py --cli "$CLI" --out "$OUT" --device cuda >"$OUT/hf_parity.log" 2>&1; rc=$?
   grep -E " ok$| FAIL$" "$OUT/hf_parity.log"
   row "3 hf_parity (fp32 1e-4, bf16 bound)" "$([ $rc = 0 ] && echo ok || echo FAIL)" "$(( $(stamp) - t0 )) s; hf_parity.json"
 else skip "3 hf_parity"; fi
-if has_time 120; then
+if ! step peft; then :
+elif has_time 120; then
   t0=$(stamp)
   timeout 120 $PY tests/device/peft_parity.py --cli "$CLI" --out "$OUT" --device cuda >"$OUT/peft_parity.log" 2>&1; rc=$?
   row "4 peft_parity (1e-4)" "$([ $rc = 0 ] && echo ok || echo FAIL)" "$(grep 'peft LoRA' "$OUT/peft_parity.log" | tail -1) ($(( $(stamp) - t0 )) s)"
@@ -166,17 +190,37 @@ field() { $PY -c "import json,sys; j=json.load(open('$1')); print(j$2)" 2>/dev/n
 wait $MAKE8B_PID
 if grep -q "^rc=0" "$OUT/make_8b.log"; then
   row "5 8B-shaped bf16 checkpoint made (on the GPU)" ok "$(tail -1 "$OUT/make_8b.log")"
-  if has_time 90; then
-    if gpu_peak bench_forward_8b 120 "$CLI" bench forward "$M8" --tokens 2048 --batch 1 --dtype bfloat16 --reps 3 --device cuda; then
-      tps=$(field "$OUT/bench_forward_8b.json" "['tokens_per_second']")
-      frac=$(field "$OUT/bench_forward_8b.json" "['fraction_of_gemm']")
-      met=$($PY -c "print('ok' if float('$frac') >= 0.6 else 'MISSED')" 2>/dev/null || echo "?")
-      row "5 prefill 2048 tok, bf16 (>= 60% GEMM)" "$met" "$tps tok/s, $frac of GEMM, peak $(cat "$OUT/bench_forward_8b.gpu_mib") MiB"
-    else
-      row "5 prefill 2048 tok, bf16" FAIL "see bench_forward_8b.log"
-    fi
-  else skip "5 prefill 2048 tok, bf16"; fi
-  if has_time 100; then
+  # Prefill with the default attention (fused kernels where LibTorch has them, core::usesFusedAttention) and, for
+  # comparison, HF's eager numerics (LAYERSCOPE_ATTENTION=eager), with the logits of both compared.
+  for variant in auto eager; do
+    name=bench_forward_8b; [ $variant = eager ] && name=bench_forward_8b_eager
+    if ! step prefill; then :
+    elif has_time 60; then
+      if LAYERSCOPE_ATTENTION=$variant gpu_peak $name 120 "$CLI" bench forward "$M8" --tokens 2048 --batch 1 \
+           --dtype bfloat16 --reps 3 --device cuda; then
+        tps=$(field "$OUT/$name.json" "['tokens_per_second']")
+        frac=$(field "$OUT/$name.json" "['fraction_of_gemm']")
+        att=$(field "$OUT/$name.json" "['attention']")
+        met=$($PY -c "print('ok' if float('$frac') >= 0.6 else 'MISSED')" 2>/dev/null || echo "?")
+        [ $variant = eager ] && met="(info)"
+        row "5 prefill 2048 tok, bf16, $att attention (>= 60% GEMM)" "$met" \
+          "$tps tok/s, $frac of GEMM, peak $(cat "$OUT/$name.gpu_mib") MiB"
+      else
+        row "5 prefill 2048 tok, bf16 ($variant)" FAIL "see $name.log"
+      fi
+    else skip "5 prefill 2048 tok, bf16 ($variant)"; fi
+  done
+  if step prefill && has_time 40; then  # the two attention paths on the 8B shape: bf16 logits of 512 tokens
+    ids8=$($PY -c "import random; r=random.Random(1); print(','.join(str(r.randrange(259)) for _ in range(512)))")
+    for variant in auto eager; do
+      LAYERSCOPE_ATTENTION=$variant timeout 60 "$CLI" logits "$M8" --ids "$ids8" --dtype bfloat16 --device cuda \
+        --out "$OUT/logits8b_$variant.npy" 2>>"$OUT/cli.log"
+    done
+    cmp=$($PY -c "import numpy as n; a=n.load('$OUT/logits8b_auto.npy'); b=n.load('$OUT/logits8b_eager.npy'); print('%.2e' % (abs(a-b).max()/abs(b).max()))" 2>/dev/null || echo nan)
+    row "5 8B logits, default vs eager attention (bf16)" info "rel $cmp over 512 tokens"
+  fi
+  if ! step analyze; then :
+  elif has_time 100; then
     t0=$(stamp)
     if gpu_peak analyze_8b 150 "$CLI" analyze --model "$M8" --task "$M8/task64.mc.jsonl" --out "$OUT/analyze_8b" \
          --overwrite --dtype bfloat16 --device cuda; then
@@ -188,7 +232,8 @@ if grep -q "^rc=0" "$OUT/make_8b.log"; then
     fi
     rm -rf "$OUT/analyze_8b/checkpoints" 2>/dev/null
   else skip "5 analyze 64 x 128"; fi
-  if has_time 60; then
+  if ! step train; then :
+  elif has_time 60; then
     if gpu_peak bench_train_8b 90 "$CLI" bench train "$M8" --tokens 512 --batch 4 --steps 2 --dtype bfloat16 \
          --lora-layers all --garfa-layers all --device cuda; then
       row "5 LS-LoRA + GARFA step (4 x 512, bf16)" ok \
@@ -203,12 +248,14 @@ fi
 rm -rf "$M8"
 
 # ---- the CPU tests started in step 2 --------------------------------------------------------------------------------
-for _ in $(seq 1 60); do kill -0 $CPU_TESTS_PID 2>/dev/null || break; has_time 5 || break; sleep 1; done
-if kill -0 $CPU_TESTS_PID 2>/dev/null; then
-  row "2 model_tests (CPU, CUDA hidden)" skipped "still running at the budget's end"
-else
-  row "2 model_tests (CPU, CUDA hidden)" "$(grep -q '^rc=0' "$OUT/model_tests_cpu.log" && echo ok || echo FAIL)" \
-    "$(grep -h '^\[  PASSED\|^\[  FAILED  \] [0-9]\|FAILED TEST' "$OUT/model_tests_cpu.log" | tr '\n' ' ')"
+if [ -n "$CPU_TESTS_PID" ]; then
+  for _ in $(seq 1 60); do kill -0 $CPU_TESTS_PID 2>/dev/null || break; has_time 5 || break; sleep 1; done
+  if kill -0 $CPU_TESTS_PID 2>/dev/null; then
+    row "2 model_tests (CPU, CUDA hidden)" skipped "still running at the budget's end"
+  else
+    row "2 model_tests (CPU, CUDA hidden)" "$(grep -q '^rc=0' "$OUT/model_tests_cpu.log" && echo ok || echo FAIL)" \
+      "$(grep -h '^\[  PASSED\|^\[  FAILED  \] [0-9]\|FAILED TEST\|^crashed in' "$OUT/model_tests_cpu.log" | tr '\n' ' ')"
+  fi
 fi
 echo
 echo "summary ($OUT/summary.txt, $(elapsed) s in all):"

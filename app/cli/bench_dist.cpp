@@ -17,6 +17,7 @@
 
 #include "core/base/error.h"
 #include "core/dist/world.h"
+#include "core/base/remove_tree.h"
 
 extern char** environ;
 
@@ -109,7 +110,7 @@ json benchAnalyzeProcesses(const DistBenchRequest& r) {
     fs::path p;
     ~Cleanup() {
       std::error_code ec;
-      fs::remove_all(p, ec);
+      layerscope::core::removeTree(p, ec);
     }
   } cleanup{tmp};
   auto analyze = [&](const fs::path& out) {

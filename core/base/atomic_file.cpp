@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/base/error.h"
+#include "core/base/remove_tree.h"
 
 namespace layerscope::core {
 namespace fs = std::filesystem;
@@ -61,7 +62,7 @@ void removeLeftovers(const fs::path& dir, const std::string& stem) {
         !processAlive(std::strtol(n.c_str() + stem.size(), nullptr, 10)))
       dead.push_back(e.path());
   }
-  for (const auto& p : dead) fs::remove_all(p, ec);
+  for (const auto& p : dead) removeTree(p, ec);
 }
 
 }  // namespace
@@ -132,14 +133,14 @@ void commitStagingDirectory(const fs::path& staging, const fs::path& given, bool
   }
   if (!overwrite) throw InvalidArgument("'" + dir.string() + "' already exists");
   if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
-    fs::remove_all(staging);  // now holds the old contents
+    removeTree(staging);  // now holds the old contents
     return;
   }
   // No RENAME_EXCHANGE on this file system: move the old one aside under a visible name, then the new one in.
   const fs::path old = fs::path(staging.string() + ".replaced");
   fs::rename(dir, old);
   fs::rename(staging, dir);
-  fs::remove_all(old);
+  removeTree(old);
 }
 
 void writeDirectoryAtomically(const fs::path& dir, bool overwrite, const std::function<void(const fs::path&)>& write) {
@@ -149,7 +150,7 @@ void writeDirectoryAtomically(const fs::path& dir, bool overwrite, const std::fu
     commitStagingDirectory(staging, dir, overwrite);
   } catch (...) {
     std::error_code ec;
-    fs::remove_all(staging, ec);
+    removeTree(staging, ec);
     throw;
   }
 }

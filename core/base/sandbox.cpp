@@ -35,6 +35,7 @@
 #include <thread>
 
 #include "core/base/error.h"
+#include "core/base/remove_tree.h"
 
 namespace layerscope::core {
 namespace fs = std::filesystem;
@@ -256,15 +257,15 @@ std::string secondsText(double s) {
   return os.str();
 }
 
-void removeTree(const fs::path& dir) {
+void removeSandboxTree(const fs::path& dir) {
   std::error_code ec;
-  fs::remove_all(dir, ec);
+  core::removeTree(dir, ec);
   if (!ec) return;
   // A program that made its own folders unreadable (non-root runs): give them back and retry.
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
     fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
-  fs::remove_all(dir, ec);
+  core::removeTree(dir, ec);
 }
 
 struct Fd {
@@ -331,7 +332,7 @@ SandboxResult runSandboxed(const SandboxProgram& program, const SandboxOptions& 
   const fs::path root = pattern;
   struct Cleanup {
     fs::path dir;
-    ~Cleanup() { removeTree(dir); }
+    ~Cleanup() { removeSandboxTree(dir); }
   } cleanup{root};
   const fs::path work = root / "work";
   const std::string workText = work.string();

@@ -10,6 +10,7 @@
 #include "core/base/atomic_file.h"
 #include "core/base/error.h"
 #include "core/model/safetensors.h"
+#include "core/base/remove_tree.h"
 
 namespace layerscope::core {
 namespace fs = std::filesystem;
@@ -90,7 +91,7 @@ void sweepCheckpointDir(const fs::path& dir) {
   std::vector<fs::path> junk;
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (checkpointStep(e.path()) < 0) junk.push_back(e.path());
-  for (const auto& p : junk) fs::remove_all(p, ec);
+  for (const auto& p : junk) removeTree(p, ec);
 }
 
 }  // namespace
@@ -130,7 +131,7 @@ void Trainer::saveCheckpoint(int64_t step, const std::vector<double>& losses) co
   for (size_t i = 0; i + size_t(std::max(1, opt_.keepCheckpoints)) < all.size(); ++i) {
     const fs::path doomed = opt_.checkpointDir / (".pruned-" + all[i].second.filename().string());
     fs::rename(all[i].second, doomed);
-    fs::remove_all(doomed);
+    removeTree(doomed);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include "core/base/remove_tree.h"
 
 namespace layerscope::test {
 
@@ -17,7 +18,7 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    layerscope::core::removeTree(path_, ec);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -9,6 +9,7 @@
 
 #include "core/data/dataset.h"
 #include "core/base/error.h"
+#include "core/base/remove_tree.h"
 
 namespace fs = std::filesystem;
 using namespace layerscope;
@@ -29,7 +30,7 @@ class TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    fs::remove_all(path_, ec);
+    layerscope::core::removeTree(path_, ec);
   }
   const fs::path& path() const { return path_; }
 

@@ -15,6 +15,7 @@
 
 #include "core/base/error.h"
 #include "core/base/sandbox.h"
+#include "core/base/remove_tree.h"
 
 namespace layerscope::core {
 namespace {
@@ -147,7 +148,7 @@ TEST(Sandbox, WritesOnlyInsideItsDirectoryWhichIsRemovedAfterwards) {
   }
   fs::remove(outside);
   EXPECT_TRUE(fs::is_empty(root)) << "working directories are removed after each run";
-  fs::remove_all(root);
+  layerscope::core::removeTree(root);
 }
 
 TEST(Sandbox, NoNetworkNoEnvironmentNoInheritedDescriptors) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/dist/processes.h"
+#include "core/base/remove_tree.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -30,7 +31,7 @@ class DistAnalyze : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("layerscope-dist-analyze-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    layerscope::core::removeTree(dir_);
     fs::create_directories(dir_);
     // 13 seeded first_of_two items: the demo model answers 11 correctly (outcome mode needs both outcomes)
     std::vector<Proc> p{start({kCli, "make-tasks", "--out", (dir_ / "tasks").string(), "--n", "13", "--families",
@@ -39,7 +40,7 @@ class DistAnalyze : public ::testing::Test {
     ASSERT_EQ(p[0].status, 0) << p[0].stderrText();
     task_ = (dir_ / "tasks" / "first_of_two.mc.jsonl").string();
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static void TearDownTestSuite() { layerscope::core::removeTree(dir_); }
 
   static std::vector<std::string> analyzeArgs(const fs::path& out, const std::string& batch) {
     return {"analyze", "--model", kModel, "--task", task_, "--out", out.string(), "--bootstrap", "50",

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/dist/processes.h"
+#include "core/base/remove_tree.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -20,7 +21,7 @@ const std::string kModel = std::string(LAYERSCOPE_SOURCE_DIR) + "/resources/mode
 
 TEST(DistBench, AnalyzeWithTwoProcessesReportsWallTimesAndTraffic) {
   const fs::path dir = fs::temp_directory_path() / ("layerscope-dist-bench-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
   fs::create_directories(dir);
   std::vector<Proc> p{start({kCli, "make-tasks", "--out", (dir / "tasks").string(), "--n", "13", "--families",
                              "first_of_two", "--forms", "mc"}, {}, dir, "make-tasks")};
@@ -48,5 +49,5 @@ TEST(DistBench, AnalyzeWithTwoProcessesReportsWallTimesAndTraffic) {
     EXPECT_GT(t["seconds"].get<double>(), 0);
   }
   EXPECT_NE(p[0].stderrText().find("1 x 2 threads"), std::string::npos) << p[0].stderrText();
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "tests/dist/processes.h"
+#include "core/base/remove_tree.h"
 
 namespace fs = std::filesystem;
 using namespace layerscope::test;
@@ -22,7 +23,7 @@ class DistEval : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("layerscope-dist-eval-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    layerscope::core::removeTree(dir_);
     fs::create_directories(dir_);
     // 13 items: 7 + 6 over 2 ranks, 5 + 4 + 4 over 3
     std::vector<Proc> p{start({kCli, "make-tasks", "--out", (dir_ / "tasks").string(), "--n", "13", "--families", "add",
@@ -30,7 +31,7 @@ class DistEval : public ::testing::Test {
     ASSERT_TRUE(waitAll(p, std::chrono::steady_clock::now(), Ms(20000)));
     ASSERT_EQ(p[0].status, 0) << p[0].stderrText();
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static void TearDownTestSuite() { layerscope::core::removeTree(dir_); }
 
   /// `eval` of tasks/add.<form>.jsonl in one process or `n` ranks through launch; returns items.jsonl's text.
   static std::string eval(int n, const std::string& form, std::string* out = nullptr) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/dist/processes.h"
+#include "core/base/remove_tree.h"
 
 namespace fs = std::filesystem;
 using namespace layerscope::test;
@@ -11,7 +12,7 @@ namespace {
 
 fs::path scratch(const std::string& name) {
   auto d = fs::temp_directory_path() / ("layerscope-launch-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
+  layerscope::core::removeTree(d);
   fs::create_directories(d);
   return d;
 }
@@ -35,7 +36,7 @@ TEST(Launch, RunsEveryRankWithTheTorchrunVariablesAndPrefixesTheirOutput) {
     EXPECT_NE(out.find("[rank " + std::to_string(r) + "] allreduce 6 12 18\n"), std::string::npos) << out;
     EXPECT_NE(out.find("[rank " + std::to_string(r) + "] done " + std::to_string(r) + "\n"), std::string::npos) << out;
   }
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
 }
 
 TEST(Launch, ARankKilledMidRunFailsTheJobNamingThatRank) {
@@ -48,7 +49,7 @@ TEST(Launch, ARankKilledMidRunFailsTheJobNamingThatRank) {
   const std::string err = p[0].stderrText();
   EXPECT_NE(err.find("launch: rank 1 (pid"), std::string::npos) << err;
   EXPECT_NE(err.find("killed by signal 9"), std::string::npos) << err;
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
 }
 
 TEST(Launch, ARankThatFailsOnItsOwnGivesItsMessageAndStatus) {
@@ -61,7 +62,7 @@ TEST(Launch, ARankThatFailsOnItsOwnGivesItsMessageAndStatus) {
   const std::string err = p[0].stderrText();
   EXPECT_NE(err.find("exited with status 127"), std::string::npos) << err;
   EXPECT_NE(err.find("Its last message: cannot start /nonexistent/program: No such file or directory"), std::string::npos) << err;
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
 }
 
 TEST(Launch, CtrlCReachesEveryRank) {
@@ -75,7 +76,7 @@ TEST(Launch, CtrlCReachesEveryRank) {
   EXPECT_EQ(p[0].status, 130);
   EXPECT_LT(p[0].seconds, 8.0);  // it returns only once every rank has been reaped
   EXPECT_NE(p[0].stderrText().find("stopped by signal 2"), std::string::npos) << p[0].stderrText();
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
 }
 
 TEST(Launch, BadOptionsAreClearErrors) {
@@ -88,5 +89,5 @@ TEST(Launch, BadOptionsAreClearErrors) {
   EXPECT_NE(p[0].stderrText().find("the command after --"), std::string::npos) << p[0].stderrText();
   EXPECT_NE(p[1].stderrText().find("--nproc expects 1..1024, got 0"), std::string::npos) << p[1].stderrText();
   EXPECT_NE(p[2].stderrText().find("same --master-port"), std::string::npos) << p[2].stderrText();
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
 }

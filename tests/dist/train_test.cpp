@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/dist/processes.h"
+#include "core/base/remove_tree.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -31,10 +32,10 @@ class DistTrain : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("layerscope-dist-train-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    layerscope::core::removeTree(dir_);
     fs::create_directories(dir_);
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static void TearDownTestSuite() { layerscope::core::removeTree(dir_); }
 
   /// 8 steps of batch 5 x 2 micro-batches (a 5-row micro-batch splits 3 + 2), checkpoints at steps 4 and 8; a
   /// learning rate high enough that the loss moves and the clip engages.
@@ -58,7 +59,7 @@ class DistTrain : public ::testing::Test {
   static fs::path interrupted(const fs::path& from, const std::string& name) {
     const fs::path to = dir_ / name;
     fs::copy(from, to, fs::copy_options::recursive);
-    fs::remove_all(to / "checkpoints" / "step-00000008");
+    layerscope::core::removeTree(to / "checkpoints" / "step-00000008");
     for (const char* f : {"training_log.json", "adapter_model.safetensors", "adapter_config.json", "garfa.safetensors",
                           "garfa_config.json"})
       fs::remove(to / f);

@@ -7,6 +7,7 @@
 
 #include "core/dist/world.h"
 #include "tests/dist/processes.h"
+#include "core/base/remove_tree.h"
 
 namespace fs = std::filesystem;
 using namespace layerscope;
@@ -18,7 +19,7 @@ namespace {
 
 fs::path scratch(const std::string& name) {
   auto d = fs::temp_directory_path() / ("layerscope-dist-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
+  layerscope::core::removeTree(d);
   fs::create_directories(d);
   return d;
 }
@@ -107,7 +108,7 @@ TEST(DistWorld, CollectivesOverTwoAndThreeRanks) {
       EXPECT_NE(out.find("broadcast 21\n"), std::string::npos) << out;
       EXPECT_NE(out.find("done " + std::to_string(r)), std::string::npos) << out;
     }
-    fs::remove_all(dir);
+    layerscope::core::removeTree(dir);
   }
 }
 
@@ -122,7 +123,7 @@ TEST(DistWorld, ARankKilledMidRunMakesTheOthersFailWithinTheTimeout) {
     EXPECT_LT(procs[size_t(r)].seconds, 5.0 + 4.0) << "rank " << r << " outlived the 5 s timeout";
     EXPECT_NE(procs[size_t(r)].stderrText().find("failed"), std::string::npos) << procs[size_t(r)].stderrText();
   }
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
 }
 
 TEST(DistWorld, AHungRankMakesTheOthersFailAfterTheTimeout) {
@@ -134,7 +135,7 @@ TEST(DistWorld, AHungRankMakesTheOthersFailAfterTheTimeout) {
   EXPECT_NE(procs[0].status, 0);
   EXPECT_LT(procs[0].seconds, 2.0 + 4.5);
   EXPECT_NE(procs[0].stderrText().find("all-reduce failed"), std::string::npos) << procs[0].stderrText();
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
 }
 
 TEST(DistWorld, ARankThatNeverStartsIsNamedWithinTheTimeout) {
@@ -148,7 +149,7 @@ TEST(DistWorld, ARankThatNeverStartsIsNamedWithinTheTimeout) {
   }
   const std::string err = procs[0].stderrText();
   EXPECT_NE(err.find("rank(s) 2 did not join within 2 s"), std::string::npos) << err;
-  fs::remove_all(dir);
+  layerscope::core::removeTree(dir);
 }
 
 TEST(DistWorld, ATakenPortIsAClearError) {

@@ -22,6 +22,7 @@
 #include "core/train/trainer.h"
 #include "tests/common/test_util.h"
 #include "tests/common/tiny_model.h"
+#include "core/base/remove_tree.h"
 
 using namespace layerscope;
 namespace fs = std::filesystem;
@@ -174,7 +175,7 @@ TEST(StagingDirectory, VisibleNameCommitAndCleanup) {
   core::commitStagingDirectory(c, target, true);
   EXPECT_EQ(slurp(target / "f"), "two");
   EXPECT_FALSE(fs::exists(c));  // swapped in, the old contents deleted
-  fs::remove_all(b);
+  layerscope::core::removeTree(b);
   size_t entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(d.path())) ++entries;
   EXPECT_EQ(entries, 1u);

@@ -6,6 +6,7 @@
 
 #include <malloc.h>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -20,6 +21,7 @@
 #include "core/model/random_checkpoint.h"
 #include "core/model/runtime.h"
 #include "core/model/safetensors.h"
+#include "core/model/torch_compat.h"
 #include "tests/common/test_util.h"
 #include "tests/common/tiny_model.h"
 
@@ -56,6 +58,15 @@ TEST(Device, DefaultIsCudaExactlyWhenADeviceIsVisible) {
   if (!lc::cudaCompiled()) {
     EXPECT_EQ(lc::cudaDeviceCount(), 0);
   }
+}
+
+TEST(Device, FusedAttentionOnlyOnCudaWithALibTorchThatHasIt) {
+  // The CPU always takes the eager path (transformers' eager numerics); CUDA takes the fused kernels exactly when
+  // this LibTorch has them (2.1+) and LAYERSCOPE_ATTENTION does not say eager (docs/gpu.md).
+  EXPECT_FALSE(lc::usesFusedAttention(lc::hostDevice()));
+  const char* env = std::getenv("LAYERSCOPE_ATTENTION");
+  const bool eager = env && std::string(env) == "eager";
+  EXPECT_EQ(lc::usesFusedAttention(c10::Device(c10::kCUDA, 0)), lc::compat::kHasFusedAttention && !eager);
 }
 
 TEST(Device, UnavailableCudaIsAClearError) {

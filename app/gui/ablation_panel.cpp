@@ -84,12 +84,23 @@ AblationPanel::AblationPanel(JobRunner* runner, QWidget* parent) : QWidget(paren
   outer->addWidget(note);
   auto* buttons = new QHBoxLayout;
   startButton_ = new QPushButton(tr("Run ablation"));
+  estimateButton_ = new QPushButton(tr("Estimate"));
+  estimateButton_->setToolTip(tr("Training time of every arm and in total before the ablation runs, from layer rates "
+                                 "measured on this machine (as train --dry-run); writes nothing"));
   cancelButton_ = new QPushButton(tr("Cancel"));
   connect(startButton_, &QPushButton::clicked, this, &AblationPanel::start);
+  connect(estimateButton_, &QPushButton::clicked, this, &AblationPanel::startEstimate);
   connect(cancelButton_, &QPushButton::clicked, this, &AblationPanel::cancel);
   buttons->addWidget(startButton_);
+  buttons->addWidget(estimateButton_);
   buttons->addWidget(cancelButton_);
   outer->addLayout(buttons);
+  estimate_ = new QLabel;
+  estimate_->setWordWrap(true);
+  estimate_->setTextFormat(Qt::RichText);
+  estimate_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  estimate_->setVisible(false);
+  outer->addWidget(estimate_);
   progress_ = new QProgressBar;
   progress_->setRange(0, 1000);
   outer->addWidget(progress_);
@@ -102,10 +113,17 @@ AblationPanel::AblationPanel(JobRunner* runner, QWidget* parent) : QWidget(paren
   log_->setPlaceholderText(tr("Arm plans and results"));
   outer->addWidget(log_, 1);
   connect(runner_, &JobRunner::busyChanged, this, &AblationPanel::updateButtons);
+  // An estimate is for the inputs it was made from: any change takes it off the screen.
+  for (QLineEdit* e : {analysisEdit_, trainEdit_, evalEdit_})
+    connect(e, &QLineEdit::textChanged, this, &AblationPanel::clearEstimate);
+  for (QSpinBox* b : {steps_, controlSeeds_, seed_, batch_})
+    connect(b, &QSpinBox::valueChanged, this, &AblationPanel::clearEstimate);
+  connect(dtype_, &QComboBox::currentIndexChanged, this, &AblationPanel::clearEstimate);
   setRunning(false);
 }
 
 void AblationPanel::setModelDir(const QString& dir) {
+  if (dir != modelDir_) clearEstimate();
   modelDir_ = dir;
   modelLabel_->setText(dir.isEmpty() ? tr("<i>No model: open a model folder first.</i>") : tr("Base model: <b>%1</b>").arg(dir.toHtmlEscaped()));
 }
@@ -129,21 +147,25 @@ AblationJob AblationPanel::jobFromPanel() const {
   return j;
 }
 
+std::pair<QString, QString> AblationPanel::inputProblem(const AblationJob& job) const {
+  if (job.modelDir.isEmpty() || !QFileInfo(job.modelDir).isDir())
+    return {tr("No model"), tr("Open a model folder (File > Open model folder) before running the ablation.")};
+  if (!QFileInfo::exists(job.analysisDir + QStringLiteral("/stats.json")))
+    return {tr("No analysis"), tr("Choose the results folder of an analysis of this model (it must hold stats.json with "
+                                  "top_k.S_sens and top_k.S_rope).")};
+  if (!job.trainFile.startsWith(QLatin1String("demo:")) && !QFileInfo(job.trainFile).isFile())
+    return {tr("No train file"), tr("Choose the task file the arms are trained on.")};
+  if (job.evalFiles.isEmpty()) return {tr("No eval files"), tr("Choose at least one evaluation file.")};
+  return {};
+}
+
 bool AblationPanel::start() {
   if (runner_->isBusy()) return false;  // one job at a time
-  auto fail = [this](const QString& title, const QString& msg) {
-    Q_EMIT failed(title, msg);
-    return false;
-  };
   AblationJob job = jobFromPanel();
-  if (job.modelDir.isEmpty() || !QFileInfo(job.modelDir).isDir())
-    return fail(tr("No model"), tr("Open a model folder (File > Open model folder) before running the ablation."));
-  if (!QFileInfo::exists(job.analysisDir + QStringLiteral("/stats.json")))
-    return fail(tr("No analysis"), tr("Choose the results folder of an analysis of this model (it must hold stats.json with "
-                                      "top_k.S_sens and top_k.S_rope)."));
-  if (!job.trainFile.startsWith(QLatin1String("demo:")) && !QFileInfo(job.trainFile).isFile())
-    return fail(tr("No train file"), tr("Choose the task file the arms are trained on."));
-  if (job.evalFiles.isEmpty()) return fail(tr("No eval files"), tr("Choose at least one evaluation file."));
+  if (const auto [title, message] = inputProblem(job); !title.isEmpty()) {
+    Q_EMIT failed(title, message);
+    return false;
+  }
   if (job.outDir.isEmpty()) {
     const QString root = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + QStringLiteral("/ablations");
     job.outDir = QStringLiteral("%1/%2_%3").arg(root, QFileInfo(job.modelDir).fileName(),
@@ -182,7 +204,70 @@ bool AblationPanel::start() {
   return true;
 }
 
+bool AblationPanel::startEstimate() {
+  if (runner_->isBusy()) return false;  // one job at a time
+  const AblationJob job = jobFromPanel();
+  if (const auto [title, message] = inputProblem(job); !title.isEmpty()) {
+    showEstimate(QStringLiteral("<p style='color:#b00020'><b>%1:</b> %2</p>").arg(title.toHtmlEscaped(), message.toHtmlEscaped()), -1);
+    return false;
+  }
+  estimateJob_ = runner_->start(tr("Ablation estimate"), [job](JobContext& ctx) { return estimateAblationJob(job, ctx); });
+  if (!estimateJob_) return false;
+  auto done = [this] {
+    estimateJob_ = nullptr;
+    progress_->setVisible(false);
+    updateButtons();
+  };
+  connect(estimateJob_, &Job::progress, this, [this](const QString& stage, double fraction, double eta) {
+    if (estimateJob_ && estimateJob_->cancelRequested()) return;
+    showFraction(progress_, fraction);
+    status_->setText(progressText(tr("Estimating"), fraction, eta) + QLatin1Char('\n') + stage);
+  });
+  connect(estimateJob_, &Job::finished, this, [this, done, job](const QVariant& v) {
+    done();
+    const auto e = v.value<AblationEstimate>();
+    status_->setText(tr("Estimate ready."));
+    showEstimate(ablationEstimateHtml(e, job), e.seconds);
+  });
+  connect(estimateJob_, &Job::cancelled, this, [this, done] {
+    done();
+    status_->setText(tr("Estimate cancelled."));
+  });
+  connect(estimateJob_, &Job::failed, this, [this, done](const QString& message) {
+    done();
+    status_->setText(tr("Estimate failed."));
+    showEstimate(QStringLiteral("<p style='color:#b00020'><b>%1</b> %2</p>")
+                     .arg(tr("No estimate:").toHtmlEscaped(), message.toHtmlEscaped()),
+                 -1);
+  });
+  clearEstimate();
+  status_->setText(tr("Estimating..."));
+  progress_->setRange(0, 0);
+  progress_->setVisible(true);
+  updateButtons();
+  return true;
+}
+
+void AblationPanel::showEstimate(const QString& html, double seconds) {
+  estimate_->setText(html);
+  estimate_->setVisible(true);
+  estimatedSeconds_ = seconds;
+  Q_EMIT estimateShown(seconds >= 0);
+}
+
+void AblationPanel::clearEstimate() {
+  estimate_->clear();
+  estimate_->setVisible(false);
+  estimatedSeconds_ = -1;
+}
+
 void AblationPanel::cancel() {
+  if (estimateJob_) {
+    estimateJob_->cancel();
+    status_->setText(tr("Cancelling the estimate..."));
+    updateButtons();
+    return;
+  }
   if (!job_) return;
   job_->cancel();  // thread-safe: the current arm stops before its next step
   status_->setText(tr("Cancelling (the current arm stops before its next step)..."));
@@ -197,7 +282,8 @@ void AblationPanel::setRunning(bool running) {
 
 void AblationPanel::updateButtons() {
   startButton_->setEnabled(!runner_->isBusy());
-  cancelButton_->setEnabled(job_ && !job_->cancelRequested());
+  estimateButton_->setEnabled(!runner_->isBusy());
+  cancelButton_->setEnabled((job_ && !job_->cancelRequested()) || (estimateJob_ && !estimateJob_->cancelRequested()));
 }
 
 void AblationPanel::onProgress(const QString& stage, double fraction, double etaSeconds) {

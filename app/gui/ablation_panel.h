@@ -3,13 +3,15 @@
 // over all arms with an ETA and the experiment's log. The run is an AblationJob on the shared JobRunner
 // (experiments::runAblation in-process, the function `layerscope-cli ablate` calls). Cancel stops before the
 // next step; finished arms stay and a run into the same folder resumes arm by arm. report.json appears only
-// when every arm is done.
+// when every arm is done. Estimate (before the run) shows each arm's training time and the total from
+// experiments::estimateTraining (a layer-rate probe measured on this machine per arm), as a cancellable job.
 #pragma once
 
 #include <QElapsedTimer>
 #include <QJsonObject>
 #include <QPointer>
 #include <QWidget>
+#include <utility>
 
 #include "app/gui/ablation_job.h"
 
@@ -38,8 +40,15 @@ class AblationPanel : public QWidget {
   AblationJob jobFromPanel() const;
   /// Starts the ablation; false (with failed()) when an input is missing, false while another job runs.
   bool start();
+  /// Starts the estimate of every arm's training time (a job on the runner); false while another job runs or
+  /// when an input is missing (the reason is then shown where the estimate goes, not a number).
+  bool startEstimate();
+  /// Cancels the running ablation or estimate.
   void cancel();
   bool isRunning() const { return !job_.isNull(); }
+  bool isEstimating() const { return !estimateJob_.isNull(); }
+  /// The total of the estimate on screen in seconds; < 0 when none is shown (none yet, an error, inputs changed).
+  double estimatedSeconds() const { return estimatedSeconds_; }
   /// Overall fraction of the running (or last finished) ablation, in [0, 1].
   double fraction() const { return fraction_; }
 
@@ -57,6 +66,8 @@ class AblationPanel : public QWidget {
   QSpinBox* batchSpin() const { return batch_; }
   QComboBox* dtypeCombo() const { return dtype_; }
   QPushButton* startButton() const { return startButton_; }
+  QPushButton* estimateButton() const { return estimateButton_; }
+  QLabel* estimateLabel() const { return estimate_; }
   QPushButton* cancelButton() const { return cancelButton_; }
   QLabel* statusLabel() const { return status_; }
   QPlainTextEdit* logView() const { return log_; }
@@ -66,14 +77,22 @@ class AblationPanel : public QWidget {
   void finished(const QString& outDir);
   void cancelled();
   void failed(const QString& title, const QString& message);
+  /// An estimate (ok) or the reason there is none (!ok) is on screen.
+  void estimateShown(bool ok);
 
  private:
   void onProgress(const QString& stage, double fraction, double etaSeconds);
   void setRunning(bool running);
   void updateButtons();
+  /// Why the inputs cannot run (title and message), or an empty title.
+  std::pair<QString, QString> inputProblem(const AblationJob& job) const;
+  void showEstimate(const QString& html, double seconds);
+  void clearEstimate();
 
   JobRunner* runner_;
   QPointer<Job> job_;
+  QPointer<Job> estimateJob_;
+  double estimatedSeconds_ = -1;
   QString modelDir_, runningOut_;
   QElapsedTimer clock_;
   double fraction_ = 0;
@@ -89,9 +108,11 @@ class AblationPanel : public QWidget {
   QSpinBox* batch_;
   QComboBox* dtype_;
   QPushButton* startButton_;
+  QPushButton* estimateButton_;
   QPushButton* cancelButton_;
   QProgressBar* progress_;
   QLabel* status_;
+  QLabel* estimate_;
   QPlainTextEdit* log_;
 };
 

@@ -19,6 +19,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <fstream>
+#include <iostream>
 
 #include <nlohmann/json.hpp>
 
@@ -217,4 +218,123 @@ TEST_F(AblationFixture, MissingInputsAreDialogsNotJobs) {
   EXPECT_EQ(errors.count(), 2);  // the window shows each as a dialog
   EXPECT_FALSE(w->jobRunner()->isBusy());
   EXPECT_FALSE(QFileInfo::exists(tmp.filePath(QStringLiteral("never"))));
+}
+
+// The estimate before the run (issue 18): every arm's training through experiments::estimateTraining with a
+// layer-rate probe measured here, the total and the basis on screen; a bad configuration shows the reason instead.
+namespace {
+
+struct AblationPanelEstimate : AblationFixture {
+  void writeStats(const QString& dir, const char* json) {
+    QDir().mkpath(dir);
+    QFile stats(dir + QStringLiteral("/stats.json"));
+    ASSERT_TRUE(stats.open(QIODevice::WriteOnly));
+    stats.write(json);
+  }
+};
+
+}  // namespace
+
+TEST_F(AblationPanelEstimate, DemoModelShowsPositiveTotalPerArmAndBasis) {
+  const QString demo = QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/models/demo");
+  const QString demoTask = QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/tasks/demo/list_index.mc.jsonl");
+  if (!QFileInfo::exists(demo + QStringLiteral("/model.safetensors"))) GTEST_SKIP() << "no demo model";
+  const QString demoAnalysis = tmp.filePath(QStringLiteral("demo-analysis"));
+  writeStats(demoAnalysis, R"({"top_k": {"S_sens": [3, 5, 8], "S_rope": [6, 7, 9]}})");
+  w->setModelDir(demo);
+  configure(tmp.filePath(QStringLiteral("never")), 20, 1);
+  panel()->analysisEdit()->setText(demoAnalysis);
+  panel()->trainEdit()->setText(demoTask);
+  panel()->evalEdit()->setText(demoTask);
+  EXPECT_LT(panel()->estimatedSeconds(), 0);
+  EXPECT_FALSE(panel()->estimateLabel()->isVisibleTo(panel()));
+  QSignalSpy shown(panel(), &app::AblationPanel::estimateShown);
+  ASSERT_TRUE(panel()->startEstimate());
+  // A job on the window's runner: nothing else starts meanwhile, and it can be cancelled.
+  EXPECT_TRUE(w->jobRunner()->isBusy());
+  EXPECT_FALSE(panel()->startButton()->isEnabled());
+  EXPECT_FALSE(panel()->estimateButton()->isEnabled());
+  EXPECT_TRUE(panel()->cancelButton()->isEnabled());
+  ASSERT_TRUE(shown.wait(180000));
+  ASSERT_EQ(shown.count(), 1);
+  const QString html = panel()->estimateLabel()->text();
+  EXPECT_TRUE(shown.first().first().toBool()) << html.toStdString();
+  EXPECT_GT(panel()->estimatedSeconds(), 0);
+  EXPECT_TRUE(panel()->estimateLabel()->isVisibleTo(panel()));
+  EXPECT_TRUE(html.contains(QStringLiteral("measured rate on this machine"))) << html.toStdString();
+  EXPECT_TRUE(html.contains(QStringLiteral("Estimated training time")));
+  EXPECT_TRUE(html.contains(QStringLiteral("<b>Total</b>")));
+  // Every arm of ablationArms with its layer sets; the backward starts at the arm's first adapted layer (12 layers).
+  for (const char* row : {"<td>C1</td><td>3,5,8</td><td>3,5,8</td><td align='right'>9 layers</td>",
+                          "<td>C2</td><td>3,5,8</td><td>6-7,9</td><td align='right'>9 layers</td>",
+                          "<td>C3</td><td>6-7,9</td><td>3,5,8</td><td align='right'>9 layers</td>",
+                          "<td>C4</td><td>6-7,9</td><td>6-7,9</td><td align='right'>6 layers</td>", "<td>C5-s0</td>"})
+    EXPECT_TRUE(html.contains(QString::fromLatin1(row))) << row << "\n" << html.toStdString();
+  EXPECT_FALSE(html.contains(QStringLiteral("C5-s1")));
+  if (qEnvironmentVariableIsSet("LAYERSCOPE_PRINT_ESTIMATE")) std::cout << html.toStdString() << "\n";
+  EXPECT_FALSE(w->jobRunner()->isBusy());
+  EXPECT_TRUE(panel()->startButton()->isEnabled());
+  EXPECT_FALSE(QFileInfo::exists(tmp.filePath(QStringLiteral("never"))));  // the estimate writes nothing
+  // Another budget is another estimate: the old one leaves the screen.
+  panel()->stepsSpin()->setValue(40);
+  EXPECT_LT(panel()->estimatedSeconds(), 0);
+  EXPECT_FALSE(panel()->estimateLabel()->isVisibleTo(panel()));
+}
+
+TEST_F(AblationPanelEstimate, BadConfigurationShowsTheReasonNotANumber) {
+  QSignalSpy shown(panel(), &app::AblationPanel::estimateShown);
+  QSignalSpy failed(panel(), &app::AblationPanel::failed);
+  // Top-k layers the 2-layer model does not have (another model's analysis): the job fails naming stats.json.
+  const QString other = tmp.filePath(QStringLiteral("other-analysis"));
+  writeStats(other, R"({"top_k": {"S_sens": [0], "S_rope": [7]}})");
+  configure(tmp.filePath(QStringLiteral("never")), 2, 0);
+  panel()->analysisEdit()->setText(other);
+  ASSERT_TRUE(panel()->startEstimate());
+  ASSERT_TRUE(shown.wait(60000));
+  EXPECT_FALSE(shown.first().first().toBool());
+  EXPECT_LT(panel()->estimatedSeconds(), 0);
+  QString html = panel()->estimateLabel()->text();
+  EXPECT_TRUE(panel()->estimateLabel()->isVisibleTo(panel()));
+  EXPECT_TRUE(html.contains(QStringLiteral("stats.json"))) << html.toStdString();
+  EXPECT_TRUE(html.contains(QStringLiteral("top-k layer 7 does not exist"))) << html.toStdString();
+  EXPECT_FALSE(html.contains(QStringLiteral("Total")));
+  EXPECT_FALSE(w->jobRunner()->isBusy());
+  // A missing analysis folder: refused at once, no job, the reason where the estimate goes.
+  panel()->analysisEdit()->setText(tmp.filePath(QStringLiteral("no-analysis")));
+  EXPECT_FALSE(panel()->startEstimate());
+  EXPECT_FALSE(w->jobRunner()->isBusy());
+  ASSERT_EQ(shown.count(), 2);
+  EXPECT_FALSE(shown.last().first().toBool());
+  html = panel()->estimateLabel()->text();
+  EXPECT_TRUE(html.contains(QStringLiteral("No analysis"))) << html.toStdString();
+  EXPECT_LT(panel()->estimatedSeconds(), 0);
+  // An unreadable train file fails in the job with the file named.
+  panel()->analysisEdit()->setText(analysis);
+  QFile bad(tmp.filePath(QStringLiteral("bad.jsonl")));
+  ASSERT_TRUE(bad.open(QIODevice::WriteOnly));
+  bad.write("{not json\n");
+  bad.close();
+  panel()->trainEdit()->setText(bad.fileName());
+  ASSERT_TRUE(panel()->startEstimate());
+  ASSERT_TRUE(shown.wait(60000));
+  EXPECT_FALSE(shown.last().first().toBool());
+  html = panel()->estimateLabel()->text();
+  EXPECT_TRUE(html.contains(QStringLiteral("bad.jsonl"))) << html.toStdString();
+  EXPECT_LT(panel()->estimatedSeconds(), 0);
+  EXPECT_TRUE(failed.isEmpty());  // shown in the panel, not as dialogs
+}
+
+TEST_F(AblationPanelEstimate, CancelShowsNoEstimate) {
+  configure(tmp.filePath(QStringLiteral("never")), 2, 3);
+  QSignalSpy shown(panel(), &app::AblationPanel::estimateShown);
+  ASSERT_TRUE(panel()->startEstimate());
+  panel()->cancel();
+  EXPECT_FALSE(panel()->cancelButton()->isEnabled());
+  ASSERT_TRUE(QTest::qWaitFor([&] { return !w->jobRunner()->isBusy(); }, 60000));
+  QTest::qWait(50);
+  EXPECT_TRUE(shown.isEmpty());
+  EXPECT_LT(panel()->estimatedSeconds(), 0);
+  EXPECT_FALSE(panel()->isEstimating());
+  EXPECT_TRUE(panel()->statusLabel()->text().contains(QStringLiteral("cancelled")));
+  EXPECT_TRUE(panel()->estimateButton()->isEnabled());
 }

@@ -196,6 +196,11 @@ void PlotView::rebuild() {
   applyStyle(plot_, style_);
   fitLayerLabels();
   if (legendPlacement_) placeLegendNow(legendPlacement_ == 2);
+  {
+    const QRect viewport = plot_->viewport();
+    placeAfterLayout();
+    plot_->setViewport(viewport);
+  }
   applyViewRanges();  // a zoomed view stays zoomed when points arrive or the style changes
   redrawSelection();
 }

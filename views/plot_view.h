@@ -87,6 +87,9 @@ class PlotView : public QWidget {
   /// corner (or top centre) that is free, 1 or 2 columns; else at the top with headroom added to the value axis
   /// when that costs at most 40% of the height (`allowHeadroom`); else below the plot in as many columns as fit.
   void placeLegendClearOfData(bool allowHeadroom = true);
+  /// Places items whose position depends on the laid-out figure (labels kept clear of the data), at the figure
+  /// size after build(), the fonts, the layer labels and the legend (rebuild()); the viewport is restored after.
+  virtual void placeAfterLayout() {}
   /// Adds a bold title row above the main axis rect.
   void setTitle(const QString& text);
   /// Ticks every layer on `axis` and labels every layer whose label fits (measured at the figure size; with

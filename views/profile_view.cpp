@@ -52,6 +52,7 @@ void ProfileView::resolveKeys() {
 }
 
 void ProfileView::build() {
+  comLabels_.clear();  // rebuild() has deleted the items
   resolveKeys();
   QCustomPlot* p = plot();
   const FigureStyle& st = figureStyle();
@@ -154,8 +155,9 @@ void ProfileView::build() {
     ySens->setRange(lo, hi + 0.1 * std::max(1e-12, hi - lo));
   }
 
-  // Centres of mass (layer units) as dashed verticals, labelled at the bottom: the lower one to the left of
-  // its line, the higher one to the right, so the two labels extend away from each other and never collide.
+  // Centres of mass (layer units) as dashed verticals with a label beside each: the lower one's to the left of
+  // its line, the higher one's to the right, so the two extend away from each other; placeAfterLayout() then
+  // moves each along its line to a place where it covers no data point, the legend or the other label.
   if (stats_) {
     const double a = stats_->centreOfMassSens, b = stats_->centreOfMassRope;
     const bool sensLeft = !(a > b);
@@ -175,6 +177,7 @@ void ProfileView::build() {
       label->setBrush(QColor(255, 255, 255, 200));
       const int pad = int(std::lround(st.pen(1.5)));
       label->setPadding(QMargins(pad, 0, pad, 0));
+      comLabels_.push_back({label, left});
     };
     com(a, seriesColor(0), tr("CoM %1").arg(a, 0, 'f', 1), sensLeft);
     com(b, seriesColor(1), tr("CoM %1").arg(b, 0, 'f', 1), !sensLeft || std::isnan(a));
@@ -190,6 +193,54 @@ void ProfileView::build() {
     title = QString::fromStdString(stats_->verdict) + QStringLiteral(": r\u209B = %1, p = %2").arg(fmt(stats_->spearmanR), fmt(stats_->spearmanP));
   }
   setTitle(title);
+}
+
+void ProfileView::placeAfterLayout() {
+  if (comLabels_.isEmpty()) return;
+  const FigureStyle& st = figureStyle();
+  layoutAt(st.widthUnits(), st.heightUnits());
+  QCustomPlot* p = plot();
+  QCPAxisRect* rect = p->axisRect();
+  const QRectF area = rect->rect();
+  QList<QRectF> data = dataRects(rect);
+  if (p->legend && p->legend->visible() && qobject_cast<QCPLayoutInset*>(p->legend->layout()))
+    data << QRectF(p->legend->outerRect());
+  const double margin = st.pen(1.5);
+  QList<QRectF> placed;
+  for (const ComLabel& c : comLabels_) {
+    QCPItemText* t = c.item;
+    const double at = t->position->coords().x(), X = t->position->pixelPosition().x();
+    const QRectF now = QRectF(t->topLeft->pixelPosition(), t->bottomRight->pixelPosition()).normalized();
+    const double w = now.width(), h = now.height();
+    // Tops along the line: the bottom of the plot first (where the labels sat before), then the top, then every
+    // half label height upwards from the bottom; at each, the preferred side of the line first.
+    const double lowest = area.bottom() - margin - h, highest = area.top() + margin;
+    QList<double> tops{lowest, highest};
+    for (double y = lowest - h / 2; y > highest; y -= h / 2) tops << y;
+    auto hits = [](const QRectF& r, const QList<QRectF>& others) {
+      int n = 0;
+      for (const QRectF& o : others) n += r.adjusted(-1, -1, 1, 1).intersects(o) ? 1 : 0;
+      return n;
+    };
+    QRectF best;
+    bool bestLeft = c.preferLeft;
+    long bestCost = -1;
+    for (double y : tops) {
+      for (bool left : {c.preferLeft, !c.preferLeft}) {
+        const QRectF r(left ? X - w : X, y, w, h);
+        if (!area.contains(r)) continue;
+        // Another label counts far more than a data point: when nothing is free, cover the fewest points.
+        const long cost = 1000L * hits(r, placed) + hits(r, data);
+        if (bestCost < 0 || cost < bestCost) bestCost = cost, best = r, bestLeft = left;
+        if (cost == 0) break;
+      }
+      if (bestCost == 0) break;
+    }
+    if (bestCost < 0) continue;  // the label does not fit beside its line inside the plot: leave it where it is
+    t->setPositionAlignment((bestLeft ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
+    t->position->setCoords(at, (best.top() - area.top()) / std::max(1.0, area.height()));
+    placed << QRectF(t->topLeft->pixelPosition(), t->bottomRight->pixelPosition()).normalized();
+  }
 }
 
 QString ProfileView::tooltipAt(double key, double) const {

@@ -3,6 +3,7 @@
 // on twin axes, bootstrap bands, the top-k sets shaded, centres of mass marked and the verdict in the title.
 #pragma once
 
+#include <QList>
 #include <optional>
 
 #include "views/plot_view.h"
@@ -27,6 +28,9 @@ class ProfileView : public PlotView {
 
  protected:
   void build() override;
+  /// Centre-of-mass labels where they cover no data point, the legend or each other (candidate positions
+  /// along each line, bottom first, checked against PlotView::dataRects at the figure size).
+  void placeAfterLayout() override;
   QString tooltipAt(double key, double value) const override;
   int layerCount() const override { return scores_ ? scores_->numLayers : 0; }
 
@@ -37,6 +41,11 @@ class ProfileView : public PlotView {
   QString sensOverride_, ropeOverride_, sensKey_, ropeKey_;
   const std::vector<double>* sens_ = nullptr;
   const std::vector<double>* rope_ = nullptr;
+  struct ComLabel {
+    QCPItemText* item;
+    bool preferLeft;  ///< the lower centre's label extends left, the higher one's right
+  };
+  QList<ComLabel> comLabels_;  // rebuilt with the items
 };
 
 }  // namespace layerscope::views

@@ -2,7 +2,7 @@
 // size, over synthetic results of 8 to 32 layers: no legend inside a plot covers a data point (points,
 // bar tops, CI band edges), every layer is ticked up to 32 layers and labelled while the labels fit (all of
 // them up to 16 layers), no zero line at layer 0, real subscripts, top-k shading and confidence bands
-// encoded differently, centre-of-mass labels apart; the heatmap shows the linked selection above its colour
+// encoded differently, centre-of-mass labels apart and clear of the data points; the heatmap shows the linked selection above its colour
 // map; exports leave the selection band out unless the style asks for it.
 #include <gtest/gtest.h>
 
@@ -172,6 +172,94 @@ TEST(Figures, RealSubscriptsDistinctShadingAndCentreOfMassLabelsApart) {
   EXPECT_GT(shades, 0);
   ASSERT_EQ(labels.size(), 2);
   EXPECT_FALSE(labels[0].intersects(labels[1])) << "centre-of-mass labels collide";
+}
+
+namespace {
+
+/// The centre-of-mass labels' pixel rectangles at the current layout.
+QList<QRectF> comLabelRects(QCustomPlot* p) {
+  QList<QRectF> out;
+  for (int i = 0; i < p->itemCount(); ++i)
+    if (auto* t = qobject_cast<QCPItemText*>(p->item(i)); t && t->text().startsWith(QStringLiteral("CoM")))
+      out << QRectF(t->topLeft->pixelPosition(), t->bottomRight->pixelPosition()).normalized();
+  return out;
+}
+
+/// At the export size: no centre-of-mass label intersects a data-point rectangle (PlotView::dataRects: points
+/// and the segments between them), the legend inside the plot, or another label; each sits inside the plot.
+void expectComLabelsClear(views::PlotView& v, const std::string& what) {
+  const views::FigureStyle s = oneColumn();
+  v.layoutAt(s.widthUnits(), s.heightUnits());
+  QCustomPlot* p = v.plot();
+  const QList<QRectF> labels = comLabelRects(p), data = v.dataRects(p->axisRect());
+  ASSERT_FALSE(data.isEmpty()) << what;
+  for (int i = 0; i < labels.size(); ++i) {
+    EXPECT_TRUE(QRectF(p->axisRect()->rect()).contains(labels[i])) << what << ": label " << i << " outside the plot";
+    for (const QRectF& d : data)
+      EXPECT_FALSE(labels[i].intersects(d)) << what << ": label " << i << " at " << labels[i].x() << "," << labels[i].y()
+                                            << " covers the data at " << d.center().x() << "," << d.center().y();
+    if (p->legend->visible() && qobject_cast<QCPLayoutInset*>(p->legend->layout()))
+      EXPECT_FALSE(labels[i].intersects(p->legend->outerRect())) << what << ": label " << i << " covers the legend";
+    for (int j = i + 1; j < labels.size(); ++j) EXPECT_FALSE(labels[i].intersects(labels[j])) << what << ": labels collide";
+  }
+}
+
+}  // namespace
+
+TEST(Figures, CentreOfMassLabelsCoverNoDataPointNorEachOther) {
+  QTemporaryDir tmp;
+  auto b = synthetic(tmp, 12, 7);
+  // Profiles built so that the old place (the bottom of the plot, beside each line) is taken: around the two
+  // centres of mass (5.5 and 6.5) the first profile lies on the bottom and the second on the top.
+  const std::string sk = b.stats->sensitivityKey, rk = b.stats->ropeKey;
+  std::vector<double> sens(12), rope(12);
+  for (int l = 0; l < 12; ++l) {
+    const bool middle = l >= 3 && l <= 9;
+    sens[size_t(l)] = middle ? 0.0 : 1.0;
+    rope[size_t(l)] = middle ? 1.0 : 0.0;
+  }
+  b.scores->layerScores[sk] = sens;
+  b.scores->layerScores[rk] = rope;
+  for (const std::string& k : {sk, rk})
+    for (const char* bound : {".ci_low", ".ci_high"}) b.scores->layerScores.erase(k + bound);
+  b.stats->centreOfMassSens = 5.5;
+  b.stats->centreOfMassRope = 6.5;
+  auto v = views::makeFigure(views::FigureKind::Profile, b, oneColumn());
+  const views::FigureStyle s = oneColumn();
+  v->layoutAt(s.widthUnits(), s.heightUnits());
+  QCustomPlot* p = v->plot();
+  const QList<QRectF> labels = comLabelRects(p);
+  ASSERT_EQ(labels.size(), 2);
+  // The naive place would cover data: the bottom of the plot (2% up), the lower centre's label left of its line,
+  // the higher one's right of it.
+  const QRectF area = p->axisRect()->rect();
+  const QList<QRectF> data = v->dataRects(p->axisRect());
+  int naiveHits = 0;
+  for (int i = 0; i < 2; ++i) {
+    const double X = p->xAxis->coordToPixel(i == 0 ? 5.5 : 6.5), w = labels[i].width(), h = labels[i].height();
+    const double bottom = area.top() + 0.98 * area.height();
+    const QRectF naive(i == 0 ? X - w : X, bottom - h, w, h);
+    for (const QRectF& d : data) naiveHits += naive.intersects(d) ? 1 : 0;
+    // Each label stays beside its own line.
+    EXPECT_TRUE(std::abs(labels[i].left() - X) < 1 || std::abs(labels[i].right() - X) < 1) << "label " << i;
+  }
+  EXPECT_GT(naiveHits, 0) << "the test's profiles do not block the old place";
+  expectComLabelsClear(*v, "blocked profiles");
+  // Both labels left on one side of the lines (the same preferred side), crossing each other's line: apart.
+  b.stats->centreOfMassRope = 5.6;
+  expectComLabelsClear(*views::makeFigure(views::FigureKind::Profile, b, oneColumn()), "centres 0.1 apart");
+
+  // And on the synthetic results at one column, 8 to 32 layers, one axis and twin axes.
+  for (int L : {8, 12, 24, 32})
+    for (unsigned seed : {7u, 11u}) {
+      const auto r = synthetic(tmp, L, seed);
+      for (bool normalise : {true, false}) {
+        views::FigureStyle st = oneColumn();
+        st.normalise = normalise;
+        expectComLabelsClear(*views::makeFigure(views::FigureKind::Profile, r, st),
+                             "L=" + std::to_string(L) + " seed=" + std::to_string(seed) + (normalise ? "" : " twin"));
+      }
+    }
 }
 
 TEST(Figures, HeatmapDrawsTheLinkedSelectionAboveItsColourMap) {

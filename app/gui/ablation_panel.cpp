@@ -44,24 +44,31 @@ AblationPanel::AblationPanel(JobRunner* runner, QWidget* parent) : QWidget(paren
     QLineEdit* e = edit;
     connect(b, &QPushButton::clicked, this, [this, e, mode] {
       const QString tasks = tr("Task files (*.jsonl);;All files (*)");
-      if (mode == Dir) {
-        const QString d = QFileDialog::getExistingDirectory(this, tr("Choose a folder"), e->text());
-        if (!d.isEmpty()) e->setText(d);
-      } else if (mode == File) {
-        const QString f = QFileDialog::getOpenFileName(this, tr("Choose a task file"), e->text(), tasks);
-        if (!f.isEmpty()) e->setText(f);
-      } else {
-        const QStringList fs = QFileDialog::getOpenFileNames(this, tr("Choose eval files"), {}, tasks);
-        if (!fs.isEmpty()) e->setText(fs.join(QLatin1Char(',')));
-      }
+      QString chosen;
+      if (mode == Dir) chosen = QFileDialog::getExistingDirectory(this, tr("Choose a folder"), e->text());
+      else if (mode == File) chosen = QFileDialog::getOpenFileName(this, tr("Choose a task file"), e->text(), tasks);
+      else chosen = QFileDialog::getOpenFileNames(this, tr("Choose eval files"), {}, tasks).join(QLatin1Char(','));
+      if (chosen.isEmpty()) return;
+      userSet_.insert(e);
+      e->setText(chosen);
     });
     h->addWidget(edit, 1);
     h->addWidget(b);
     return row;
   };
-  form->addRow(tr("Analysis results"), pathRow(analysisEdit_, tr("Results folder of an analysis (stats.json with top_k.S_sens / S_rope)"), Dir));
-  form->addRow(tr("Train file"), pathRow(trainEdit_, tr("Task JSONL the arms are fine-tuned on"), File));
-  form->addRow(tr("Eval files"), pathRow(evalEdit_, tr("Comma-separated task / benchmark files"), Files));
+  form->addRow(tr("Analysis results"), pathRow(analysisEdit_, tr("Results folder of an analysis (stats.json with top_k.S_sens / "
+                                                                 "S_rope). Until edited, the analysis on screen"), Dir));
+  form->addRow(tr("Train file"), pathRow(trainEdit_, tr("Task JSONL the arms are fine-tuned on. Until edited, the task of the "
+                                                        "analysis on screen"), File));
+  form->addRow(tr("Eval files"), pathRow(evalEdit_, tr("Comma-separated task / benchmark files; use held-out items, not the "
+                                                       "train file"), Files));
+  // Evaluating on the training items measures fit, not generalisation: say so while an eval file is the train file.
+  sameFile_ = new QLabel(tr("<b>An eval file is the train file</b>: its accuracies would measure fit, not generalisation. "
+                            "Choose held-out items for evaluation."));
+  sameFile_->setObjectName(QStringLiteral("ablationSameFileWarning"));
+  sameFile_->setWordWrap(true);
+  sameFile_->setStyleSheet(QStringLiteral("color: #a34a00"));
+  form->addRow(sameFile_);
   form->addRow(tr("Output folder"), pathRow(outEdit_, tr("Ablation folder (report.json); an existing one resumes arm by arm"), Dir));
   outEdit_->setPlaceholderText(tr("new folder under the results root"));
   steps_ = intSpin(1, 10000000, 200);
@@ -113,6 +120,10 @@ AblationPanel::AblationPanel(JobRunner* runner, QWidget* parent) : QWidget(paren
   log_->setPlaceholderText(tr("Arm plans and results"));
   outer->addWidget(log_, 1);
   connect(runner_, &JobRunner::busyChanged, this, &AblationPanel::updateButtons);
+  for (QLineEdit* e : {analysisEdit_, trainEdit_, evalEdit_, outEdit_})
+    connect(e, &QLineEdit::textEdited, this, [this, e] { userSet_.insert(e); });
+  for (QLineEdit* e : {trainEdit_, evalEdit_}) connect(e, &QLineEdit::textChanged, this, &AblationPanel::checkSameFile);
+  checkSameFile();
   // An estimate is for the inputs it was made from: any change takes it off the screen.
   for (QLineEdit* e : {analysisEdit_, trainEdit_, evalEdit_})
     connect(e, &QLineEdit::textChanged, this, &AblationPanel::clearEstimate);
@@ -128,8 +139,20 @@ void AblationPanel::setModelDir(const QString& dir) {
   modelLabel_->setText(dir.isEmpty() ? tr("<i>No model: open a model folder first.</i>") : tr("Base model: <b>%1</b>").arg(dir.toHtmlEscaped()));
 }
 
-void AblationPanel::setAnalysisDir(const QString& dir) {
-  if (!isRunning() && QFileInfo::exists(dir + QStringLiteral("/stats.json"))) analysisEdit_->setText(dir);
+void AblationPanel::setAnalysisDir(const QString& dir, const QString& taskFile) {
+  if (isRunning()) return;
+  if (!isUserSet(analysisEdit_) && QFileInfo::exists(dir + QStringLiteral("/stats.json"))) analysisEdit_->setText(dir);
+  if (!isUserSet(trainEdit_) && QFileInfo(taskFile).isFile()) trainEdit_->setText(taskFile);
+}
+
+void AblationPanel::checkSameFile() {
+  const QFileInfo train(trainEdit_->text().trimmed());
+  bool same = false;
+  for (const QString& e : evalEdit_->text().split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+    const QFileInfo eval(e.trimmed());
+    same = same || (train.isFile() && eval.isFile() && train.canonicalFilePath() == eval.canonicalFilePath());
+  }
+  sameFile_->setHidden(!same);
 }
 
 AblationJob AblationPanel::jobFromPanel() const {

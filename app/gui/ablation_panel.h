@@ -5,11 +5,14 @@
 // next step; finished arms stay and a run into the same folder resumes arm by arm. report.json appears only
 // when every arm is done. Estimate (before the run) shows each arm's training time and the total from
 // experiments::estimateTraining (a layer-rate probe measured on this machine per arm), as a cancellable job.
+// The analysis folder and train file follow the analysis on screen until the user edits them; a warning shows
+// while an eval file is the train file.
 #pragma once
 
 #include <QElapsedTimer>
 #include <QJsonObject>
 #include <QPointer>
+#include <QSet>
 #include <QWidget>
 #include <utility>
 
@@ -27,6 +30,7 @@ namespace layerscope::app {
 
 class Job;
 class JobRunner;
+struct SettingWidget;
 
 class AblationPanel : public QWidget {
   Q_OBJECT
@@ -34,8 +38,14 @@ class AblationPanel : public QWidget {
   explicit AblationPanel(JobRunner* runner, QWidget* parent = nullptr);
 
   void setModelDir(const QString& dir);
-  /// Prefills the analysis results folder when `dir` holds stats.json (and no ablation runs).
-  void setAnalysisDir(const QString& dir);
+  /// The analysis on screen: the analysis results folder becomes `dir` when it holds stats.json, and the train
+  /// file `taskFile` (the analysis's task) when it is a file; inputs the user edited stay, nothing changes while
+  /// the ablation runs.
+  void setAnalysisDir(const QString& dir, const QString& taskFile = {});
+  /// True once the user typed into `edit` or browsed for it (kept in sessions).
+  bool isUserSet(const QLineEdit* edit) const { return userSet_.contains(edit); }
+  /// Shown while one of the eval files is the train file (compared after resolving the paths).
+  QLabel* sameFileWarning() const { return sameFile_; }
   /// The job the inputs describe (the output folder as typed; start() fills an empty one).
   AblationJob jobFromPanel() const;
   /// Starts the ablation; false (with failed()) when an input is missing, false while another job runs.
@@ -88,6 +98,9 @@ class AblationPanel : public QWidget {
   std::pair<QString, QString> inputProblem(const AblationJob& job) const;
   void showEstimate(const QString& html, double seconds);
   void clearEstimate();
+  void checkSameFile();
+  /// The inputs a session saves, by key.
+  QList<SettingWidget> settingWidgets() const;
 
   JobRunner* runner_;
   QPointer<Job> job_;
@@ -113,7 +126,9 @@ class AblationPanel : public QWidget {
   QProgressBar* progress_;
   QLabel* status_;
   QLabel* estimate_;
+  QLabel* sameFile_;
   QPlainTextEdit* log_;
+  QSet<const QLineEdit*> userSet_;  // inputs the user chose: the analysis on screen no longer fills them
 };
 
 }  // namespace layerscope::app

@@ -3,6 +3,7 @@
 #include "analysis/cost_estimate.h"
 #include "analysis/pipeline.h"
 #include "app/gui/job_runner.h"
+#include "results/results.h"
 
 namespace layerscope::app {
 
@@ -45,6 +46,53 @@ analysis::AnalyzeRequest analyzeRequestOf(const AnalysisJob& job) {
   req.kSens = std::size_t(job.kSens);
   req.kRope = std::size_t(job.kRope);
   return req;
+}
+
+AnalysisJob analysisJobOfScores(const results::Scores& scores) {
+  const nlohmann::json& o = scores.options;
+  auto text = [](const nlohmann::json& j, const char* key, const QString& fallback) {
+    return j.contains(key) && j[key].is_string() ? QString::fromStdString(j[key].get<std::string>()) : fallback;
+  };
+  auto texts = [](const nlohmann::json& j, const char* key, const QStringList& fallback) {
+    if (!j.contains(key) || !j[key].is_array()) return fallback;
+    QStringList out;
+    for (const auto& v : j[key])
+      if (v.is_string()) out << QString::fromStdString(v.get<std::string>());
+    return out;
+  };
+  auto number = [&o](const char* key, auto fallback) {
+    return o.contains(key) && o[key].is_number() ? o[key].get<decltype(fallback)>() : fallback;
+  };
+  AnalysisJob job;
+  job.modelDir = text(scores.model, "path", {});
+  job.taskFile = text(scores.task, "path", {});
+  job.dtype = text(o, "dtype", job.dtype);
+  job.batchSize = number("batch_size", job.batchSize);
+  job.seed = number("seed", job.seed);
+  job.redundancy = o.contains("redundancy") && o["redundancy"].is_boolean() ? o["redundancy"].get<bool>() : job.redundancy;
+  if (o.contains("semantics") && o["semantics"].is_object()) job.semantics = text(o["semantics"], "requested", job.semantics);
+  job.manipulations = texts(o, "manipulations", job.manipulations);
+  job.sensitivityMode = text(o, "sensitivity_mode", job.sensitivityMode);
+  job.position = text(o, "position", job.position);
+  const QStringList metrics = texts(o, "metrics", {});
+  if (!metrics.isEmpty()) job.metric = metrics.front();  // the first metric is the co-localization profile
+  job.bootstrap = number("bootstrap", job.bootstrap);
+  job.ropeMode = text(o, "rope_mode", job.ropeMode);
+  job.eps = number("eps", job.eps);
+  job.profiles = texts(o, "profiles", job.profiles);
+  job.kSens = number("k_sens", job.kSens);
+  job.kRope = number("k_rope", job.kRope);
+  // The pair is recorded resolved; only a pair other than these options' defaults is chosen explicitly, as the
+  // panel does.
+  const QStringList pair = texts(o, "coloc", {});
+  if (pair.size() == 2) {
+    const auto [first, second] = analysis::colocalizationKeys(analyzeRequestOf(job));
+    if (pair[0].toStdString() != first || pair[1].toStdString() != second) {
+      job.colocFirst = pair[0];
+      job.colocSecond = pair[1];
+    }
+  }
+  return job;
 }
 
 QVariant estimateAnalysisJob(const AnalysisJob& job, JobContext& ctx) {

@@ -9,6 +9,9 @@
 namespace layerscope::analysis {
 struct AnalyzeRequest;  // analysis/pipeline.h
 }
+namespace layerscope::results {
+struct Scores;  // results/results.h
+}
 
 namespace layerscope::app {
 
@@ -48,6 +51,12 @@ struct AnalysisJob {
 /// The request `job` stands for. A pair with one side chosen gets the other side's default, since the pipeline
 /// takes both keys or neither.
 analysis::AnalyzeRequest analyzeRequestOf(const AnalysisJob& job);
+
+/// The analysis that wrote `scores` (scores.json: model and task paths, "options"), as a job: what "Analyse with
+/// this adapter" runs again with an adapter. Every option the job has is taken from the record (a key the record
+/// lacks keeps the job's default); options the GUI does not set (the CLI's --stop-string, --rope-loss, ...) take
+/// their defaults. The adapter and the output folder are left empty, the device "auto".
+AnalysisJob analysisJobOfScores(const results::Scores& scores);
 
 /// The cost estimate of `job` (analysis/cost_estimate.h, docs/scale.md), measured on layers of the model's shape:
 /// {"text": the table, "peak_bytes", "available_bytes" (resident + available memory now), "seconds"}. Throws the

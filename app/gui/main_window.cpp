@@ -152,11 +152,22 @@ void MainWindow::connectPanels() {
     if (const auto job = completedAnalysisJob()) analysis_->startEstimate(*job);
   });
   connect(analysis_, &AnalysisPanel::finished, this, [this](const QString& dir) {
-    openResults(dir);
+    const bool adapted = !comparisonAdapted_.isEmpty() && dir == comparisonAdapted_;
+    const QString base = comparisonBase_;
+    comparisonBase_.clear();
+    comparisonAdapted_.clear();
+    // The adapted analysis: shown (the base stays in the Runs list), then compared with the base.
+    if (openResults(dir) && adapted && results_->showRunComparison(base, dir)) Q_EMIT adapterComparisonShown(base, dir);
     Q_EMIT analysisFinished(dir);
   });
-  connect(analysis_, &AnalysisPanel::cancelled, this, &MainWindow::analysisCancelled);
+  connect(analysis_, &AnalysisPanel::cancelled, this, [this] {
+    comparisonBase_.clear();
+    comparisonAdapted_.clear();
+    Q_EMIT analysisCancelled();
+  });
   connect(analysis_, &AnalysisPanel::failed, this, [this](const QString& message) {
+    comparisonBase_.clear();
+    comparisonAdapted_.clear();
     if (isOneSidedTaskError(message)) {
       // The pipeline's own check ("Run anyway" after a one-sided sample, or pairs tasks): the GUI's words.
       static const QRegularExpression counts(QStringLiteral("answers (\\d+) items correctly and (\\d+) incorrectly"));
@@ -174,6 +185,7 @@ void MainWindow::connectPanels() {
     showError(tr("Analysis failed"), message);
   });
   connect(trainPanel_, &TrainPanel::failed, this, &MainWindow::showError);
+  connect(trainPanel_, &TrainPanel::analyseWithAdapterRequested, this, &MainWindow::analyseWithAdapter);
   // Evaluate vs base: every item of both evaluations, compared, in the Items tab.
   connect(trainPanel_, &TrainPanel::evaluationFinished, this, [this](const EvalOutcome& o) {
     results_->showItemComparison(o.baseItems, o.adapterItems, o.comparison);
@@ -318,10 +330,57 @@ bool MainWindow::compareItemsWith(const QString& dir) {
 
 void MainWindow::onResultsChanged() {
   const auto& b = bundle();
+  // The analysis on screen: its task and top-k sets are the defaults of training and the ablation.
+  QString task;
+  if (b && b->scores && b->scores->task.contains("path") && b->scores->task["path"].is_string())
+    task = QString::fromStdString(b->scores->task["path"].get<std::string>());
   if (b && b->stats)
-    trainPanel_->setTopK(QVector<int>(b->stats->topSens.begin(), b->stats->topSens.end()),
-                         QVector<int>(b->stats->topRope.begin(), b->stats->topRope.end()));
-  for (const QString& d : results_->dirs()) ablationPanel_->setAnalysisDir(d);
+    trainPanel_->setAnalysisDefaults(b->scores ? task : QString(),
+                                     QVector<int>(b->stats->topSens.begin(), b->stats->topSens.end()),
+                                     QVector<int>(b->stats->topRope.begin(), b->stats->topRope.end()));
+  for (const QString& d : results_->dirs()) ablationPanel_->setAnalysisDir(d, task);
+}
+
+bool MainWindow::analyseWithAdapter(const QString& adapterDir) {
+  if (runner_->isBusy()) return false;  // one job at a time
+  const auto& b = bundle();
+  // The folder of the results shown that holds the analysis (scores.json).
+  QString baseDir;
+  for (const QString& d : results_->dirs())
+    if (baseDir.isEmpty() && QFileInfo::exists(d + QStringLiteral("/scores.json"))) baseDir = d;
+  if (!b || !b->scores || baseDir.isEmpty()) {
+    showError(tr("No analysis on screen"), tr("Open or run an analysis first: Analyse with this adapter runs it again with the "
+                                              "adapter applied."));
+    return false;
+  }
+  AnalysisJob job = analysisJobOfScores(*b->scores);
+  if (!QFileInfo(job.modelDir).isDir() || !QFileInfo(job.taskFile).isFile()) {
+    showError(tr("Cannot analyse with the adapter"),
+              tr("The analysis on screen was made with model '%1' and task '%2'; one of them no longer exists. Open the "
+                 "model and task and run the analysis again first.").arg(job.modelDir, job.taskFile));
+    return false;
+  }
+  // An adapter fits the model it was trained on: the training dock's base model must be the analysed one.
+  const QString trainedOn = trainPanel_->modelDir();
+  if (!trainedOn.isEmpty() && QFileInfo(trainedOn).canonicalFilePath() != QFileInfo(job.modelDir).canonicalFilePath()) {
+    showError(tr("Cannot analyse with the adapter"),
+              tr("The adapter was trained on '%1', but the analysis on screen is of '%2'. Open an analysis of the model "
+                 "the adapter was trained on.").arg(trainedOn, job.modelDir));
+    return false;
+  }
+  job.adapterDir = adapterDir;
+  const QString root = settings_->resultsRoot();
+  QDir().mkpath(root);
+  job.outDir = QStringLiteral("%1/%2_%3_adapter-%4_%5")
+                   .arg(root, QFileInfo(job.modelDir).fileName(), QFileInfo(job.taskFile).completeBaseName(),
+                        QFileInfo(adapterDir).fileName(), QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")));
+  // No split check first: an adapted model is only built by the pipeline, which checks the full evaluation itself.
+  if (!analysis_->start(job)) return false;
+  comparisonBase_ = baseDir;
+  comparisonAdapted_ = job.outDir;
+  statusBar()->showMessage(tr("Analysing %1 with the adapter %2; the Runs tab compares it with the base when done")
+                               .arg(QFileInfo(job.taskFile).fileName(), QFileInfo(adapterDir).fileName()), 8000);
+  return true;
 }
 
 std::optional<AnalysisJob> MainWindow::completedAnalysisJob() {
@@ -441,7 +500,7 @@ void MainWindow::cancelAnalysis() {
 }
 
 void MainWindow::showTrainPanel() {
-  if (!trainPanel_->isRunning() && !trainPanel_->prefillFromSelection()) trainPanel_->prefillFromTopK(true);
+  if (!trainPanel_->isRunning()) trainPanel_->prefillUnedited();
   trainDock_->show();
   trainDock_->raise();
 }

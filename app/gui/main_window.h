@@ -56,6 +56,11 @@ class MainWindow : public QMainWindow {
   /// check comes first (split_check.h): a task the model answers all right or all wrong is refused at once.
   bool startAnalysis(const QString& outDir = {});
   void cancelAnalysis();
+  /// "Analyse with this adapter": the analysis on screen (its scores.json: model, task, options) run again with
+  /// `adapterDir` applied into a new folder under the results root; when it finishes, the Runs tab compares it
+  /// with the base results (base = A, adapted = B). False (with a dialog) when no analysis is on screen, its model
+  /// or task is gone, the adapter was trained on another model, or a job runs.
+  bool analyseWithAdapter(const QString& adapterDir);
   /// An analysis is running.
   bool isRunning() const;
   Session currentSession() const;
@@ -103,6 +108,8 @@ class MainWindow : public QMainWindow {
   void analysisFinished(const QString& resultsDir);
   void analysisCancelled();
   void analysisFailed(const QString& message);
+  /// The adapted analysis of analyseWithAdapter finished and the comparison with the base is on screen.
+  void adapterComparisonShown(const QString& baseDir, const QString& adaptedDir);
   void errorShown(const QString& message);
   void modelSummaryReady();
 
@@ -141,6 +148,7 @@ class MainWindow : public QMainWindow {
   QMenu* recentMenu_ = nullptr;
   QMenu* recentSessionsMenu_ = nullptr;
   Job* splitCheckJob_ = nullptr;
+  QString comparisonBase_, comparisonAdapted_;  // analyseWithAdapter's folders while its analysis runs
   bool quietErrors_ = false;
 };
 

@@ -5,6 +5,8 @@
 #include <QJsonArray>
 #include <QLabel>
 #include <QLineEdit>
+#include <QSet>
+#include <algorithm>
 
 #include "app/gui/ablation_panel.h"
 #include "app/gui/results_area.h"
@@ -14,6 +16,34 @@
 #include "views/runs_view.h"
 
 namespace layerscope::app {
+namespace {
+
+/// The keys of the line edits in `user` ("user_set": inputs the user chose, which the analysis on screen no longer
+/// fills), and back.
+QJsonArray userSetKeys(const QList<SettingWidget>& widgets, const QSet<const QLineEdit*>& user) {
+  QJsonArray keys;
+  for (const SettingWidget& w : widgets)
+    if (const auto* e = qobject_cast<const QLineEdit*>(w.widget); e && user.contains(e)) keys << w.key;
+  return keys;
+}
+
+void applyUserSetKeys(const QList<SettingWidget>& widgets, const QJsonObject& o, const QString& prefix,
+                      QSet<const QLineEdit*>& user, QStringList& problems) {
+  user.clear();  // a session without the key (layerscope.session/2 before it) marks nothing as chosen
+  const QJsonValue v = o.value(QStringLiteral("user_set"));
+  if (v.isUndefined()) return;
+  if (!v.isArray()) {
+    problems << prefix + QStringLiteral(".user_set: expected an array of keys");
+    return;
+  }
+  for (const QJsonValue& k : v.toArray()) {
+    const auto it = std::find_if(widgets.begin(), widgets.end(), [&](const SettingWidget& w) { return w.key == k.toString(); });
+    if (const auto* e = it == widgets.end() ? nullptr : qobject_cast<const QLineEdit*>(it->widget)) user.insert(e);
+    else problems << prefix + QStringLiteral(".user_set: '%1' is not a text input").arg(k.toString());
+  }
+}
+
+}  // namespace
 
 // ---- Training dock
 
@@ -40,11 +70,13 @@ QJsonObject TrainPanel::sessionJson() const {
   o.insert(QStringLiteral("status"), status_->text());
   o.insert(QStringLiteral("result"), result_->text());
   o.insert(QStringLiteral("eval_result"), evalResult_->text());
+  o.insert(QStringLiteral("user_set"), userSetKeys(settingWidgets(), userSet_));
   return o;
 }
 
 void TrainPanel::applySessionJson(const QJsonObject& o, const QStringList& trainedAdapters, QStringList& problems) {
   applyWidgetValues(settingWidgets(), o, QStringLiteral("train"), problems);
+  applyUserSetKeys(settingWidgets(), o, QStringLiteral("train"), userSet_, problems);
   trainedAdapters_ = trainedAdapters;
   if (o.contains(QStringLiteral("loss_curves"))) {
     const QString p = loss_->applyCurvesJson(o.value(QStringLiteral("loss_curves")).toObject());
@@ -63,19 +95,23 @@ void TrainPanel::applySessionJson(const QJsonObject& o, const QStringList& train
 
 // ---- Ablation dock
 
+QList<SettingWidget> AblationPanel::settingWidgets() const {
+  return {{QStringLiteral("analysis_dir"), analysisEdit_}, {QStringLiteral("train_file"), trainEdit_},
+          {QStringLiteral("eval_files"), evalEdit_},       {QStringLiteral("out_dir"), outEdit_},
+          {QStringLiteral("steps"), steps_},               {QStringLiteral("control_seeds"), controlSeeds_},
+          {QStringLiteral("seed"), seed_},                 {QStringLiteral("batch"), batch_},
+          {QStringLiteral("dtype"), dtype_}};
+}
+
 QJsonObject AblationPanel::sessionJson() const {
-  return widgetValues({{QStringLiteral("analysis_dir"), analysisEdit_}, {QStringLiteral("train_file"), trainEdit_},
-                       {QStringLiteral("eval_files"), evalEdit_}, {QStringLiteral("out_dir"), outEdit_},
-                       {QStringLiteral("steps"), steps_}, {QStringLiteral("control_seeds"), controlSeeds_},
-                       {QStringLiteral("seed"), seed_}, {QStringLiteral("batch"), batch_}, {QStringLiteral("dtype"), dtype_}});
+  QJsonObject o = widgetValues(settingWidgets());
+  o.insert(QStringLiteral("user_set"), userSetKeys(settingWidgets(), userSet_));
+  return o;
 }
 
 void AblationPanel::applySessionJson(const QJsonObject& o, QStringList& problems) {
-  applyWidgetValues({{QStringLiteral("analysis_dir"), analysisEdit_}, {QStringLiteral("train_file"), trainEdit_},
-                     {QStringLiteral("eval_files"), evalEdit_}, {QStringLiteral("out_dir"), outEdit_},
-                     {QStringLiteral("steps"), steps_}, {QStringLiteral("control_seeds"), controlSeeds_},
-                     {QStringLiteral("seed"), seed_}, {QStringLiteral("batch"), batch_}, {QStringLiteral("dtype"), dtype_}},
-                    o, QStringLiteral("ablation"), problems);
+  applyWidgetValues(settingWidgets(), o, QStringLiteral("ablation"), problems);
+  applyUserSetKeys(settingWidgets(), o, QStringLiteral("ablation"), userSet_, problems);
 }
 
 // ---- Results area: figure toolbar, current tab, Runs list

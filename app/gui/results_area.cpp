@@ -190,6 +190,34 @@ void ResultsArea::addRunFolder(const QString& dir) {
   setTabEnabled(indexOf(runs_), !runs_->runLabels().isEmpty());
 }
 
+bool ResultsArea::showRunComparison(const QString& baseDir, const QString& otherDir) {
+  const QStringList folders = runFolders(), labels = runs_->runLabels();
+  auto labelOf = [&](const QString& dir) {
+    const QString canonical = QFileInfo(dir).canonicalFilePath();
+    for (qsizetype i = 0; i < folders.size(); ++i)
+      if (!canonical.isEmpty() && QFileInfo(folders[i]).canonicalFilePath() == canonical) return labels[i];
+    return QString();
+  };
+  const QString a = labelOf(baseDir), b = labelOf(otherDir);
+  if (a.isEmpty() || b.isEmpty() || a == b) return false;
+  for (const QString& label : labels) runs_->setChecked(label, label == a || label == b);
+  runs_->setDifferenceRuns(a, b);
+  // Item by item as well (which items the adapter fixed or broke), when both analyses wrote items.jsonl.
+  const std::filesystem::path da = baseDir.toStdString(), db = otherDir.toStdString();
+  if (std::filesystem::exists(da / "items.jsonl") && std::filesystem::exists(db / "items.jsonl")) {
+    try {
+      const results::ItemSet ia = results::readItemsOfResults(da), ib = results::readItemsOfResults(db);
+      items_->setComparison(ia, ib, results::compareItems(ia.items, ib.items, a.toStdString(), b.toStdString()));
+      setTabEnabled(indexOf(items_), true);
+    } catch (const std::exception& e) {
+      Q_EMIT statusMessage(tr("Items not compared: %1").arg(QString::fromUtf8(e.what())), 8000);
+    }
+  }
+  setTabEnabled(indexOf(runs_), true);
+  setCurrentWidget(runs_);
+  return true;
+}
+
 QStringList ResultsArea::runFolders() const {
   QStringList out;
   for (const QString& label : runs_->runLabels()) out << runDirs_.value(label);

@@ -62,6 +62,10 @@ class ResultsArea : public QTabWidget {
   /// The items shown in the Items tab when they came from a results folder (nullopt: none, or a comparison).
   const std::optional<results::ItemSet>& items() const { return itemSet_; }
 
+  /// The comparison of two results folders already in the Runs list (base = A, other = B): only they are
+  /// overlaid, the difference heatmap shows B - A, their items.jsonl (when both have one) are compared item by
+  /// item in the Items tab, and the Runs tab is shown. False (nothing changes) when either is not in the list.
+  bool showRunComparison(const QString& baseDir, const QString& otherDir);
   /// Folders in the Runs tab's list, in list order (shown folders and earlier ones).
   QStringList runFolders() const;
   /// Adds a results folder to the Runs list only (the results shown stay); throws when it cannot be read.

@@ -75,14 +75,18 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
     auto* h = new QHBoxLayout(row);
     h->setContentsMargins(0, 0, 0, 0);
     edit = new QLineEdit(QStringLiteral("none"));
-    edit->setToolTip(tr("Layers: ranges and commas (\"23-31\", \"0,2,5-7\"), \"all\" or \"none\""));
+    edit->setToolTip(tr("Layers: ranges and commas (\"23-31\", \"0,2,5-7\"), \"all\" or \"none\". Until edited, "
+                        "LS-LoRA follows S_sens and GARFA S_rope of the analysis on screen"));
     h->addWidget(edit, 1);
     QLineEdit* target = edit;
     auto button = [&](const QString& text, const QString& tip, std::function<QVector<int>()> layers) {
       auto* b = new QPushButton(text);
       b->setToolTip(tip);
       b->setMaximumWidth(62);
-      connect(b, &QPushButton::clicked, this, [target, layers] { target->setText(layerText(layers())); });
+      connect(b, &QPushButton::clicked, this, [this, target, layers] {
+        userSet_.insert(target);
+        target->setText(layerText(layers()));
+      });
       h->addWidget(b);
       return b;
     };
@@ -176,7 +180,9 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
     connect(b, &QPushButton::clicked, this, [this, e, dir] {
       const QString p = dir ? QFileDialog::getExistingDirectory(this, tr("Choose a folder"), e->text())
                             : QFileDialog::getOpenFileName(this, tr("Choose a task file"), e->text(), tr("Task files (*.jsonl);;All files (*)"));
-      if (!p.isEmpty()) e->setText(p);
+      if (p.isEmpty()) return;
+      userSet_.insert(e);
+      e->setText(p);
     });
     h->addWidget(edit, 1);
     h->addWidget(b);
@@ -188,15 +194,16 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   evalEdit_->setToolTip(tr("LayerScope task JSONL or a benchmark layout (MMLU, ARC, GPQA, MGSM, MATH; auto-detected). "
                            "Use held-out items: evaluating on the training file measures fit, not generalisation."));
   // Evaluating on the training items measures fit, not generalisation: say so while both name the same file.
-  auto* sameFile = new QLabel(tr("<b>The train and eval files are the same file</b>: Evaluate vs base would measure fit, "
-                                 "not generalisation. Choose held-out items for evaluation."));
-  sameFile->setObjectName(QStringLiteral("sameFileWarning"));
-  sameFile->setWordWrap(true);
-  sameFile->setStyleSheet(QStringLiteral("color: #a34a00"));
-  ff->addRow(sameFile);
-  auto checkSame = [this, sameFile] {
+  trainEdit_->setToolTip(tr("Task JSONL to fine-tune on. Until edited, the task of the analysis on screen"));
+  sameFile_ = new QLabel(tr("<b>The train and eval files are the same file</b>: Evaluate vs base would measure fit, "
+                            "not generalisation. Choose held-out items for evaluation."));
+  sameFile_->setObjectName(QStringLiteral("sameFileWarning"));
+  sameFile_->setWordWrap(true);
+  sameFile_->setStyleSheet(QStringLiteral("color: #a34a00"));
+  ff->addRow(sameFile_);
+  auto checkSame = [this] {
     const QFileInfo a(trainEdit_->text().trimmed()), b(evalEdit_->text().trimmed());
-    sameFile->setHidden(!(a.isFile() && b.isFile() && a.canonicalFilePath() == b.canonicalFilePath()));
+    sameFile_->setHidden(!(a.isFile() && b.isFile() && a.canonicalFilePath() == b.canonicalFilePath()));
   };
   connect(trainEdit_, &QLineEdit::textChanged, this, checkSame);
   connect(evalEdit_, &QLineEdit::textChanged, this, checkSame);
@@ -221,6 +228,16 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   connect(evalButton_, &QPushButton::clicked, this, &TrainPanel::startEvaluation);
   for (QPushButton* b : {startButton_, cancelButton_, resumeButton_, evalButton_}) bh->addWidget(b);
   outer->addWidget(buttons);
+  analyseButton_ = new QPushButton(tr("Analyse with this adapter"));
+  analyseButton_->setToolTip(tr("Run the analysis on screen again (same model, task and options) with the newest adapter "
+                                "trained here applied, then compare the two results in the Runs tab"));
+  connect(analyseButton_, &QPushButton::clicked, this, [this] {
+    if (!trainedAdapters_.isEmpty()) Q_EMIT analyseWithAdapterRequested(trainedAdapters_.last());
+  });
+  outer->addWidget(analyseButton_);
+  // Inputs the user edits stop following the analysis on screen (setText from code emits no textEdited).
+  for (QLineEdit* e : {loraEdit_, garfaEdit_, trainEdit_, evalEdit_})
+    connect(e, &QLineEdit::textEdited, this, [this, e] { userSet_.insert(e); });
   progress_ = new QProgressBar;
   progress_->setRange(0, 1000);
   outer->addWidget(progress_);
@@ -276,6 +293,25 @@ bool TrainPanel::prefillFromSelection() {
   loraEdit_->setText(layerText(selection_->layers()));
   garfaEdit_->setText(layerText(selection_->layers()));
   return true;
+}
+
+void TrainPanel::setAnalysisDefaults(const QString& taskFile, const QVector<int>& sSens, const QVector<int>& sRope) {
+  setTopK(sSens, sRope);
+  analysisTask_ = taskFile;
+  if (!isRunning()) {
+    if (!isUserSet(loraEdit_) && !sSens.isEmpty()) loraEdit_->setText(layerText(sSens));
+    if (!isUserSet(garfaEdit_) && !sRope.isEmpty()) garfaEdit_->setText(layerText(sRope));
+    if (!isUserSet(trainEdit_) && QFileInfo(taskFile).isFile()) trainEdit_->setText(taskFile);
+  }
+  updateButtons();
+}
+
+void TrainPanel::prefillUnedited() {
+  const QVector<int> sel = selection_ ? selection_->layers() : QVector<int>{};
+  const QVector<int>& lora = sel.isEmpty() ? sSens_ : sel;
+  const QVector<int>& garfa = sel.isEmpty() ? sRope_ : sel;
+  if (!isUserSet(loraEdit_) && !lora.isEmpty()) loraEdit_->setText(layerText(lora));
+  if (!isUserSet(garfaEdit_) && !garfa.isEmpty()) garfaEdit_->setText(layerText(garfa));
 }
 
 bool TrainPanel::prefillFromTopK(bool sens) {
@@ -440,6 +476,11 @@ void TrainPanel::updateButtons() {
   resumeButton_->setEnabled(idle && hasCheckpoint(outEdit_->text().trimmed()));
   evalButton_->setEnabled(idle && !outEdit_->text().trimmed().isEmpty());
   cancelButton_->setEnabled(job_ && !job_->cancelRequested());
+  analyseButton_->setEnabled(idle && !trainedAdapters_.isEmpty() && !analysisTask_.isEmpty());
+  analyseButton_->setToolTip(trainedAdapters_.isEmpty() ? tr("Train an adapter first")
+                             : analysisTask_.isEmpty()  ? tr("Open or run an analysis first: its model, task and options are reused")
+                                                        : tr("Run the analysis on screen again with %1 applied, then compare the "
+                                                             "two results in the Runs tab").arg(trainedAdapters_.last()));
 }
 
 void TrainPanel::onStage(const QString& text, double fraction, double etaSeconds) {
@@ -479,14 +520,14 @@ void TrainPanel::onTrained(const TrainOutcome& o) {
   lastRunSteps_ = steps;
   trainedAdapters_.removeAll(o.outDir);
   trainedAdapters_ << o.outDir;
-  setRunning(false);
+  setRunning(false);  // after trainedAdapters_: enables Analyse with this adapter
   status_->setText(tr("Finished %1 steps in %2 s (%3 tokens/s)%4")
                        .arg(o.losses.size())
                        .arg(o.seconds, 0, 'f', 1)
                        .arg(o.tokensPerSecond, 0, 'f', 0)
                        .arg(o.resumedFromStep > 0 ? tr(", resumed from step %1").arg(o.resumedFromStep) : QString()));
   result_->setText(tr("Adapter folder: <b>%1</b><br>trainable parameters: LS-LoRA %L2, GARFA %L3. Load it with "
-                      "File > Open adapter folder, or click Evaluate vs base.")
+                      "File > Open adapter folder, click Evaluate vs base, or Analyse with this adapter.")
                        .arg(o.outDir.toHtmlEscaped())
                        .arg(o.loraParameters)
                        .arg(o.garfaParameters));

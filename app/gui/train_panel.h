@@ -1,11 +1,13 @@
 // "Train on selection": LS-LoRA / GARFA fine-tuning from the GUI (docs/methods.md section 7). The linked layer
 // selection or the analysis's S_sens / S_rope fill the layer sets; hyperparameters default to docs/methods.md
 // section 7; Start / Cancel / Resume and "Evaluate vs base" run as jobs on the shared JobRunner (one job at a
-// time, the base model kept between jobs); a live LossCurveView, tokens/s and ETA; when done the adapter folder.
+// time, the base model kept between jobs); a live LossCurveView, tokens/s and ETA; when done the adapter folder
+// and "Analyse with this adapter". The task and layer sets follow the analysis on screen until the user edits them.
 #pragma once
 
 #include <QJsonObject>
 #include <QPointer>
+#include <QSet>
 #include <QVector>
 #include <QWidget>
 
@@ -46,6 +48,15 @@ class TrainPanel : public QWidget {
   bool prefillFromSelection();
   /// Both layer sets from S_sens (true) or S_rope (false).
   bool prefillFromTopK(bool sens);
+  /// The analysis on screen: its task file and top-k sets. setTopK, then every input the user has not edited
+  /// follows it: the train file becomes the task (when it is a file), LS-LoRA S_sens, GARFA S_rope. An empty
+  /// task means no analysis (Analyse with this adapter is then disabled).
+  void setAnalysisDefaults(const QString& taskFile, const QVector<int>& sSens, const QVector<int>& sRope);
+  /// When the dock opens: the layer sets the user has not edited from the linked selection when layers are
+  /// selected, else LS-LoRA from S_sens and GARFA from S_rope.
+  void prefillUnedited();
+  /// True once the user typed into `edit`, browsed for it or filled it with a button (kept in sessions).
+  bool isUserSet(const QLineEdit* edit) const { return userSet_.contains(edit); }
   /// Starts a fine-tune (resume: from the output folder's newest checkpoint, with its recorded options).
   /// False (with failed()) if it cannot start, false while another job runs.
   bool startTraining(bool resume = false);
@@ -76,6 +87,9 @@ class TrainPanel : public QWidget {
   QPushButton* cancelButton() const { return cancelButton_; }
   QPushButton* resumeButton() const { return resumeButton_; }
   QPushButton* evaluateButton() const { return evalButton_; }
+  /// "Analyse with this adapter": the analysis on screen again with the newest adapter trained here.
+  QPushButton* analyseButton() const { return analyseButton_; }
+  QLabel* sameFileWarning() const { return sameFile_; }
   views::LossCurveView* lossView() const { return loss_; }
   QLabel* resultLabel() const { return result_; }
   QLabel* evalResultLabel() const { return evalResult_; }
@@ -86,6 +100,8 @@ class TrainPanel : public QWidget {
   void trainingFinished(const QString& adapterDir);
   void trainingCancelled();
   void evaluationFinished(const layerscope::app::EvalOutcome& outcome);
+  /// "Analyse with this adapter" was pressed: run the analysis on screen with `adapterDir` and compare.
+  void analyseWithAdapterRequested(const QString& adapterDir);
   /// A job failed or could not start; MainWindow shows the dialog.
   void failed(const QString& title, const QString& message);
 
@@ -139,6 +155,10 @@ class TrainPanel : public QWidget {
   QPushButton* cancelButton_;
   QPushButton* resumeButton_;
   QPushButton* evalButton_;
+  QPushButton* analyseButton_;
+  QLabel* sameFile_;
+  QString analysisTask_;              // task file of the analysis on screen ("" = none)
+  QSet<const QLineEdit*> userSet_;    // inputs the user chose: the analysis on screen no longer fills them
   QProgressBar* progress_;
   QLabel* status_;
   QLabel* result_;

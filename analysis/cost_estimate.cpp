@@ -228,19 +228,28 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
   const int L = c.numLayers, G = c.numKvHeads;
 
   // The rows of each stage, as the stages form them (docs/scale.md).
-  Rows prompts, withGold, evalRows, sensRows;
-  int maxCont = 1;
+  // evalRows: one row per request (manipulations, and every evaluation without a shared prompt); packedRows: the
+  // base evaluation's rows with the prompt shared by an item's continuations (core::ScoringOptions::sharePrompt).
+  Rows prompts, withGold, evalRows, sensRows, packedRows;
+  int maxCont = 1, maxPacked = 1;
   for (const auto& it : items) {
     const int p = int(it.prompt.size()), g = int(it.continuations[it.gold].size());
     prompts.lengths.push_back(p);
     withGold.lengths.push_back(p + g);
+    int packed = 0;
     for (const auto& cont : it.continuations) {
       maxCont = std::max(maxCont, int(cont.size()));
+      packed += int(cont.size());
       if (prepared.kind != core::TaskKind::ShortAnswer) evalRows.lengths.push_back(p + int(cont.size()));
     }
     if (prepared.kind == core::TaskKind::ShortAnswer) evalRows.lengths.push_back(p + req.maxNewTokens);
+    packedRows.lengths.push_back(p + packed);
+    maxPacked = std::max(maxPacked, packed);
   }
   evalRows.logitPositions = prepared.kind == core::TaskKind::ShortAnswer ? 1 : maxCont;
+  packedRows.logitPositions = maxPacked;
+  const bool sharedEval = req.sharePrompt && prepared.kind != core::TaskKind::ShortAnswer;
+  const Rows baseEvalRows = sharedEval ? packedRows : evalRows;
   const bool sensWithCompletion = req.sensitivityMode == "pairs" || (req.position != "auto" && req.position != "last_prompt");
   if (req.sensitivityMode == "pairs") {
     for (const auto& it : items)
@@ -253,7 +262,7 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
       : std::accumulate(withGold.lengths.begin(), withGold.lengths.end(), 0.0) / double(items.size());
   est.meanTokens = meanTokens;
   int maxTokens = 1;
-  for (const auto* r : {&prompts, &withGold, &evalRows, &sensRows})
+  for (const Rows* r : std::initializer_list<const Rows*>{&prompts, &withGold, &evalRows, &sensRows, &baseEvalRows})
     for (int n : r->lengths) maxTokens = std::max(maxTokens, n);
   est.maxTokens = maxTokens;
 
@@ -270,7 +279,7 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
   const double fixed = est.baseBytes + est.weightBytes + est.retainedBytes;
   auto inference = [&](int b) {
     double peak = 0;
-    for (const auto* r : {&evalRows, &sensRows, &prompts}) {
+    for (const Rows* r : std::initializer_list<const Rows*>{&evalRows, &sensRows, &prompts, &baseEvalRows}) {
       int longest = 1;
       for (int n : r->lengths) longest = std::max(longest, n);
       peak = std::max(peak, forwardActivationBytes(c, {b, longest, std::max(1, r->logitPositions), e}));
@@ -317,8 +326,11 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
   if (!withGold.lengths.empty()) firstItem.lengths = {withGold.lengths.front()};
   firstItem.logitPositions = 0;
   if (!firstItem.lengths.empty()) stage("finite-states check", firstItem, 1, false, 1);
-  stage("eval", evalRows, evalRepeats, false, fb);
-  if (req.sensitivity) stage("sensitivity", sensRows, 1, false, fb);
+  stage("eval", baseEvalRows, evalRepeats, false, fb);
+  // The default sensitivity (outcome mode at the last prompt token) reads the evaluation's states: no pass of its own.
+  const bool sensFromEval = req.sensitivityMode == "outcome" && (req.position == "auto" || req.position == "last_prompt");
+  if (req.sensitivity) stage(sensFromEval ? "sensitivity (states from eval)" : "sensitivity", sensFromEval ? Rows{} : sensRows, 1,
+                             false, fb);
   if (req.rope) {
     if (ropeGradient) {
       stage("rope influence (gradient)", ropeRows, 1, true, est.gradientBatch);

@@ -177,8 +177,7 @@ DropResult dropPlan(const ModelTaskInputs& in, const DropParams& p, const core::
   const auto iv = dropInterventions(res.dropped, L);
   core::ScoringOptions so = in.eval->options;
   so.batchSize = p.batchSize;
-  res.eval = core::evaluate(*in.model, *in.tokenizer, *in.task, so, job,
-                            [&](const core::BatchInfo&, int) { return iv; });
+  res.eval = core::evaluateFixed(*in.model, *in.tokenizer, *in.task, so, iv, job);
   res.accuracy = res.eval.accuracy;
   res.baseAccuracy = in.eval->accuracy;
   core::reportProgress(job, {"drop: timing", 0, 2});

@@ -83,6 +83,9 @@ struct SensitivityAnalysis {
   std::vector<std::size_t> items;
   std::vector<std::pair<SensitivityMetric, SensitivityResult>> profiles;
   SensitivityAnalysisParams params;  ///< position resolved (never Auto)
+  /// The states came from the base evaluation's forward (EvalResult::decisionStates: outcome mode at the last prompt
+  /// token), not from forwards of their own (forwardPasses 0).
+  bool statesFromEvaluation = false;
   std::size_t forwardPasses = 0;
   double seconds = 0;
 };

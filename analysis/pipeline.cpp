@@ -58,6 +58,7 @@ json semanticsJson(const AnalyzeRequest& r) {
 json optionsJson(const AnalyzeRequest& r) {
   return {{"dtype", r.dtype}, {"batch_size", r.batchSize}, {"seed", r.seed},
           {"stop_string", r.stopString}, {"max_new_tokens", r.maxNewTokens}, {"extraction", r.extraction},
+          {"share_prompt", r.sharePrompt},
           {"sensitivity", r.sensitivity}, {"rope", r.rope}, {"redundancy", r.redundancy},
           {"manipulations", r.manipulations}, {"manipulation_layers", r.manipulationLayers},
           {"drop_plan", r.dropPlan}, {"drop_n", r.dropN}, {"drop_module", r.dropModule},
@@ -297,6 +298,10 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
   so.stopString = req.stopString;
   so.maxNewTokens = req.maxNewTokens;
   so.extraction = core::parseAnswerExtraction(req.extraction);
+  so.sharePrompt = req.sharePrompt;
+  // the default sensitivity (outcome, last prompt token) reads its states from the evaluation's forward
+  so.keepDecisionStates = req.sensitivity && parseMode(req.sensitivityMode) == SensitivityMode::Outcome &&
+                          (req.position == "auto" || req.position == "last_prompt");
   auto eval = core::evaluate(*model, tok, prepared, so, progress.job());
   res.timings["eval"] = core::secondsSince(t0);
   const ModelTaskInputs in{model.get(), &tok, &prepared, &eval, shard};
@@ -463,7 +468,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
     std::string idx = readFile(req.modelDir / "config.json");
     for (const auto& [name, t] : model->namedWeights()) {
       idx += name;
-      for (auto s : t.sizes()) idx += "," + std::to_string(s);
+      for (auto s : t.sizes()) (idx += ',') += std::to_string(s);  // not "," + ...: g++ 12 -Wstringop-overflow false positive
       idx += ";";
     }
     modelJson["fingerprint"] = "sha256:" + core::sha256Hex(idx);
@@ -474,6 +479,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
                    {"items", prepared.items.size()}, {"correct", nCorrect}, {"incorrect", nIncorrect},
                    {"accuracy", eval.accuracy}};
   if (prepared.kind == core::TaskKind::MultipleChoice) taskJson["accuracy_norm"] = eval.accuracyNorm;
+  taskJson["shared_prompt"] = eval.sharedPrompt;  // how the log-likelihoods were computed (docs/methods.md 9)
 
   if (!req.manipulations.empty()) {
     json curves = json::object();
@@ -546,7 +552,8 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
     if (sens) {
       res.scores["sensitivity_info"] = {{"mode", modeName(sens->params.mode)}, {"position", positionName(sens->params.position)},
                                         {"state", "resid_post"}, {"items", sens->items.size()},
-                                        {"forward_passes", sens->forwardPasses}};
+                                        {"forward_passes", sens->forwardPasses},
+                                        {"states_from", sens->statesFromEvaluation ? "evaluation" : "own_forward"}};
     }
     if (rope) res.scores["rope_influence_info"] = {{"mode", req.ropeMode}, {"forward_passes", rope->forwardPasses}};
     for (const auto& [k, v] : profileInfo.items()) res.scores[k] = v;

@@ -47,6 +47,7 @@ struct AnalyzeRequest {
   std::string stopString = "\n";   ///< short answer: decoding stops here
   int maxNewTokens = 32;           ///< short answer: greedy steps at most
   std::string extraction = "none"; ///< short answer: none | last_number | boxed
+  bool sharePrompt = true;         ///< multiple choice, pairs: one row per item, its prompt once (core::ScoringOptions)
 
   // what to run
   bool sensitivity = true, rope = true, redundancy = true;

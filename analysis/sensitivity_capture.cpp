@@ -184,7 +184,27 @@ SensitivityAnalysis analyseSensitivity(const ModelTaskInputs& in, const Sensitiv
       res.items.push_back(i);
     }
   }
-  auto states = captureStates(*in.model, seqs, pos, params.batchSize, job, res.forwardPasses, in.shard);
+  std::vector<Eigen::MatrixXf> states;
+  const int L = in.model->config().numLayers;
+  if (params.mode == SensitivityMode::Outcome && pos == TokenPosition::LastPrompt &&
+      in.eval->decisionStates.size() == size_t(L) && in.eval->decisionStates.front().size(0) == int64_t(task.items.size())) {
+    // The base evaluation kept resid_post at every decision token (core::ScoringOptions::keepDecisionStates): the
+    // prompt part of its rows is computed as a prompt-only row, so these are the states a pass of our own would give.
+    std::vector<torch::Tensor> finite;
+    for (const auto& t : in.eval->decisionStates) finite.push_back(torch::isfinite(t).all());
+    requireFiniteLayers(torch::stack(finite), "sensitivity");
+    std::vector<int64_t> rows;
+    for (const auto& s : seqs) rows.push_back(int64_t(s.item));
+    const auto idx = torch::tensor(rows, torch::kInt64);
+    for (int l = 0; l < L; ++l) {
+      const auto t = in.eval->decisionStates[size_t(l)].index_select(0, idx).to(torch::kFloat32).contiguous();
+      states.push_back(Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+          t.data_ptr<float>(), t.size(0), t.size(1)));
+    }
+    res.statesFromEvaluation = true;
+  } else {
+    states = captureStates(*in.model, seqs, pos, params.batchSize, job, res.forwardPasses, in.shard);
+  }
   res.states.resize(states.size());
   for (std::size_t l = 0; l < states.size(); ++l) {
     if (params.mode == SensitivityMode::Outcome) {

@@ -60,6 +60,7 @@ analysis::AnalyzeRequest commonRequest(Args& args, bool& dryRun) {
   r.stopString = args.valueOr("--stop", r.stopString);
   r.maxNewTokens = int(args.intOr("--max-new-tokens", r.maxNewTokens));
   r.extraction = args.valueOr("--extraction", r.extraction);
+  r.sharePrompt = !args.flag("--no-share-prompt");
   r.semantics = args.valueOr("--semantics", r.semantics);  // layerscope | llm-drop | shortgpt | afcl
   r.device = deviceOption(args);
   return r;
@@ -117,6 +118,7 @@ int runEval(Args& args) {
   r.scoring.batchSize = int(args.intOr("--batch", r.scoring.batchSize));
   r.scoring.maxNewTokens = int(args.intOr("--max-new-tokens", r.scoring.maxNewTokens));
   r.scoring.stopString = args.valueOr("--stop", r.scoring.stopString);
+  r.scoring.sharePrompt = !args.flag("--no-share-prompt");
   r.extraction = args.value("--extraction");
   r.dtype = args.valueOr("--dtype", r.dtype);
   r.adapterDir = args.valueOr("--adapter", "");
@@ -265,7 +267,7 @@ int runBenchAnalyze(Args& args) {
 
 const CommandRegistrar kEval({"eval", "--model DIR --task FILE [--adapter DIR] [--format native|auto|mmlu|arc|gpqa|mgsm|math] "
                               "[--fewshot FILE --num-fewshot K] [--seed S] [--out FILE.jsonl] [--batch N] [--dtype D] [--device D] "
-                              "[--extraction none|last_number|boxed]",
+                              "[--extraction none|last_number|boxed] [--no-share-prompt]",
                               "evaluate a task: acc and acc_norm (multiple choice), exact match (short answer), pair accuracy", runEval});
 const CommandRegistrar kAnalyze({"analyze",
                                  "--model DIR --task FILE --out DIR [--sensitivity-mode outcome|pairs] [--position P] "
@@ -275,7 +277,7 @@ const CommandRegistrar kAnalyze({"analyze",
                                  "[--k-sens K] [--k-rope K] [--alpha 0.05] [--verdict-basis t|permutation] "
                                  "[--permutation-draws N] [--angular] [--semantics layerscope|llm-drop|shortgpt] [--no-drop-norm] [--profiles NAME,...|none] [--coloc KEY_A,KEY_B] "
                                  "[--adapter DIR] [--overwrite] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--stop STR] [--max-new-tokens N] "
-                                 "[--extraction none|last_number|boxed] [--seed S] [--batch N] [--memory-budget GB] "
+                                 "[--extraction none|last_number|boxed] [--no-share-prompt] [--seed S] [--batch N] [--memory-budget GB] "
                                  "[--dry-run] (docs/analyses.md, docs/scale.md)",
                                  "sensitivity, RoPE influence, redundancy, extra per-layer profiles and co-localization "
                                  "statistics -> results directory",

@@ -407,7 +407,14 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
   // query rows stay finite, as in HF.
   auto ar = torch::arange(T, ids.options());
   const torch::Tensor causal = ar.view({1, T}) <= ar.view({T, 1});  // [T(query), T(key)]
-  const int64_t Bm = in.attentionMask.defined() ? B : 1;  // without padding one bias serves the batch
+  torch::Tensor keyMask;  // [B,T,T] bool, packed sequences (ForwardOptions::keyMask)
+  if (opt.keyMask.defined()) {
+    if (opt.keyMask.dim() != 3 || opt.keyMask.size(0) != B || opt.keyMask.size(1) != T || opt.keyMask.size(2) != T)
+      throw InvalidArgument("forward: key mask must be [B,T,T] for input ids [B,T]");
+    keyMask = opt.keyMask.to(device_, torch::kBool);
+  }
+  const bool rowBias = in.attentionMask.defined() || keyMask.defined();
+  const int64_t Bm = rowBias ? B : 1;  // without padding or packing one bias serves the batch
   // Norms, RoPE angles and softmax run in float32, or float64 when that is the compute dtype (tests).
   const torch::ScalarType acc = dtype_ == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
   const double lowest = acc == torch::kFloat64 ? std::numeric_limits<double>::lowest() : std::numeric_limits<float>::lowest();
@@ -416,13 +423,14 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
     std::vector<bool> blockSeesAll;  // per query block: holds a fully masked row (see attention())
   };
   auto makeBias = [&](torch::Tensor allowed) {
-    if (in.attentionMask.defined()) allowed = allowed.view({1, T, T}) & mask.view({B, 1, T});  // [B,T,T]
+    if (keyMask.defined()) allowed = allowed.view({1, T, T}) & keyMask;  // [B,T,T]
+    if (in.attentionMask.defined()) allowed = allowed.view({-1, T, T}) & mask.view({B, 1, T});  // [B,T,T]
     MaskBias m;
     m.bias = torch::zeros({Bm, 1, 1, T, T}, ids.options().dtype(acc))
                  .masked_fill(allowed.logical_not().view({Bm, 1, 1, T, T}), lowest);
     // Query blocks holding a fully masked row (left padding; right padding under a window) attend over all keys.
     m.blockSeesAll.assign(size_t((T + kBlock - 1) / kBlock), false);
-    if (in.attentionMask.defined() && T > kBlock) {
+    if (rowBias && T > kBlock) {
       torch::Tensor rowMasked = allowed.logical_not().all(-1).any(0).to(torch::kCPU);  // [T] host copy
       const auto* r = rowMasked.data_ptr<bool>();
       for (int64_t t = 0; t < T; ++t)
@@ -451,7 +459,7 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
   const bool training = iv && iv->training;
   // Unpadded causal attention on a GPU goes through LibTorch's fused kernels where this LibTorch has them (per layer:
   // not where a sliding window applies or the attention pattern is captured); docs/gpu.md.
-  const bool plainCausal = !in.attentionMask.defined() && acc == torch::kFloat32 && usesFusedAttention(device_);
+  const bool plainCausal = !rowBias && acc == torch::kFloat32 && usesFusedAttention(device_);
   auto want = [&](int l, Site s) { return sink && sink->wants({l, s}); };
 
   torch::Tensor h = torch::embedding(embed_, ids);  // [B,T,D]

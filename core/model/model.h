@@ -114,6 +114,11 @@ struct ForwardOptions {
   bool computeLogits = true;
   /// If defined, logits only at these positions: [B] -> logits [B,V]; [B,P] -> [B,P,V]. Otherwise [B,T,V].
   torch::Tensor logitPositions;
+  /// [B,T,T] bool, optional: query t may read key s only where keyMask[b][t][s] is true, on top of causality and
+  /// the attention mask. Packs several sequences into one row: scoring shares a prompt between its continuations,
+  /// each continuation seeing the prompt and itself, at its own position ids (ForwardInput::positionIds). Such a
+  /// forward takes the eager attention path.
+  torch::Tensor keyMask;
 };
 
 struct ForwardOutput {

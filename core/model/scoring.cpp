@@ -162,11 +162,38 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// ScoringOptions::keepDecisionStates: resid_post of every layer at each row's decision token, stored by item.
+class DecisionStates {
+ public:
+  DecisionStates(const LlamaModel& model, std::size_t items, bool keep) : layers_(model.config().numLayers) {
+    if (!keep) return;
+    for (int l = 0; l < layers_; ++l)
+      states_.push_back(torch::zeros({int64_t(items), model.config().hiddenSize}, torch::TensorOptions().device(hostDevice())));
+  }
+  bool active() const { return !states_.empty(); }
+  /// A sink for one forward whose row r holds item items[r] with its decision token at promptLength[r] - 1.
+  TensorCapture sink(const std::vector<int>& promptLength) const {
+    TensorCapture cap;
+    cap.requestAllLayers(Site::ResidPost, layers_).storeAs(torch::kFloat32);
+    cap.keepPositions(torch::tensor(std::vector<int64_t>(promptLength.begin(), promptLength.end()), torch::kInt64) - 1);
+    return cap;
+  }
+  void store(const TensorCapture& cap, const std::vector<std::size_t>& items) {
+    auto idx = torch::tensor(std::vector<int64_t>(items.begin(), items.end()), torch::kInt64);
+    for (int l = 0; l < layers_; ++l) states_[size_t(l)].index_copy_(0, idx, cap.get(l, Site::ResidPost));
+  }
+  std::vector<torch::Tensor> take() { return std::move(states_); }
+
+ private:
+  int layers_;
+  std::vector<torch::Tensor> states_;
+};
+
 // Log-likelihood scoring of (item, continuation) requests, every variant per batch.
 void scoreRequests(const LlamaModel& model, const PreparedTask& task, const ScoringOptions& opt, int variants,
                    const InterventionHook& hook, const JobControl* job,
                    std::vector<std::vector<std::vector<double>>>& loglik,  // [variant][item][cont]
-                   std::size_t& forwards) {
+                   std::size_t& forwards, DecisionStates& states) {
   struct Req { size_t item, cont; std::vector<int32_t> seq; };
   std::vector<Req> reqs;
   for (size_t i = 0; i < task.items.size(); ++i)
@@ -223,7 +250,10 @@ void scoreRequests(const LlamaModel& model, const PreparedTask& task, const Scor
       if (hook) iv = hook(info, v);
       ForwardOptions fo;
       fo.logitPositions = positions;
-      auto out = model.forward({pb.ids, pb.mask, {}}, hook ? &iv : nullptr, nullptr, fo);
+      // decision states from every row (an item's rows agree on them up to summation order; the last one stays)
+      TensorCapture cap = states.active() && !hook ? states.sink(info.promptLength) : TensorCapture();
+      auto out = model.forward({pb.ids, pb.mask, {}}, hook ? &iv : nullptr, states.active() && !hook ? &cap : nullptr, fo);
+      if (states.active() && !hook) states.store(cap, info.item);
       ++forwards;
       const auto dev = out.logits.device();
       auto lp = torch::log_softmax(out.logits.to(torch::kFloat64), -1).gather(2, targets.to(dev).unsqueeze(-1)).squeeze(-1);  // [B,P]
@@ -235,10 +265,99 @@ void scoreRequests(const LlamaModel& model, const PreparedTask& task, const Scor
   }
 }
 
+// Log-likelihood scoring with shared prompts (ScoringOptions::sharePrompt): one row per item holding its prompt
+// once and then every continuation; continuation c's tokens read the prompt and c's earlier tokens (key mask) at
+// positions prompt.size() + j, exactly the keys and positions of c's own request, so each log-likelihood equals the
+// one-row-per-request value up to summation order.
+void scorePacked(const LlamaModel& model, const PreparedTask& task, const ScoringOptions& opt, int variants,
+                 const InterventionHook& hook, const JobControl* job,
+                 std::vector<std::vector<std::vector<double>>>& loglik,  // [variant][item][cont]
+                 std::size_t& forwards, DecisionStates& states) {
+  auto packedLength = [&](size_t i) {
+    size_t n = task.items[i].prompt.size();
+    for (const auto& c : task.items[i].continuations) n += c.size();
+    return n;
+  };
+  std::vector<size_t> order(task.items.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return packedLength(a) > packedLength(b); });
+  for (auto& v : loglik) {
+    v.assign(task.items.size(), {});
+    for (size_t i = 0; i < task.items.size(); ++i) v[i].assign(task.items[i].continuations.size(), 0.0);
+  }
+  const auto host = torch::TensorOptions().device(hostDevice());
+  const size_t bs = size_t(std::max(1, opt.batchSize));
+  const size_t nBatches = (order.size() + bs - 1) / bs;
+  for (size_t b = 0; b < nBatches; ++b) {
+    checkCancelled(job);
+    const size_t lo = b * bs, hi = std::min(order.size(), lo + bs);
+    const int64_t B = int64_t(hi - lo);
+    int64_t T = 0, Q = 0;  // packed tokens, scored tokens
+    for (size_t r = lo; r < hi; ++r) {
+      T = std::max<int64_t>(T, int64_t(packedLength(order[r])));
+      Q = std::max<int64_t>(Q, int64_t(packedLength(order[r]) - task.items[order[r]].prompt.size()));
+    }
+    auto ids = torch::zeros({B, T}, host.dtype(torch::kInt64)), mask = torch::zeros({B, T}, host.dtype(torch::kInt64));
+    auto pos = torch::zeros({B, T}, host.dtype(torch::kInt64));
+    auto seg = torch::zeros({B, T}, host.dtype(torch::kInt64));  // 0 prompt (and padding), c + 1 continuation c
+    auto lpos = torch::zeros({B, Q}, host.dtype(torch::kInt64)), targets = torch::zeros({B, Q}, host.dtype(torch::kInt64));
+    std::vector<std::vector<int>> contOf(size_t(B), std::vector<int>(size_t(Q), -1));  // continuation of each scored token
+    BatchInfo info;
+    {
+      auto ia = ids.accessor<int64_t, 2>(), ma = mask.accessor<int64_t, 2>(), pa = pos.accessor<int64_t, 2>();
+      auto sa = seg.accessor<int64_t, 2>(), la = lpos.accessor<int64_t, 2>(), ta = targets.accessor<int64_t, 2>();
+      for (int64_t r = 0; r < B; ++r) {
+        const auto& it = task.items[order[lo + size_t(r)]];
+        const int64_t P = int64_t(it.prompt.size());
+        int64_t t = 0, q = 0;
+        for (; t < P; ++t) ia[r][t] = it.prompt[size_t(t)], ma[r][t] = 1, pa[r][t] = t;
+        for (size_t c = 0; c < it.continuations.size(); ++c) {
+          const auto& cont = it.continuations[c];
+          for (size_t j = 0; j < cont.size(); ++j, ++t, ++q) {
+            ia[r][t] = cont[j], ma[r][t] = 1, pa[r][t] = P + int64_t(j), sa[r][t] = int64_t(c) + 1;
+            la[r][q] = j == 0 ? P - 1 : t - 1;  // the token before cont[j] in c's own request
+            ta[r][q] = cont[j];
+            contOf[size_t(r)][size_t(q)] = int(c);
+          }
+        }
+        info.item.push_back(order[lo + size_t(r)]);
+        info.promptLength.push_back(int(P));
+        info.length.push_back(int(t));
+      }
+    }
+    // query t reads key s when s is prompt or in t's own continuation (causality and padding come from the forward)
+    const auto segQ = seg.view({B, T, 1}), segK = seg.view({B, 1, T});
+    const torch::Tensor keyMask = segK.eq(0) | segK.eq(segQ);  // [B,T,T]
+    info.inputIds = ids, info.attentionMask = mask, info.serial = b;
+    for (int v = 0; v < variants; ++v) {
+      Interventions iv;
+      if (hook) iv = hook(info, v);
+      ForwardOptions fo;
+      fo.logitPositions = lpos;
+      fo.keyMask = keyMask;
+      TensorCapture cap = states.active() && !hook ? states.sink(info.promptLength) : TensorCapture();
+      auto out = model.forward({ids, mask, pos}, hook ? &iv : nullptr, states.active() && !hook ? &cap : nullptr, fo);
+      if (states.active() && !hook) states.store(cap, info.item);
+      ++forwards;
+      auto lp = torch::log_softmax(out.logits.to(torch::kFloat64), -1)
+                    .gather(2, targets.to(out.logits.device()).unsqueeze(-1))
+                    .squeeze(-1)
+                    .to(hostDevice());  // [B,Q] host copy
+      auto a = lp.accessor<double, 2>();
+      for (int64_t r = 0; r < B; ++r) {
+        auto& dst = loglik[size_t(v)][order[lo + size_t(r)]];
+        for (int64_t q = 0; q < Q; ++q)
+          if (const int c = contOf[size_t(r)][size_t(q)]; c >= 0) dst[size_t(c)] += a[r][q];
+      }
+    }
+    reportProgress(job, {"eval", double(b + 1), double(nBatches)});
+  }
+}
+
 // Greedy decoding of short-answer items; fills generated text per variant and item.
 void generate(const LlamaModel& model, const Tokenizer& tok, const PreparedTask& task, const ScoringOptions& opt,
               int variants, const InterventionHook& hook, const JobControl* job,
-              std::vector<std::vector<std::string>>& generated, std::size_t& forwards) {
+              std::vector<std::vector<std::string>>& generated, std::size_t& forwards, DecisionStates& states) {
   std::vector<size_t> order(task.items.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
@@ -270,7 +389,10 @@ void generate(const LlamaModel& model, const Tokenizer& tok, const PreparedTask&
                                   torch::TensorOptions().dtype(torch::kInt64).device(hostDevice())) - 1;
         ForwardOptions fo;
         fo.logitPositions = last;
-        auto out = model.forward({pb.ids, pb.mask, {}}, hook ? &iv : nullptr, nullptr, fo);
+        const bool keep = states.active() && !hook && step == 0;  // step 0: the prompts alone
+        TensorCapture cap = keep ? states.sink(info.promptLength) : TensorCapture();
+        auto out = model.forward({pb.ids, pb.mask, {}}, hook ? &iv : nullptr, keep ? &cap : nullptr, fo);
+        if (keep) states.store(cap, info.item);
         ++forwards;
         // ids past the tokenizer's vocabulary (padded embedding rows) can never be decoded
         const int64_t V = std::min<int64_t>(out.logits.size(-1), tok.vocabSize());
@@ -306,9 +428,12 @@ void generate(const LlamaModel& model, const Tokenizer& tok, const PreparedTask&
 
 }  // namespace
 
-std::vector<EvalResult> evaluateVariants(const LlamaModel& model, const Tokenizer& tok, const PreparedTask& task,
-                                         const ScoringOptions& opt, int variants, const InterventionHook& hook,
-                                         const JobControl* job) {
+namespace {
+
+// `layoutFree`: the hook's interventions do not depend on how requests are laid out in rows.
+std::vector<EvalResult> evaluateImpl(const LlamaModel& model, const Tokenizer& tok, const PreparedTask& task,
+                                     const ScoringOptions& opt, int variants, const InterventionHook& hook,
+                                     bool layoutFree, const JobControl* job) {
   if (variants < 1) throw InvalidArgument("evaluate: variants must be >= 1");
   if (opt.batchSize < 1) throw InvalidArgument("evaluate: batch size must be >= 1, got " + std::to_string(opt.batchSize));
   if (task.items.empty()) throw InvalidArgument("evaluate: task '" + task.name + "' has no items");
@@ -316,9 +441,11 @@ std::vector<EvalResult> evaluateVariants(const LlamaModel& model, const Tokenize
   const auto t0 = Clock::now();
   std::vector<EvalResult> res(static_cast<size_t>(variants));
   std::size_t forwards = 0;
+  bool shared = false;
+  DecisionStates states(model, task.items.size(), opt.keepDecisionStates && !hook);
   if (task.kind == TaskKind::ShortAnswer) {
     std::vector<std::vector<std::string>> gen(static_cast<size_t>(variants));
-    generate(model, tok, task, opt, variants, hook, job, gen, forwards);
+    generate(model, tok, task, opt, variants, hook, job, gen, forwards, states);
     for (int v = 0; v < variants; ++v)
       for (size_t i = 0; i < task.items.size(); ++i) {
         const auto& it = task.items[i];
@@ -332,7 +459,9 @@ std::vector<EvalResult> evaluateVariants(const LlamaModel& model, const Tokenize
       }
   } else {
     std::vector<std::vector<std::vector<double>>> ll(static_cast<size_t>(variants));
-    scoreRequests(model, task, opt, variants, hook, job, ll, forwards);
+    shared = opt.sharePrompt && layoutFree;
+    if (shared) scorePacked(model, task, opt, variants, hook, job, ll, forwards, states);
+    else scoreRequests(model, task, opt, variants, hook, job, ll, forwards, states);
     for (int v = 0; v < variants; ++v)
       for (size_t i = 0; i < task.items.size(); ++i) {
         const auto& it = task.items[i];
@@ -361,6 +490,8 @@ std::vector<EvalResult> evaluateVariants(const LlamaModel& model, const Tokenize
     r.kind = task.kind;
     r.options = opt;
     r.forwardPasses = forwards;
+    r.sharedPrompt = shared;
+    if (&r == &res.front()) r.decisionStates = states.take();
     r.seconds = secs;
     size_t nc = 0, nn = 0;
     for (const auto& it : r.items) nc += it.correct, nn += it.correctNorm;
@@ -371,9 +502,25 @@ std::vector<EvalResult> evaluateVariants(const LlamaModel& model, const Tokenize
   return res;
 }
 
+}  // namespace
+
+std::vector<EvalResult> evaluateVariants(const LlamaModel& model, const Tokenizer& tok, const PreparedTask& task,
+                                         const ScoringOptions& opt, int variants, const InterventionHook& hook,
+                                         const JobControl* job) {
+  return evaluateImpl(model, tok, task, opt, variants, hook, !hook, job);
+}
+
 EvalResult evaluate(const LlamaModel& model, const Tokenizer& tok, const PreparedTask& task, const ScoringOptions& opt,
                     const JobControl* job, const InterventionHook& hook) {
-  return std::move(evaluateVariants(model, tok, task, opt, 1, hook, job).front());
+  return std::move(evaluateImpl(model, tok, task, opt, 1, hook, !hook, job).front());
+}
+
+EvalResult evaluateFixed(const LlamaModel& model, const Tokenizer& tok, const PreparedTask& task,
+                         const ScoringOptions& opt, const Interventions& fixed, const JobControl* job) {
+  bool layoutFree = fixed.replacements.empty();
+  for (const auto& a : fixed.ropeAlpha) layoutFree = layoutFree && !(a.defined() && a.dim() == 2);
+  return std::move(evaluateImpl(model, tok, task, opt, 1, [&fixed](const BatchInfo&, int) { return fixed; },
+                                layoutFree, job).front());
 }
 
 }  // namespace layerscope::core

@@ -52,6 +52,17 @@ struct ScoringOptions {
   std::string stopString = "\n";  ///< short answer: decoding stops at the first occurrence (not part of the answer)
   int maxNewTokens = 32;           ///< short answer: greedy decoding steps at most
   AnswerExtraction extraction = AnswerExtraction::None;  ///< short answer
+  /// Multiple choice and pairs: score all continuations of an item in one row that holds its prompt once
+  /// (ForwardOptions::keyMask: each continuation reads the prompt and itself, at the positions of its own request).
+  /// Equal to one row per (item, continuation), lm-evaluation-harness's layout, up to summation order, for
+  /// (prompt + continuations) instead of continuations x (prompt + continuation) tokens. Used only where the
+  /// interventions do not depend on the row layout (no hook, or evaluate() with fixed interventions that hold no
+  /// state replacements and no per-row RoPE multipliers); `batchSize` then counts items.
+  bool sharePrompt = true;
+  /// Base evaluation only (no hook): keep resid_post of every layer at each item's decision position
+  /// (EvalResult::decisionStates), the states the default sensitivity analysis compares, so it need not run the
+  /// prompts again. The prompt part of every row is computed exactly as a prompt-only row (causal attention).
+  bool keepDecisionStates = false;
 };
 
 /// One item encoded for scoring and for the layer analyses.
@@ -96,6 +107,10 @@ struct EvalResult {
   double accuracyNorm = 0;  ///< MC: acc_norm; otherwise = accuracy
   std::size_t correct = 0;  ///< items with `correct`
   std::size_t forwardPasses = 0;  ///< model forward calls (batches x decoding steps)
+  bool sharedPrompt = false;      ///< rows held an item's prompt once with all its continuations (see sharePrompt)
+  /// With ScoringOptions::keepDecisionStates: [L] tensors [N,D] float32 on the host, row i = resid_post[l] of item i
+  /// at its decision position (the last prompt token). Empty otherwise.
+  std::vector<torch::Tensor> decisionStates;
   double seconds = 0;
   ScoringOptions options;
 };
@@ -121,10 +136,16 @@ std::vector<EvalResult> evaluateVariants(const LlamaModel& model, const Tokenize
                                          const ScoringOptions& opt, int variants, const InterventionHook& hook,
                                          const JobControl* job = nullptr);
 
-/// Evaluates the base model (or one intervention variant).
+/// Evaluates the base model (or one intervention variant). A hook may read the row layout, so rows then hold
+/// one request each (no shared prompt).
 EvalResult evaluate(const LlamaModel& model, const Tokenizer& tok, const PreparedTask& task,
                     const ScoringOptions& opt = {}, const JobControl* job = nullptr,
                     const InterventionHook& hook = {});
+
+/// Evaluates with the same interventions on every batch (a detached adapter, dropped modules). Prompts are shared
+/// (ScoringOptions::sharePrompt) unless `fixed` holds state replacements or per-row RoPE multipliers.
+EvalResult evaluateFixed(const LlamaModel& model, const Tokenizer& tok, const PreparedTask& task,
+                         const ScoringOptions& opt, const Interventions& fixed, const JobControl* job = nullptr);
 
 /// Right-padded batch of token sequences: ids [B,T] int64 (padding id 0), mask [B,T] int64.
 struct PaddedBatch {

@@ -289,7 +289,7 @@ EvalResult evaluateWithAdapter(const LlamaModel& model, const AdapterSet* adapte
       for (auto& s : layer)
         if (s.active()) s.A = s.A.detach(), s.B = s.B.detach();
   }
-  return evaluate(model, tok, task, so, job, [iv](const BatchInfo&, int) { return iv; });
+  return evaluateFixed(model, tok, task, so, iv, job);
 }
 
 std::string bosPolicy(const Tokenizer& tok) {

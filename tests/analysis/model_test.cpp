@@ -176,7 +176,8 @@ TEST_F(Analyses, SensitivityStatesAreResidPostAtTheDecisionToken) {
 TEST_F(Analyses, ManipulationAtKEqualLChangesNothing) {
   auto task = mcTask(6);
   auto prep = core::prepareTask(*tok_, task);
-  auto eval = core::evaluate(*f32_, *tok_, prep, {.batchSize = 4});
+  // manipulations keep one row per request (their hook reads the layout): the base in the same layout, bit for bit
+  auto eval = core::evaluate(*f32_, *tok_, prep, {.batchSize = 4, .sharePrompt = false});
   ModelTaskInputs in{f32_.get(), tok_, &prep, &eval};
   for (auto mode : allManipulations()) {
     auto r = manipulate(in, {.mode = mode, .layers = {3, 0}, .batchSize = 4});

@@ -82,8 +82,8 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
 TaskComparison compareWithBase(const ModelHandle& m, const fs::path& adapterDir, const fs::path& evalFile,
                                const core::ScoringOptions& scoring, std::uint64_t seed, const core::JobControl* job) {
   if (!core::AdapterSet::isAdapterDir(adapterDir))
-    throw InvalidArgument("'" + adapterDir.string() +
-                          "' is not an adapter folder (no adapter_config.json or garfa_config.json); train one first");
+    throw InvalidArgument(std::string("'").append(adapterDir.string()).append(  // append: g++ 12 false -Wstringop-overflow
+        "' is not an adapter folder (no adapter_config.json or garfa_config.json); train one first"));
   const auto adapter = core::AdapterSet::load(adapterDir, m.model->config());
   auto e = loadEvalTask(*m.tokenizer, evalFile, "auto", seed);
   core::ScoringOptions so = scoring;
@@ -107,7 +107,7 @@ void readRecordedTrainOptions(const fs::path& outDir, core::AdapterSpec& spec, c
     const json j = json::parse(in);
     spec.lora.layers = j.at("lora_layers").get<std::vector<int>>();
     std::string targets;
-    for (const auto& t : j.at("lora_targets")) targets += (targets.empty() ? "" : ",") + t.get<std::string>();
+    for (const auto& t : j.at("lora_targets")) (targets += targets.empty() ? "" : ",") += t.get<std::string>();
     if (!targets.empty()) spec.lora.targets = core::parseTargets(targets);
     spec.lora.rank = j.at("lora_rank").get<int>();
     spec.lora.alpha = j.at("lora_alpha").get<double>();

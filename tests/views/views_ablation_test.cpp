@@ -48,7 +48,9 @@ TEST(AblationChart, LegendExplainsArmsAndC5HasErrorBarsOverSeeds) {
   bool sawC5 = false;
   for (const QString& l : lines) {
     const QStringList f = l.split(QLatin1Char(','));
-    if (f[0] == QLatin1String("C1")) EXPECT_TRUE(f[5] == QLatin1String("1") && f[6].isEmpty()) << l.toStdString();
+    if (f[0] == QLatin1String("C1")) {  // braces: EXPECT_* expands to an if/else
+      EXPECT_TRUE(f[5] == QLatin1String("1") && f[6].isEmpty()) << l.toStdString();
+    }
     if (f[0] == QLatin1String("C5") && f[1] == QLatin1String("arith")) {
       sawC5 = true;
       EXPECT_EQ(f[5], QStringLiteral("3"));

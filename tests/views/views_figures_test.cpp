@@ -198,8 +198,9 @@ void expectComLabelsClear(views::PlotView& v, const std::string& what) {
     for (const QRectF& d : data)
       EXPECT_FALSE(labels[i].intersects(d)) << what << ": label " << i << " at " << labels[i].x() << "," << labels[i].y()
                                             << " covers the data at " << d.center().x() << "," << d.center().y();
-    if (p->legend->visible() && qobject_cast<QCPLayoutInset*>(p->legend->layout()))
+    if (p->legend->visible() && qobject_cast<QCPLayoutInset*>(p->legend->layout())) {  // braces: EXPECT_* is an if/else
       EXPECT_FALSE(labels[i].intersects(p->legend->outerRect())) << what << ": label " << i << " covers the legend";
+    }
     for (int j = i + 1; j < labels.size(); ++j) EXPECT_FALSE(labels[i].intersects(labels[j])) << what << ": labels collide";
   }
 }

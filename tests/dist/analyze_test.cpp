@@ -142,9 +142,10 @@ TEST_F(DistAnalyze, ARankKilledMidRunLeavesNoResultsDirectory) {
     for (auto& a : analyzeArgs(out, "1")) argv.push_back(a);
     ranks.push_back(start(argv, env, dir_, "killed" + std::to_string(r)));
   }
-  // Kill rank 1 once its progress shows the sensitivity stage (after the join, before its first collective ends).
+  // Kill rank 1 once its progress shows the RoPE influence stage (after the join, before that stage's collective ends;
+  // the sensitivity before it reads the evaluation's states and exchanges nothing).
   const auto started = std::chrono::steady_clock::now();
-  while (ranks[1].stderrText().find("sensitivity") == std::string::npos &&
+  while (ranks[1].stderrText().find("rope influence") == std::string::npos &&
          std::chrono::steady_clock::now() - started < Ms(60000))
     std::this_thread::sleep_for(Ms(20));
   ASSERT_EQ(::waitpid(ranks[1].pid, nullptr, WNOHANG), 0) << "rank 1 ended before it could be killed";

@@ -29,7 +29,7 @@ TEST(DistBench, AnalyzeWithTwoProcessesReportsWallTimesAndTraffic) {
   ASSERT_EQ(p[0].status, 0) << p[0].stderrText();
   p = {start({kCli, "bench", "analyze", "--model", kModel, "--task", (dir / "tasks" / "first_of_two.mc.jsonl").string(),
               "--batch", "4", "--nproc", "2", "--threads", "2", "--analyze-options",
-              "--bootstrap 20 --metrics rel_l2 --profiles none --no-rope --no-redundancy"},
+              "--bootstrap 20 --metrics rel_l2 --profiles none --no-redundancy"},
              {}, dir, "bench")};
   ASSERT_TRUE(waitAll(p, std::chrono::steady_clock::now(), Ms(180000)));
   ASSERT_EQ(p[0].status, 0) << p[0].stderrText();

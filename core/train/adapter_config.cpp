@@ -168,7 +168,7 @@ std::string formatLayerList(const std::vector<int>& layersIn) {
     while (j + 1 < layers.size() && layers[j + 1] == layers[j] + 1) ++j;
     if (!out.empty()) out += ",";
     out += std::to_string(layers[i]);
-    if (j > i) out += "-" + std::to_string(layers[j]);
+    if (j > i) (out += '-') += std::to_string(layers[j]);  // not "-" + ...: g++ 12 false -Warray-bounds
     i = j + 1;
   }
   return out;

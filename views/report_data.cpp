@@ -92,7 +92,7 @@ std::string layerRanges(std::vector<int> layers) {
 std::string ReportTable::csv() const {
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {
-    for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + csvCell(cells[i]);
+    for (size_t i = 0; i < cells.size(); ++i) out.append(i ? "," : "").append(csvCell(cells[i]));  // g++ 12 -Warray-bounds
     out += "\n";
   };
   line(header);

@@ -131,7 +131,8 @@ int main(int argc, char** argv) {
     if (tokens[0] == "--describe-commands" && tokens.size() == 2) {  // build step: the launcher's help table
       std::string table;
       for (const auto& c : commandRegistry())
-        table += "{" + cppLiteral(c.name) + ", " + cppLiteral(c.usage) + ", " + cppLiteral(c.summary) + "},\n";
+        table.append("{").append(cppLiteral(c.name)).append(", ").append(cppLiteral(c.usage)).append(", ")
+            .append(cppLiteral(c.summary)).append("},\n");  // append: g++ 12 false -Warray-bounds on "{" + std::string&&
       layerscope::core::writeFileAtomically(tokens[1], table);
       return 0;
     }

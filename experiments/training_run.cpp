@@ -1,5 +1,6 @@
 #include "experiments/training_run.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -16,7 +17,12 @@ std::string stepLine(const std::string& label, const core::StepReport& r) {
   std::snprintf(line, sizeof line, "%sstep %lld/%lld  loss %.4f  lr %.2e  grad %.3f  %.0f tok/s  ETA %.0f s", label.c_str(),
                 static_cast<long long>(r.step), static_cast<long long>(r.totalSteps), r.loss, r.lr, r.gradNorm,
                 r.tokensPerSecond, r.etaSeconds);
-  return line;
+  std::string out = line;
+  if (!std::isnan(r.evalLoss)) {
+    std::snprintf(line, sizeof line, "  eval loss %.4f", r.evalLoss);
+    out += line;
+  }
+  return out;
 }
 
 TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job) {
@@ -33,6 +39,11 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
   const auto train = loadTrainingTask(r.train, r.options.seed);
   std::vector<EvalTask> evals;
   for (const auto& f : r.evalFiles) evals.push_back(loadEvalTask(*m.tokenizer, f, r.evalFormat, r.options.seed));
+  core::AdapterTrainOptions options = r.options;
+  if (!r.evalLossFile.empty() && options.evalEvery != 0) {
+    const auto heldOut = loadEvalTask(*m.tokenizer, r.evalLossFile, r.evalFormat, r.options.seed);
+    options.evalTask = std::make_shared<const core::Task>(heldOut.task);
+  }
   auto adapters = core::AdapterSet::create(m.model->config(), spec, r.options.seed);
   logLine(r.log, "LS-LoRA layers " + core::formatLayerList(spec.lora.layers) + " (" +
                      std::to_string(adapters.loraParameterCount()) + " params), GARFA layers " +
@@ -49,7 +60,7 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
   auto onStep = [&](const core::StepReport& s) {
     const std::string line = stepLine("", s);
     if (writer) trainLog << line << "\n" << std::flush;
-    if (s.step == 1 || s.step % 10 == 0 || s.step == s.totalSteps) logLine(r.log, line);
+    if (s.step == 1 || s.step % 10 == 0 || s.step == s.totalSteps || !std::isnan(s.evalLoss)) logLine(r.log, line);
     if (r.onStep) r.onStep(s);
     training.setLabel(line);
   };
@@ -57,7 +68,7 @@ TrainRunResult runTraining(const TrainRunRequest& r, const core::JobControl* job
   out.loraLayers = spec.lora.layers;
   out.garfaLayers = spec.garfa.layers;
   out.trainItems = train.size();
-  out.train = core::trainAdapters(*m.model, adapters, *m.tokenizer, train, r.options, r.outDir, r.resume, onStep, training.get());
+  out.train = core::trainAdapters(*m.model, adapters, *m.tokenizer, train, options, r.outDir, r.resume, onStep, training.get());
   char done[128];
   std::snprintf(done, sizeof done, " (%.1f s, %.0f tok/s)", out.train.seconds, out.train.tokensPerSecond);
   if (writer) logLine(r.log, "wrote " + r.outDir.string() + done);

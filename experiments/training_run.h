@@ -20,6 +20,9 @@ struct TrainRunRequest {
   std::string train;                             ///< task JSONL, or demo:N / demo:FAMILY:N
   std::vector<std::filesystem::path> evalFiles;  ///< scored base vs adapted after training (eval.json)
   std::string evalFormat = "auto";               ///< layout of the evaluation files
+  /// Held-out loss during training (a loss curve point every options.evalEvery steps, on up to options.evalItems
+  /// items): a task JSONL or benchmark file; empty: none. The CLI uses the first evaluation file.
+  std::filesystem::path evalLossFile;
   std::string loraLayers = "none";               ///< "all", "none", "23-31", "0,2,5-7"
   std::string garfaLayers = "none";
   core::AdapterSpec spec;                        ///< rank, alpha, dropout, targets, clamp (layers: from the texts above)
@@ -60,7 +63,8 @@ TaskComparison compareWithBase(const ModelHandle& model, const std::filesystem::
 void readRecordedTrainOptions(const std::filesystem::path& outDir, core::AdapterSpec& spec,
                               core::AdapterTrainOptions& options);
 
-/// "step 3/200  loss 0.4123  lr 2.00e-04  grad 0.812  1770 tok/s  ETA 12 s" (with an optional label before it).
+/// "step 3/200  loss 0.4123  lr 2.00e-04  grad 0.812  1770 tok/s  ETA 12 s" (with an optional label before it), and
+/// "  eval loss 0.3981" after it at a step with a held-out loss.
 std::string stepLine(const std::string& label, const core::StepReport& r);
 
 }  // namespace layerscope::experiments

@@ -16,7 +16,23 @@ void LossCurveView::setData(const QVector<double>& steps, const QVector<double>&
   losses_ = losses;
   losses_.resize(steps_.size());
   if (lrs_.size() != steps_.size()) lrs_.clear();
+  evalSteps_.clear();
+  evalLosses_.clear();
   totalSteps_ = totalSteps;
+  rebuild();
+}
+
+void LossCurveView::setEvalPoints(const QVector<double>& steps, const QVector<double>& losses) {
+  evalSteps_.clear();
+  evalLosses_.clear();
+  appendEvalPoints(steps, losses);
+}
+
+void LossCurveView::appendEvalPoints(const QVector<double>& steps, const QVector<double>& losses) {
+  for (qsizetype i = 0; i < std::min(steps.size(), losses.size()); ++i) {
+    evalSteps_ << steps[i];
+    evalLosses_ << losses[i];
+  }
   rebuild();
 }
 
@@ -106,8 +122,9 @@ QJsonObject LossCurveView::curvesJson() const {
   for (const auto& r : references_)
     earlier.append(QJsonObject{{QStringLiteral("label"), r.label}, {QStringLiteral("steps"), numbers(r.steps)},
                                {QStringLiteral("losses"), numbers(r.losses)}});
-  return {{QStringLiteral("steps"), numbers(steps_)}, {QStringLiteral("losses"), numbers(losses_)},
-          {QStringLiteral("lrs"), numbers(lrs_)}, {QStringLiteral("total_steps"), totalSteps_},
+  return {{QStringLiteral("steps"), numbers(steps_)},          {QStringLiteral("losses"), numbers(losses_)},
+          {QStringLiteral("lrs"), numbers(lrs_)},              {QStringLiteral("total_steps"), totalSteps_},
+          {QStringLiteral("eval_steps"), numbers(evalSteps_)}, {QStringLiteral("eval_losses"), numbers(evalLosses_)},
           {QStringLiteral("earlier"), earlier}};
 }
 
@@ -117,6 +134,10 @@ QString LossCurveView::applyCurvesJson(const QJsonObject& o) {
   const auto lrs = numbersOf(o.value(QStringLiteral("lrs")));
   if (!steps || !losses || !lrs || losses->size() != steps->size() || (!lrs->isEmpty() && lrs->size() != steps->size()))
     return QStringLiteral("steps, losses and lrs must be arrays of numbers of the same length");
+  const auto evalSteps = numbersOf(o.value(QStringLiteral("eval_steps")));
+  const auto evalLosses = numbersOf(o.value(QStringLiteral("eval_losses")));
+  if (!evalSteps || !evalLosses || evalSteps->size() != evalLosses->size())
+    return QStringLiteral("eval_steps and eval_losses must be arrays of numbers of the same length");
   QList<Reference> refs;
   for (const QJsonValue& e : o.value(QStringLiteral("earlier")).toArray()) {
     const QJsonObject r = e.toObject();
@@ -129,6 +150,8 @@ QString LossCurveView::applyCurvesJson(const QJsonObject& o) {
   steps_ = *steps;
   losses_ = *losses;
   lrs_ = *lrs;
+  evalSteps_ = *evalSteps;
+  evalLosses_ = *evalLosses;
   references_ = refs;
   totalSteps_ = o.value(QStringLiteral("total_steps")).toInt(0);
   rebuild();
@@ -139,14 +162,16 @@ void LossCurveView::build() {
   QCustomPlot* p = plot();
   const FigureStyle& st = figureStyle();
   p->xAxis->setLabel(tr("optimizer step"));
-  p->yAxis->setLabel(tr("training loss (nats / completion token)"));
+  p->yAxis->setLabel(evalSteps_.isEmpty() ? tr("training loss (nats / completion token)")
+                                          : tr("loss (nats / completion token)"));
   // Axis state survives a rebuild: reset what the options below change.
   if (!log_ && p->yAxis->scaleType() == QCPAxis::stLogarithmic) {
     p->yAxis->setScaleType(QCPAxis::stLinear);
     p->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
   }
   p->yAxis2->setVisible(false);
-  double xMax = std::max<double>({1.0, double(totalSteps_), steps_.isEmpty() ? 1.0 : steps_.back()});
+  double xMax = std::max<double>({1.0, double(totalSteps_), steps_.isEmpty() ? 1.0 : steps_.back(),
+                                  evalSteps_.isEmpty() ? 1.0 : evalSteps_.back()});
   for (const auto& r : references_)
     if (!r.steps.isEmpty()) xMax = std::max(xMax, r.steps.back());
   p->xAxis->setRange(0, xMax + 0.5);
@@ -189,6 +214,16 @@ void LossCurveView::build() {
     if (steps_.size() <= 60 && smoothing_ == 0) g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, c, c, st.pen(3)));
     span(losses_);
   }
+  // Held-out loss: few points, never smoothed, open circles on a line of the second series colour.
+  if (!evalSteps_.isEmpty()) {
+    const QColor e = seriesColor(1);
+    auto* g = p->addGraph();
+    g->setData(evalSteps_, evalLosses_, true);
+    g->setPen(QPen(e, st.pen(st.lineWidthPt)));
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(e, st.pen(1.2)), Qt::white, st.pen(4.5)));
+    g->setName(tr("held-out loss (eval file)"));
+    span(evalLosses_);
+  }
   if (!std::isfinite(lo)) lo = 0.1, hi = 1;
   if (log_) {
     p->yAxis->setScaleType(QCPAxis::stLogarithmic);
@@ -209,12 +244,17 @@ void LossCurveView::build() {
     const auto [mn, mx] = std::minmax_element(lrs_.begin(), lrs_.end());
     p->yAxis2->setRange(0, std::max(*mx, *mn) * 1.1 + 1e-12);
   }
-  if (references_.size() + (lrs_.isEmpty() ? 0 : 1) + (smoothing_ > 0 ? 1 : 0) > 0) placeLegendClearOfData();
+  if (references_.size() + (lrs_.isEmpty() ? 0 : 1) + (smoothing_ > 0 ? 1 : 0) + (evalSteps_.isEmpty() ? 0 : 1) > 0)
+    placeLegendClearOfData();
   setTitle(steps_.isEmpty() ? tr("Training loss: earlier runs")
-                            : tr("Training loss: step %1%2, last %3")
+                            : tr("Training loss: step %1%2, last %3%4")
                                   .arg(steps_.back())
                                   .arg(totalSteps_ > 0 ? tr(" of %1").arg(totalSteps_) : QString())
-                                  .arg(fmt(losses_.back())));
+                                  .arg(fmt(losses_.back()))
+                                  .arg(evalLosses_.isEmpty() ? QString()
+                                                             : tr("; held-out %1 at step %2")
+                                                                   .arg(fmt(evalLosses_.back()))
+                                                                   .arg(evalSteps_.back())));
 }
 
 QString LossCurveView::tooltipAt(double key, double) const {
@@ -226,16 +266,23 @@ QString LossCurveView::tooltipAt(double key, double) const {
   QString tip = tr("step %1\nloss %2").arg(steps_[best]).arg(exact(losses_[best]));
   if (smoothing_ > 0) tip += tr("\nsmoothed %1").arg(exact(smoothedLosses()[best]));
   if (best < lrs_.size()) tip += tr("\nlearning rate %1").arg(exact(lrs_[best]));
+  if (const qsizetype e = evalSteps_.indexOf(steps_[best]); e >= 0) tip += tr("\nheld-out loss %1").arg(exact(evalLosses_[e]));
   return tip;
 }
 
 QString LossCurveView::csv() const {
   const bool lr = !lrs_.isEmpty() && lrs_.size() == steps_.size();
-  QString out = lr ? QStringLiteral("step,loss,smoothed,lr\n") : QStringLiteral("step,loss,smoothed\n");
+  const bool ev = !evalSteps_.isEmpty();
+  QString out = QStringLiteral("step,loss,smoothed") + (lr ? QStringLiteral(",lr") : QString()) +
+                (ev ? QStringLiteral(",eval_loss") : QString()) + QLatin1Char('\n');
   const QVector<double> sm = smoothedLosses();
   for (qsizetype i = 0; i < steps_.size(); ++i) {
     out += QString::number(steps_[i]) + QLatin1Char(',') + exact(losses_[i]) + QLatin1Char(',') + exact(sm[i]);
     if (lr) out += QLatin1Char(',') + exact(lrs_[i]);
+    if (ev) {  // empty at steps without a held-out point
+      out += QLatin1Char(',');
+      if (const qsizetype e = evalSteps_.indexOf(steps_[i]); e >= 0) out += exact(evalLosses_[e]);
+    }
     out += QLatin1Char('\n');
   }
   return out;

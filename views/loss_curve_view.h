@@ -1,4 +1,5 @@
-// Live training loss: loss against optimizer step for an adapter fine-tune (docs/methods.md section 7). Passive: the
+// Live training loss: loss against optimizer step for an adapter fine-tune (docs/methods.md section 7), and the
+// held-out loss on the eval file where the run computes one. Passive: the
 // app appends the points a training worker reports; the view draws them, optionally smoothed (TensorBoard's
 // debiased EMA, the raw points faint behind), on a log axis, with the learning rate on a right-hand axis, and
 // with earlier runs overlaid (faint, labelled) for comparison.
@@ -17,10 +18,16 @@ class LossCurveView : public PlotView {
   explicit LossCurveView(QWidget* parent = nullptr);
   QString kind() const override { return QStringLiteral("loss"); }
   QString csv() const override;
-  bool hasData() const override { return !steps_.isEmpty() || !references_.isEmpty(); }
+  bool hasData() const override { return !steps_.isEmpty() || !references_.isEmpty() || !evalSteps_.isEmpty(); }
 
-  /// Replaces every point (steps 1-based) and the planned number of steps (x range; 0 = fit the data).
+  /// Replaces every point (steps 1-based) and the planned number of steps (x range; 0 = fit the data); clears the
+  /// held-out points.
   void setData(const QVector<double>& steps, const QVector<double>& losses, int totalSteps = 0);
+  /// Held-out (eval) loss points of this run, drawn with markers and unsmoothed: replaced / appended (steps increasing).
+  void setEvalPoints(const QVector<double>& steps, const QVector<double>& losses);
+  void appendEvalPoints(const QVector<double>& steps, const QVector<double>& losses);
+  const QVector<double>& evalSteps() const { return evalSteps_; }
+  const QVector<double>& evalLosses() const { return evalLosses_; }
   /// Appends points reported since the last call (steps increasing); `lrs` (optional) the learning rate of each.
   void appendPoints(const QVector<double>& steps, const QVector<double>& losses, const QVector<double>& lrs = {});
   /// Learning rate per point (same length as the steps; empty: no lr curve).
@@ -58,6 +65,7 @@ class LossCurveView : public PlotView {
     QVector<double> steps, losses;
   };
   QVector<double> steps_, losses_, lrs_;
+  QVector<double> evalSteps_, evalLosses_;
   QList<Reference> references_;
   int totalSteps_ = 0;
   double smoothing_ = 0;

@@ -60,6 +60,23 @@ int runTrain(Args& args) {
   r.garfaLayers = args.valueOr("--garfa-layers", "none");
   r.resume = args.flag("--resume");
   readTrainOptions(args, r.spec, r.options, r.dtype, r.device);
+  // Held-out loss curve: on --eval-loss FILE, else on the first --eval file; every N steps ("auto": steps / 10).
+  const auto lossFile = args.value("--eval-loss");
+  const std::string every = args.valueOr("--eval-loss-every", "auto");
+  if (every == "auto") {
+    r.options.evalEvery = -1;
+  } else {
+    const auto n = parseIntList(every, "--eval-loss-every");
+    if (n.size() != 1 || n[0] < 0)
+      throw InvalidArgument("--eval-loss-every must be a number of steps >= 0 (0: off) or 'auto', not '" + every + "'");
+    r.options.evalEvery = n[0];
+  }
+  r.options.evalItems = int(args.intOr("--eval-loss-items", r.options.evalItems));
+  if (r.options.evalItems < 0) throw InvalidArgument("--eval-loss-items must be >= 0 (0: every item)");
+  if (lossFile) r.evalLossFile = *lossFile;
+  else if (!r.evalFiles.empty()) r.evalLossFile = r.evalFiles.front();
+  else if (r.options.evalEvery > 0)
+    throw InvalidArgument("--eval-loss-every needs a held-out file: --eval FILE or --eval-loss FILE");
   args.finish();
   if (dryRun) {
     experiments::TrainCostEstimate est;
@@ -150,7 +167,7 @@ const CommandRegistrar kTrain(
      "[--lora-rank 16] [--lora-alpha 32] [--lora-dropout 0.05] [--targets q,k,v,o,gate,up,down] [--steps 200] "
      "[--warmup N] [--lr 2e-4] [--weight-decay 0] [--garfa-lr 1e-3] [--clamp-alpha] [--batch 8] [--grad-accum 1] "
      "[--clip 1] [--seed 0] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--checkpoint-every 50] --out DIR [--resume] "
-     "[--dry-run]",
+     "[--eval-loss FILE] [--eval-loss-every auto|N] [--eval-loss-items 200] [--dry-run]",
      "fine-tune LS-LoRA and/or GARFA adapters on a task file (base frozen); PEFT files in --out", runTrain});
 const CommandRegistrar kMerge({"merge", "--model DIR --adapter DIR --out DIR [--overwrite] [--device D]",
                                "write a full HF checkpoint with LoRA folded in (GARFA copied beside it as a sidecar)",

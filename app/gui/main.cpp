@@ -1,6 +1,7 @@
 // layerscope: the desktop application. Options: --results DIR (repeatable: merged), --session FILE,
-// --model DIR, --task FILE, --example-results (synthetic, labelled), --screenshots DIR (render each tab to
-// PNG and quit; used by scripts/screenshots.sh under Xvfb), --write-example-results DIR.
+// --model DIR, --task FILE, --adapter DIR, --compare DIR, --example-results (synthetic, labelled), --screenshots DIR
+// (render each tab and the training dock to PNG and quit; used by scripts/screenshots.sh under Xvfb),
+// --write-example-results DIR.
 // The command line is parsed before any window system is touched: --help, --version and option errors work
 // without a display; a session file that cannot be read is an error dialog over the (empty) window.
 #include <QApplication>
@@ -12,6 +13,7 @@
 
 #include "app/gui/app_settings.h"
 #include "app/gui/main_window.h"
+#include "app/gui/results_area.h"
 #include "layerscope/version.h"
 #include "results/synthetic.h"
 #include "views/layer_selection.h"
@@ -35,12 +37,18 @@ struct Options {
   QCommandLineOption writeExample{QStringLiteral("write-example-results"),
                                   QStringLiteral("Write the synthetic example results into DIR and quit."), QStringLiteral("DIR")};
   QCommandLineOption settings{QStringLiteral("settings"), QStringLiteral("Settings INI file."), QStringLiteral("FILE")};
+  QCommandLineOption adapter{QStringLiteral("adapter"),
+                             QStringLiteral("Adapter folder (repeatable): the last is applied; each one's training curves are shown."),
+                             QStringLiteral("DIR")};
+  QCommandLineOption compare{QStringLiteral("compare"),
+                             QStringLiteral("Open a second results directory and compare it with the first --results (Runs, Items)."),
+                             QStringLiteral("DIR")};
 
   void addTo(QCommandLineParser& parser) const {
     parser.setApplicationDescription(QStringLiteral("Layer-wise interpretability for GQA transformers"));
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addOptions({results, session, model, task, example, shots, select, writeExample, settings});
+    parser.addOptions({results, session, model, task, example, shots, select, writeExample, settings, adapter, compare});
   }
 };
 
@@ -80,7 +88,10 @@ int main(int argc, char** argv) {
     w.openResults(d, !first);
     first = false;
   }
+  if (parser.isSet(opt.compare) && !parser.values(results).isEmpty() && w.openResults(parser.value(opt.compare)))
+    w.resultsArea()->showRunComparison(parser.values(results).constFirst(), parser.value(opt.compare));
   if (parser.isSet(model)) w.setModelDir(parser.value(model));
+  for (const QString& a : parser.values(opt.adapter)) w.setAdapterDir(a);
   for (const QString& t : parser.values(task)) w.addTaskFile(t);
   const bool sessionGiven = parser.isSet(session);
   if (parser.isSet(select)) {
@@ -103,6 +114,11 @@ int main(int argc, char** argv) {
         const QString name = w.tabs()->tabText(i).toLower().replace(QLatin1Char(' '), QLatin1Char('-'));
         w.grab().save(QStringLiteral("%1/window-%2.png").arg(dir, name));
       }
+      // The fine-tuning dock (its loss curves) in front, over the first tab.
+      w.tabs()->setCurrentIndex(0);
+      w.showTrainPanel();
+      QApplication::processEvents();
+      w.grab().save(QStringLiteral("%1/window-training.png").arg(dir));
       QApplication::quit();
     });
   } else if (!parser.isSet(results) && !parser.isSet(session) && !parser.isSet(example)) {

@@ -295,7 +295,10 @@ void MainWindow::showError(const QString& title, const QString& message) {
 }
 
 void MainWindow::setModelDir(const QString& dir) { inputs_->setModelDir(dir); }
-void MainWindow::setAdapterDir(const QString& dir) { inputs_->setAdapterDir(dir); }
+void MainWindow::setAdapterDir(const QString& dir) {
+  inputs_->setAdapterDir(dir);
+  trainPanel_->showTrainingRun(dir);  // its loss curves, when the folder holds a finished run's training_log.json
+}
 void MainWindow::addTaskFile(const QString& file) { inputs_->addTaskFile(file); }
 
 bool MainWindow::openResults(const QString& dir, bool add) {

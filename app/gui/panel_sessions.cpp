@@ -58,6 +58,7 @@ QList<SettingWidget> TrainPanel::settingWidgets() const {
           {QStringLiteral("checkpoint_every"), checkpointEvery_}, {QStringLiteral("seed"), seed_},
           {QStringLiteral("dtype"), dtype_},          {QStringLiteral("device"), device_},
           {QStringLiteral("train_file"), trainEdit_}, {QStringLiteral("eval_file"), evalEdit_},
+          {QStringLiteral("eval_loss"), evalLoss_},
           {QStringLiteral("out_dir"), outEdit_},      {QStringLiteral("smoothing"), smoothing_},
           {QStringLiteral("log_scale"), logScale_}};
 }

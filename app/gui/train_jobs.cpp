@@ -73,15 +73,22 @@ QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
   if ((r.loraLayers.empty() || r.loraLayers == "none") && (r.garfaLayers.empty() || r.garfaLayers == "none"))
     throw InvalidArgument("both layer sets are empty: give LS-LoRA and/or GARFA layers (select layers in a view, "
                           "or use the S_sens / S_rope buttons)");
+  if (!job.evalLossFile.trimmed().isEmpty()) {
+    if (!QFileInfo(job.evalLossFile.trimmed()).isFile())
+      throw InvalidArgument("evaluation file not found: '" + job.evalLossFile.trimmed().toStdString() +
+                            "' (the held-out loss curve reads it; clear 'Eval file' to train without one)");
+    r.evalLossFile = toPath(job.evalLossFile.trimmed());
+  }
   r.preloaded = ctx.model(job.modelDir, job.dtype, job.device);
   r.onStep = [&ctx](const core::StepReport& s) {
-    ctx.post(QVariant::fromValue(TrainStep{s.step, s.totalSteps, s.loss, s.tokensPerSecond, s.etaSeconds, s.lr}));
+    ctx.post(QVariant::fromValue(TrainStep{s.step, s.totalSteps, s.loss, s.tokensPerSecond, s.etaSeconds, s.lr, s.evalLoss}));
   };
   ctx.stage(job.resume ? QObject::tr("Resuming from the newest checkpoint...") : QObject::tr("Training..."));
   const auto res = experiments::runTraining(r, ctx.control());
   TrainOutcome out;
   out.outDir = job.outDir;
   out.losses = QVector<double>(res.train.losses.begin(), res.train.losses.end());
+  for (const auto& e : res.train.evalLosses) out.evalSteps << double(e.step), out.evalLosses << e.loss;
   out.resumedFromStep = res.train.resumedFromStep;
   out.seconds = res.train.seconds;
   out.tokensPerSecond = res.train.tokensPerSecond;

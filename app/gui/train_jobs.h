@@ -3,6 +3,8 @@
 // runner's kept base model, compared item by item (results/item_comparison.h). Defaults: docs/methods.md section 7.
 #pragma once
 
+#include <limits>
+
 #include <QMetaType>
 #include <QString>
 #include <QVariant>
@@ -37,6 +39,8 @@ struct TrainJob {
   qulonglong seed = 0;
   QString dtype = QStringLiteral("float32");
   QString device = QStringLiteral("auto");  ///< cpu | cuda:N | auto
+  /// Held-out loss curve (every max(1, steps / 10) steps, up to 200 items): the panel's eval file; empty: none.
+  QString evalLossFile;
 };
 
 /// Base vs adapter accuracy on one evaluation file.
@@ -55,12 +59,14 @@ struct TrainStep {
   qint64 step = 0, totalSteps = 0;
   double loss = 0, tokensPerSecond = 0, etaSeconds = 0;
   double lr = 0;  ///< learning rate of the step (schedule factor x the first group's peak lr)
+  double evalLoss = std::numeric_limits<double>::quiet_NaN();  ///< held-out loss after the step; NaN: not evaluated
 };
 
 /// A training job's result (Job::finished).
 struct TrainOutcome {
   QString outDir;
   QVector<double> losses;  ///< every step from 1 (replayed steps included after a resume)
+  QVector<double> evalSteps, evalLosses;  ///< held-out loss points (earlier runs' included after a resume)
   qint64 resumedFromStep = 0;
   double seconds = 0, tokensPerSecond = 0;
   qint64 loraParameters = 0, garfaParameters = 0;

@@ -21,6 +21,7 @@
 #include <QStandardPaths>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -201,6 +202,12 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   sameFile_->setWordWrap(true);
   sameFile_->setStyleSheet(QStringLiteral("color: #a34a00"));
   ff->addRow(sameFile_);
+  evalLoss_ = new QCheckBox(tr("Held-out loss curve on the eval file"));
+  evalLoss_->setChecked(true);
+  evalLoss_->setToolTip(tr("During training, the mean completion loss of up to 200 items of the eval file with the "
+                           "adapter applied, every steps / 10 steps and at the end; drawn on the loss curve. "
+                           "It does not change the trained adapter."));
+  ff->addRow(evalLoss_);
   auto checkSame = [this] {
     const QFileInfo a(trainEdit_->text().trimmed()), b(evalEdit_->text().trimmed());
     sameFile_->setHidden(!(a.isFile() && b.isFile() && a.canonicalFilePath() == b.canonicalFilePath()));
@@ -345,6 +352,7 @@ TrainJob TrainPanel::jobFromPanel() const {
   j.seed = qulonglong(seed_->value());
   j.dtype = dtype_->currentText();
   j.device = device_->currentText();
+  if (evalLoss_->isChecked()) j.evalLossFile = evalEdit_->text().trimmed();
   return j;
 }
 
@@ -491,18 +499,20 @@ void TrainPanel::onStage(const QString& text, double fraction, double etaSeconds
 }
 
 void TrainPanel::onSteps(const QVariantList& values) {
-  QVector<double> steps, losses, lrs;
+  QVector<double> steps, losses, lrs, evalSteps, evalLosses;
   TrainStep last;
   for (const QVariant& v : values) {
     last = v.value<TrainStep>();
     steps << double(last.step);
     losses << last.loss;
     lrs << last.lr;
+    if (!std::isnan(last.evalLoss)) evalSteps << double(last.step), evalLosses << last.evalLoss;
   }
   if (steps.isEmpty()) return;
   stepSeen_ = true;
   loss_->setTotalSteps(int(last.totalSteps));
   loss_->appendPoints(steps, losses, lrs);
+  if (!evalSteps.isEmpty()) loss_->appendEvalPoints(evalSteps, evalLosses);
   if (job_ && job_->cancelRequested()) return;
   status_->setText(tr("step %1 / %2   loss %3   %4 tokens/s   ETA %5")
                        .arg(last.step)
@@ -516,6 +526,7 @@ void TrainPanel::onTrained(const TrainOutcome& o) {
   QVector<double> steps(o.losses.size());
   for (qsizetype i = 0; i < steps.size(); ++i) steps[i] = double(i + 1);
   loss_->setData(steps, o.losses, int(o.losses.size()));  // includes steps replayed from a checkpoint
+  loss_->setEvalPoints(o.evalSteps, o.evalLosses);
   lastRunLabel_ = QFileInfo(o.outDir).fileName();
   lastRunSteps_ = steps;
   trainedAdapters_.removeAll(o.outDir);

@@ -60,6 +60,10 @@ class TrainPanel : public QWidget {
   /// Starts a fine-tune (resume: from the output folder's newest checkpoint, with its recorded options).
   /// False (with failed()) if it cannot start, false while another job runs.
   bool startTraining(bool resume = false);
+  /// Shows a finished run's curves from DIR/training_log.json (training loss per step, the learning rate from the
+  /// recorded schedule, held-out points) as this run; the run on screen becomes a dashed earlier run. Returns the
+  /// problem ("" when shown; "no training_log.json" when DIR holds none). Implemented in train_log.cpp.
+  QString showTrainingRun(const QString& dir);
   bool startEvaluation();
   void cancel();
   bool isRunning() const { return !job_.isNull(); }
@@ -139,6 +143,7 @@ class TrainPanel : public QWidget {
   QDoubleSpinBox* loraLr_;
   QDoubleSpinBox* garfaLr_;
   QCheckBox* clamp_;
+  QCheckBox* evalLoss_ = nullptr;  ///< held-out loss curve on the eval file during training
   QDoubleSpinBox* minAlpha_;
   QDoubleSpinBox* maxAlpha_;
   QSpinBox* steps_;

@@ -8,6 +8,8 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <numeric>
+#include <random>
 
 #include "core/base/atomic_file.h"
 #include "core/base/error.h"
@@ -134,6 +136,19 @@ std::pair<torch::Tensor, double> completionLoss(const LlamaModel& model, const I
   return {(nll * wf).sum() / wf.sum().clamp_min(1.0), tokens};
 }
 
+std::vector<size_t> heldOutSubset(size_t n, int maxItems, uint64_t seed) {
+  std::vector<size_t> idx(n);
+  std::iota(idx.begin(), idx.end(), size_t(0));
+  if (maxItems <= 0 || size_t(maxItems) >= n) return idx;
+  // A seeded partial Fisher-Yates (std::mt19937_64, not torch's generator, which the training steps reseed), then
+  // file order.
+  std::mt19937_64 rng(seed ^ 0x5eed0e7a1u);
+  for (size_t i = 0; i < size_t(maxItems); ++i) std::swap(idx[i], idx[i + size_t(rng() % (n - i))]);
+  idx.resize(size_t(maxItems));
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
 namespace {
 
 json optionsJson(const AdapterSet& a, const AdapterTrainOptions& o, const Task& train) {
@@ -218,6 +233,32 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
       writeFileAtomically(optPath, options.dump(2));
     }
   }
+  // Held-out loss: this rank's contiguous share of a fixed subset of the eval task, in batches of batchSize.
+  std::vector<TrainSequence> heldOut;
+  if (opt.evalTask && opt.evalEvery != 0) {
+    const auto all = trainingSequences(tok, *opt.evalTask, opt.completionSuffix);
+    for (size_t i : heldOutSubset(all.size(), opt.evalItems, opt.seed)) heldOut.push_back(all[i]);
+    if (heldOut.empty()) throw InvalidArgument("the held-out loss task '" + opt.evalTask->name + "' has no items");
+    const size_t n = heldOut.size(), r = size_t(dp.rank), w = size_t(std::max(1, dp.size));
+    const size_t begin = r * (n / w) + std::min(r, n % w), end = begin + n / w + (r < n % w ? 1 : 0);
+    to.evalEvery = opt.evalEvery > 0 ? opt.evalEvery : std::max<int64_t>(1, opt.steps / 10);
+    to.evalLoss = [&, begin, end]() -> std::pair<double, double> {
+      const Interventions iv = adapters.interventions(/*training=*/false);
+      double sum = 0, count = 0;
+      for (size_t b = begin; b < end; b += size_t(opt.batchSize)) {
+        checkCancelled(job);
+        std::vector<const TrainSequence*> batch;
+        double c = 0;
+        for (size_t i = b; i < std::min(end, b + size_t(opt.batchSize)); ++i) {
+          batch.push_back(&heldOut[i]);
+          c += double(lossTokens(heldOut[i]));
+        }
+        sum += completionLoss(model, iv, batch).first.item<double>() * c;  // the batch mean, weighted by its tokens
+        count += c;
+      }
+      return {sum, count};
+    };
+  }
   Trainer trainer(std::move(groups), to);
 
   auto lossFn = [&](int64_t step, int micro) -> std::pair<torch::Tensor, double> {
@@ -245,6 +286,8 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
   TrainResult tr = trainer.run(lossFn, onStep, job, resume);
   AdapterTrainResult res;
   res.losses = tr.losses;
+  res.evalLosses = tr.evalLosses;
+  res.evalItems = heldOut.size();
   res.resumedFromStep = tr.resumedFromStep;
   res.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   res.loraParameters = adapters.loraParameterCount();
@@ -269,6 +312,16 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
              {"world_size", dp.size},
              {"bos_policy", bosPolicy(tok)},
              {"losses", res.losses}};
+  if (to.evalEvery > 0) {
+    json ev = json::array();
+    for (const auto& e : res.evalLosses) ev.push_back({e.step, e.loss});
+    res.log["eval_loss"] = {{"task", opt.evalTask->name},
+                            {"task_fingerprint", opt.evalTask->fingerprint},
+                            {"items", res.evalItems},
+                            {"every", to.evalEvery},
+                            {"definition", "mean completion cross-entropy per token, adapters without dropout"},
+                            {"points", ev}};
+  }
   if (!outDir.empty() && writer) {
     adapters.save(outDir);
     writeFileAtomically(outDir / "training_log.json", res.log.dump(1));  // last: marks a finished run

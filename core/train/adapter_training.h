@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,13 @@ struct AdapterTrainOptions {
   /// Data-parallel run (docs/distributed.md): every micro-batch of batchSize sequences is split over the ranks in
   /// contiguous shares (batchSize >= ranks); not part of the recorded options, so any world size resumes any run.
   DataParallel parallel;
+  /// Held-out loss (docs/methods.md section 7): the mean completion cross-entropy of up to `evalItems` items of
+  /// `evalTask` (a seeded subset, the same for the whole run; 0 = every item), adapters applied without dropout,
+  /// after every `evalEvery`-th step and after the last (-1: every max(1, steps / 10) steps; 0: off). Not part of
+  /// the recorded options: it does not change the trained parameters.
+  std::shared_ptr<const Task> evalTask;
+  int64_t evalEvery = -1;
+  int evalItems = 200;
 };
 
 /// One training sequence: context (BOS per the tokenizer, never doubled) and the completion tokens the loss covers.
@@ -66,8 +74,14 @@ std::vector<size_t> batchIndices(uint64_t seed, size_t n, int64_t step, int micr
 std::pair<torch::Tensor, double> completionLoss(const LlamaModel& model, const Interventions& iv,
                                                 const std::vector<const TrainSequence*>& batch);
 
+/// The held-out items of AdapterTrainOptions::evalItems: indices into `n` items, a seeded subset in file order
+/// (all of them when maxItems is 0 or at least n).
+std::vector<size_t> heldOutSubset(size_t n, int maxItems, uint64_t seed);
+
 struct AdapterTrainResult {
   std::vector<double> losses;        ///< per step from step 1 (replayed steps included on resume)
+  std::vector<EvalPoint> evalLosses;  ///< held-out loss points (AdapterTrainOptions::evalEvery), earlier runs' included
+  std::size_t evalItems = 0;          ///< items the held-out loss covers
   int64_t resumedFromStep = 0;
   double seconds = 0;                ///< this run
   double tokensPerSecond = 0;        ///< this run

@@ -103,7 +103,7 @@ fs::path Trainer::newestCheckpoint(const fs::path& dir) {
   return {};
 }
 
-void Trainer::saveCheckpoint(int64_t step, const std::vector<double>& losses) const {
+void Trainer::saveCheckpoint(int64_t step, const TrainResult& history) const {
   if (opt_.checkpointDir.empty()) return;
   fs::create_directories(opt_.checkpointDir);
   char name[32];
@@ -122,7 +122,11 @@ void Trainer::saveCheckpoint(int64_t step, const std::vector<double>& losses) co
     writeSafetensors(tmp / "params.safetensors", params);
     writeSafetensors(tmp / "optimizer.safetensors", state);
     nlohmann::json manifest = {{"format", "layerscope.train-checkpoint/1"}, {"step", step}, {"steps", opt_.steps},
-                               {"seed", opt_.seed}, {"losses", losses}};
+                               {"seed", opt_.seed}, {"losses", history.losses}};
+    if (!history.evalLosses.empty()) {
+      auto& ev = manifest["eval_losses"] = nlohmann::json::array();
+      for (const auto& e : history.evalLosses) ev.push_back({e.step, e.loss});
+    }
     writeFileAtomically(tmp / "manifest.json", manifest.dump(1));
   });
   // Keep the newest N checkpoints. A pruned one is renamed first, so a kill during the deletion never leaves a
@@ -135,7 +139,7 @@ void Trainer::saveCheckpoint(int64_t step, const std::vector<double>& losses) co
   }
 }
 
-int64_t Trainer::loadCheckpoint(const fs::path& dir, std::vector<double>& losses) {
+int64_t Trainer::loadCheckpoint(const fs::path& dir, TrainResult& history) {
   std::ifstream in(dir / "manifest.json");
   nlohmann::json manifest;
   try {
@@ -162,8 +166,16 @@ int64_t Trainer::loadCheckpoint(const fs::path& dir, std::vector<double>& losses
       restore(m_[g][i], state, p.name + ".exp_avg");
       restore(v_[g][i], state, p.name + ".exp_avg_sq");
     }
-  losses = manifest.at("losses").get<std::vector<double>>();
-  return manifest.at("step").get<int64_t>();
+  const auto step = manifest.at("step").get<int64_t>();
+  history.losses = manifest.at("losses").get<std::vector<double>>();
+  history.evalLosses.clear();
+  try {  // absent in checkpoints of runs without a held-out loss (and before it existed)
+    for (const auto& e : manifest.value("eval_losses", nlohmann::json::array()))
+      if (e.at(0).get<int64_t>() <= step) history.evalLosses.push_back({e.at(0).get<int64_t>(), e.at(1).get<double>()});
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError((dir / "manifest.json").string() + ": malformed eval_losses: " + e.what());
+  }
+  return step;
 }
 
 // Sums the gradients, the loss and the token count over ranks: one float32 all-reduce of every gradient (a
@@ -197,16 +209,23 @@ void Trainer::reduceOverRanks(double& lossSum, double& tokens) {
 
 // Rank 0 has read the checkpoint (or found none: step 0); every rank gets its step, loss history, parameters and
 // optimizer moments, so a checkpoint of any world size resumes in any other.
-int64_t Trainer::shareResumedState(int64_t start, std::vector<double>& losses) {
+int64_t Trainer::shareResumedState(int64_t start, TrainResult& history) {
   const auto& dp = opt_.parallel;
-  auto head = torch::tensor({double(start), double(losses.size())}, torch::kFloat64);
+  auto head = torch::tensor({double(start), double(history.losses.size()), double(history.evalLosses.size())},
+                            torch::kFloat64);
   dp.broadcast(head);
   start = int64_t(head[0].item<double>());
-  const int64_t n = int64_t(head[1].item<double>());
+  const int64_t n = int64_t(head[1].item<double>()), ne = int64_t(head[2].item<double>());
   if (start == 0) return 0;
-  auto hist = dp.rank == 0 ? torch::tensor(losses, torch::kFloat64) : torch::zeros({n}, torch::kFloat64);
+  // One float64 broadcast: the step losses, then (step, loss) of every held-out point.
+  std::vector<double> flatHist = history.losses;
+  for (const auto& e : history.evalLosses) flatHist.insert(flatHist.end(), {double(e.step), e.loss});
+  auto hist = dp.rank == 0 ? torch::tensor(flatHist, torch::kFloat64) : torch::zeros({n + 2 * ne}, torch::kFloat64);
   dp.broadcast(hist);
-  losses.assign(hist.data_ptr<double>(), hist.data_ptr<double>() + n);
+  const double* h = hist.data_ptr<double>();
+  history.losses.assign(h, h + n);
+  history.evalLosses.clear();
+  for (int64_t i = 0; i < ne; ++i) history.evalLosses.push_back({int64_t(h[n + 2 * i]), h[n + 2 * i + 1]});
   torch::NoGradGuard ng;
   std::vector<torch::Tensor*> all;
   for (size_t g = 0; g < groups_.size(); ++g)
@@ -224,6 +243,16 @@ int64_t Trainer::shareResumedState(int64_t start, std::vector<double>& losses) {
   return start;
 }
 
+// The held-out loss over every rank: sum of per-token losses / token count (NaN when there are no tokens).
+double Trainer::heldOutLoss() {
+  torch::NoGradGuard ng;
+  const auto [sum, count] = opt_.evalLoss();
+  auto t = torch::tensor({sum, count}, torch::kFloat64);
+  if (opt_.parallel.distributed()) opt_.parallel.allReduceSum(t);
+  const double tokens = t[1].item<double>();
+  return tokens > 0 ? t[0].item<double>() / tokens : std::numeric_limits<double>::quiet_NaN();
+}
+
 TrainResult Trainer::run(const LossFn& lossFn, const std::function<void(const StepReport&)>& onStep, const JobControl* job,
                          bool resume) {
   using Clock = std::chrono::steady_clock;
@@ -236,9 +265,9 @@ TrainResult Trainer::run(const LossFn& lossFn, const std::function<void(const St
   if (writer) sweepCheckpointDir(opt_.checkpointDir);
   if (resume && writer && !opt_.checkpointDir.empty()) {
     const fs::path ck = newestCheckpoint(opt_.checkpointDir);
-    if (!ck.empty()) start = result.resumedFromStep = loadCheckpoint(ck, result.losses);
+    if (!ck.empty()) start = result.resumedFromStep = loadCheckpoint(ck, result);
   }
-  if (resume && dp.distributed()) start = result.resumedFromStep = shareResumedState(start, result.losses);
+  if (resume && dp.distributed()) start = result.resumedFromStep = shareResumedState(start, result);
   const auto t0 = Clock::now();
   double tokensSeen = 0;
   for (int64_t step = start; step < opt_.steps; ++step) {
@@ -298,10 +327,17 @@ TrainResult Trainer::run(const LossFn& lossFn, const std::function<void(const St
     r.tokens = tokens;
     r.tokensPerSecond = tokensSeen / std::max(elapsed, 1e-9);
     r.etaSeconds = elapsed / double(step + 1 - start) * double(opt_.steps - step - 1);
+    // The held-out loss runs after the update and before the checkpoint, so the checkpoint carries its point. It
+    // uses no random numbers (no dropout), and every micro-batch reseeds torch's generator: the trained
+    // parameters are the same with or without it.
+    if (opt_.evalLoss && opt_.evalEvery > 0 && ((step + 1) % opt_.evalEvery == 0 || step + 1 == opt_.steps)) {
+      r.evalLoss = heldOutLoss();
+      result.evalLosses.push_back({step + 1, r.evalLoss});
+    }
     if (onStep) onStep(r);
     reportProgress(job, {"train", double(step + 1), double(opt_.steps)});
     if (writer && ((opt_.checkpointEvery > 0 && (step + 1) % opt_.checkpointEvery == 0) || step + 1 == opt_.steps))
-      saveCheckpoint(step + 1, result.losses);
+      saveCheckpoint(step + 1, result);
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return result;

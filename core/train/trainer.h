@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -56,6 +57,12 @@ struct TrainerOptions {
   int64_t checkpointEvery = 0;    ///< 0: only at the end
   std::filesystem::path checkpointDir;  ///< empty: no checkpoints
   int keepCheckpoints = 2;        ///< newest N complete checkpoints are kept
+  /// Held-out loss (optional): after every `evalEvery`-th step and after the last one, `evalLoss` returns this
+  /// rank's (sum of per-token losses, token count) under no-grad; the Trainer sums both over ranks and reports
+  /// sum / count in StepReport::evalLoss and TrainResult::evalLosses. The history travels in checkpoints, so a
+  /// resumed run keeps the earlier points. 0: off.
+  int64_t evalEvery = 0;
+  std::function<std::pair<double, double>()> evalLoss;
   /// Data parallel: the loss function returns this rank's share of each micro-batch loss, scaled so that the sum
   /// over ranks is the whole micro-batch's loss (and its own token count); the gradients, losses and token counts are
   /// summed over ranks before clipping and the step, so every rank takes the single-process step. Checkpoints are
@@ -73,6 +80,13 @@ struct StepReport {
   double tokens = 0;         ///< tokens in this step (as the loss function reported them)
   double tokensPerSecond = 0;
   double etaSeconds = 0;
+  double evalLoss = std::numeric_limits<double>::quiet_NaN();  ///< held-out loss after this step, NaN when not evaluated
+};
+
+/// One held-out loss point: after optimizer step `step` (1-based).
+struct EvalPoint {
+  int64_t step = 0;
+  double loss = 0;
 };
 
 /// Loss of micro-batch `micro` of step `step` (0-based), and the number of tokens it covered.
@@ -80,6 +94,7 @@ using LossFn = std::function<std::pair<torch::Tensor, double>(int64_t step, int 
 
 struct TrainResult {
   std::vector<double> losses;  ///< per step, from step 1 (including steps replayed from a checkpoint)
+  std::vector<EvalPoint> evalLosses;  ///< held-out loss points (TrainerOptions::evalEvery), earlier runs' included
   int64_t resumedFromStep = 0;
   double seconds = 0;
 };
@@ -102,10 +117,11 @@ class Trainer {
   int64_t trainableCount() const;
 
  private:
-  void saveCheckpoint(int64_t step, const std::vector<double>& losses) const;
-  int64_t loadCheckpoint(const std::filesystem::path& dir, std::vector<double>& losses);
+  void saveCheckpoint(int64_t step, const TrainResult& history) const;
+  int64_t loadCheckpoint(const std::filesystem::path& dir, TrainResult& history);
   void reduceOverRanks(double& lossSum, double& tokens);
-  int64_t shareResumedState(int64_t start, std::vector<double>& losses);
+  int64_t shareResumedState(int64_t start, TrainResult& history);
+  double heldOutLoss();
   std::vector<ParamGroup> groups_;
   TrainerOptions opt_;
   std::vector<std::vector<torch::Tensor>> m_, v_;  // AdamW moments per group, per param

@@ -140,8 +140,23 @@ TEST_F(TrainFixture, ShortTrainingRunWritesAdapterShowsLossAndEvaluates) {
     EXPECT_TRUE(QFileInfo::exists(out + QLatin1Char('/') + QLatin1String(file))) << file;
   EXPECT_EQ(panel()->lossView()->pointCount(), 3);
   for (double l : panel()->lossView()->losses()) EXPECT_TRUE(std::isfinite(l) && l > 0);
+  // The held-out loss on the eval file (on by default): every max(1, steps / 10) steps, so every step here.
+  EXPECT_EQ(panel()->lossView()->evalSteps(), (QVector<double>{1, 2, 3}));
+  for (double l : panel()->lossView()->evalLosses()) EXPECT_TRUE(std::isfinite(l) && l > 0);
   EXPECT_TRUE(panel()->lossView()->hasData());
   EXPECT_TRUE(panel()->resultLabel()->text().contains(out));
+  // Opening the adapter folder shows the finished run's curves from its training_log.json (as for a CLI run):
+  // the same losses and held-out points, the learning rate from the recorded schedule, and the run that was on
+  // screen kept as a dashed earlier run.
+  const QVector<double> trained = panel()->lossView()->losses(), heldOut = panel()->lossView()->evalLosses();
+  const QVector<double> lrs = panel()->lossView()->learningRates();
+  w->setAdapterDir(out);
+  EXPECT_EQ(panel()->lossView()->losses(), trained);
+  EXPECT_EQ(panel()->lossView()->evalLosses(), heldOut);
+  ASSERT_EQ(panel()->lossView()->learningRates().size(), 3);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(panel()->lossView()->learningRates()[i], lrs[i], 1e-12 * lrs[i]);
+  EXPECT_EQ(panel()->lossView()->referenceRuns(), QStringList{QStringLiteral("adapter")});
+  EXPECT_EQ(panel()->showTrainingRun(tmp.path()), QStringLiteral("no training_log.json"));
   EXPECT_FALSE(w->jobRunner()->isBusy());
   EXPECT_TRUE(w->runButton()->isEnabled());
 
@@ -187,7 +202,9 @@ TEST_F(TrainFixture, ResumeFromCheckpointReproducesTheLossCurve) {
   ASSERT_TRUE(panel()->startTraining());
   ASSERT_TRUE(done.wait(120000)) << firstError(failed).toStdString();
   const QVector<double> first = panel()->lossView()->losses();
+  const QVector<double> firstHeldOut = panel()->lossView()->evalLosses();
   ASSERT_EQ(first.size(), 4);
+  ASSERT_EQ(firstHeldOut.size(), 4);
   ASSERT_TRUE(QDir(out + QStringLiteral("/checkpoints/step-00000004")).removeRecursively());
   ASSERT_TRUE(QFile::remove(out + QStringLiteral("/training_log.json")));
   ASSERT_TRUE(QFileInfo::exists(out + QStringLiteral("/checkpoints/step-00000002/manifest.json")));
@@ -212,6 +229,7 @@ TEST_F(TrainFixture, ResumeFromCheckpointReproducesTheLossCurve) {
   EXPECT_EQ(panel()->stepsSpin()->value(), 4);
   EXPECT_EQ(panel()->loraLayersEdit()->text(), QStringLiteral("0"));
   EXPECT_EQ(panel()->lossView()->losses(), first);
+  EXPECT_EQ(panel()->lossView()->evalLosses(), firstHeldOut) << "the held-out points of steps 1-2 come from the checkpoint";
   EXPECT_TRUE(QFileInfo::exists(out + QStringLiteral("/training_log.json")));
 }
 

@@ -2,7 +2,9 @@
 // cancellation), a training run with its evaluation, and evaluation items, on a tiny random byte-level model.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
@@ -190,10 +192,27 @@ TEST_F(Experiments, TrainingRunEvaluatesBaseAndAdaptedAndWritesEvalJson) {
   r.options.batchSize = 4;
   r.spec.lora.rank = 2;
   r.outDir = tmp.path() / "adapter";
+  r.evalLossFile = dir_->path() / "heldout.jsonl";
+  r.options.evalEvery = 2;
   int stepsSeen = 0;
-  r.onStep = [&](const core::StepReport&) { ++stepsSeen; };
+  std::vector<int64_t> evalSteps;
+  r.onStep = [&](const core::StepReport& s) {
+    ++stepsSeen;
+    if (!std::isnan(s.evalLoss)) evalSteps.push_back(s.step);
+  };
   const auto res = experiments::runTraining(r, nullptr);
   EXPECT_EQ(stepsSeen, 3);
+  // The held-out loss: after step 2 and the last step, in the step reports, train.log and training_log.json.
+  EXPECT_EQ(evalSteps, (std::vector<int64_t>{2, 3}));
+  ASSERT_EQ(res.train.evalLosses.size(), 2u);
+  EXPECT_EQ(res.train.evalItems, 9u);
+  const json log = readJson(r.outDir / "training_log.json");
+  EXPECT_EQ(log["eval_loss"]["points"].size(), 2u);
+  EXPECT_DOUBLE_EQ(log["eval_loss"]["points"][1][1].get<double>(), res.train.evalLosses[1].loss);
+  std::ifstream trainLog(r.outDir / "train.log");
+  const std::string logText((std::istreambuf_iterator<char>(trainLog)), std::istreambuf_iterator<char>());
+  EXPECT_NE(logText.find("step 2/3"), std::string::npos);
+  EXPECT_NE(logText.find("eval loss"), std::string::npos) << logText;
   EXPECT_EQ(res.loraLayers, (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(res.garfaLayers, (std::vector<int>{0, 1}));
   ASSERT_EQ(res.evals.size(), 1u);

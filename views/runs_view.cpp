@@ -96,7 +96,9 @@ HeatmapData differenceHeatmap(const results::ProfileDifference& d, const QString
   HeatmapData h;
   h.values = d.relative;
   h.raw = d.difference;
-  for (const auto& k : d.keys) h.rowNames << readableKey(QString::fromStdString(k));
+  // The keys as scores.json names them: readableKey() of a redundancy key is a sentence, which left the cells a
+  // sliver of the view beside their tick labels.
+  for (const auto& k : d.keys) h.rowNames << QString::fromStdString(k);
   h.title = QObject::tr("%1 \u2212 %2 per layer").arg(labelB, labelA);
   h.colourLabel = QObject::tr("(%1 \u2212 %2) / max |%2|").arg(labelB, labelA);
   return h;
@@ -246,7 +248,11 @@ void RunsView::refresh() {
     const QSignalBlocker block(key_);
     key_->clear();
     for (const auto& k : results::sharedProfileKeys(ptrs)) key_->addItem(QString::fromStdString(k));
-    key_->setCurrentIndex(std::max(0, key_->findText(current)));
+    // First time: the sensitivity profile (what an adapter comparison is usually about), else the first key.
+    int at = key_->findText(current);
+    for (int i = 0; at < 0 && current.isEmpty() && i < key_->count(); ++i)
+      if (key_->itemText(i).startsWith(QLatin1String("sensitivity."))) at = i;
+    key_->setCurrentIndex(std::max(0, at));
   }
   overlay_->setData(labels, runs, key_->currentText());
   // Difference heatmap of B - A.

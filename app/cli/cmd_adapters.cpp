@@ -167,7 +167,7 @@ const CommandRegistrar kTrain(
      "[--lora-rank 16] [--lora-alpha 32] [--lora-dropout 0.05] [--targets q,k,v,o,gate,up,down] [--steps 200] "
      "[--warmup N] [--lr 2e-4] [--weight-decay 0] [--garfa-lr 1e-3] [--clamp-alpha] [--batch 8] [--grad-accum 1] "
      "[--clip 1] [--seed 0] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--checkpoint-every 50] --out DIR [--resume] "
-     "[--eval-loss FILE] [--eval-loss-every auto|N] [--eval-loss-items 200] [--dry-run]",
+     "[--eval-loss FILE] [--eval-loss-every auto|N] [--eval-loss-items 100] [--dry-run]",
      "fine-tune LS-LoRA and/or GARFA adapters on a task file (base frozen); PEFT files in --out", runTrain});
 const CommandRegistrar kMerge({"merge", "--model DIR --adapter DIR --out DIR [--overwrite] [--device D]",
                                "write a full HF checkpoint with LoRA folded in (GARFA copied beside it as a sidecar)",

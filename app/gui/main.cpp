@@ -7,6 +7,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QDockWidget>
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -114,11 +115,14 @@ int main(int argc, char** argv) {
         const QString name = w.tabs()->tabText(i).toLower().replace(QLatin1Char(' '), QLatin1Char('-'));
         w.grab().save(QStringLiteral("%1/window-%2.png").arg(dir, name));
       }
-      // The fine-tuning dock (its loss curves) in front, over the first tab.
-      w.tabs()->setCurrentIndex(0);
+      // The fine-tuning dock, floated and tall enough for its loss curve under the settings.
       w.showTrainPanel();
-      QApplication::processEvents();
-      w.grab().save(QStringLiteral("%1/window-training.png").arg(dir));
+      if (auto* dock = w.findChild<QDockWidget*>(QStringLiteral("trainDock"))) {
+        dock->setFloating(true);
+        dock->resize(760, 1180);
+        QApplication::processEvents();
+        dock->grab().save(QStringLiteral("%1/window-training.png").arg(dir));
+      }
       QApplication::quit();
     });
   } else if (!parser.isSet(results) && !parser.isSet(session) && !parser.isSet(example)) {

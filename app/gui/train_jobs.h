@@ -39,7 +39,7 @@ struct TrainJob {
   qulonglong seed = 0;
   QString dtype = QStringLiteral("float32");
   QString device = QStringLiteral("auto");  ///< cpu | cuda:N | auto
-  /// Held-out loss curve (every max(1, steps / 10) steps, up to 200 items): the panel's eval file; empty: none.
+  /// Held-out loss curve (every max(1, steps / 10) steps, up to 100 items): the panel's eval file; empty: none.
   QString evalLossFile;
 };
 

@@ -204,7 +204,7 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   ff->addRow(sameFile_);
   evalLoss_ = new QCheckBox(tr("Held-out loss curve on the eval file"));
   evalLoss_->setChecked(true);
-  evalLoss_->setToolTip(tr("During training, the mean completion loss of up to 200 items of the eval file with the "
+  evalLoss_->setToolTip(tr("During training, the mean completion loss of up to 100 items of the eval file with the "
                            "adapter applied, every steps / 10 steps and at the end; drawn on the loss curve. "
                            "It does not change the trained adapter."));
   ff->addRow(evalLoss_);

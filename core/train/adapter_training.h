@@ -46,7 +46,7 @@ struct AdapterTrainOptions {
   /// the recorded options: it does not change the trained parameters.
   std::shared_ptr<const Task> evalTask;
   int64_t evalEvery = -1;
-  int evalItems = 200;
+  int evalItems = 100;
 };
 
 /// One training sequence: context (BOS per the tokenizer, never doubled) and the completion tokens the loss covers.

@@ -43,20 +43,28 @@ TEST(Trainer, AdamWMatchesLibTorchAdamW) {
   EXPECT_TRUE(torch::allclose(ours, ref, 1e-6, 1e-6)) << (ours - ref).abs().max().item<double>();
 }
 
+namespace {
+
+// A seeded 4 x 4 parameter and a loss with dropout over it: exact resume (and a held-out pass that changes
+// nothing) also needs the per-micro-batch seeding.
+torch::Tensor seededParams(uint64_t seed) {
+  torch::manual_seed(seed);
+  return torch::randn({4, 4}).requires_grad_(true);
+}
+
+LossFn dropoutLoss(torch::Tensor& w) {
+  return [&w](int64_t step, int micro) {
+    auto x = torch::full({4}, double(step % 3 + micro + 1));
+    return std::make_pair(torch::dropout(torch::matmul(w, x), 0.3, true).pow(2).mean(), 4.0);
+  };
+}
+
+}  // namespace
+
 TEST(Trainer, ResumeReproducesTheUninterruptedRun) {
   test::TempDir dir;
-  auto makeParams = [] {
-    torch::manual_seed(1);
-    return torch::randn({4, 4}).requires_grad_(true);
-  };
-  // The loss uses dropout, so exactness also needs the per-micro-batch seeding.
-  auto lossFor = [](torch::Tensor& w) {
-    return [&w](int64_t step, int micro) {
-      auto x = torch::full({4}, double(step % 3 + micro + 1));
-      auto y = torch::dropout(torch::matmul(w, x), 0.3, true);
-      return std::make_pair(y.pow(2).mean(), 4.0);
-    };
-  };
+  auto makeParams = [] { return seededParams(1); };
+  auto lossFor = [](torch::Tensor& w) { return dropoutLoss(w); };
   TrainerOptions o;
   o.steps = 8, o.warmupSteps = 2, o.gradAccum = 2, o.seed = 7, o.checkpointEvery = 3;
   auto w1 = makeParams();
@@ -84,16 +92,8 @@ TEST(Trainer, ResumeReproducesTheUninterruptedRun) {
 // loss, so this also checks the held-out pass leaves the per-step seeding alone); a resume keeps the earlier points.
 TEST(Trainer, HeldOutLossPointsAreExactAndChangeNothing) {
   test::TempDir dir;
-  auto makeParams = [] {
-    torch::manual_seed(3);
-    return torch::randn({4, 4}).requires_grad_(true);
-  };
-  auto lossFor = [](torch::Tensor& w) {
-    return [&w](int64_t step, int micro) {
-      auto x = torch::full({4}, double(step % 3 + micro + 1));
-      return std::make_pair(torch::dropout(torch::matmul(w, x), 0.3, true).pow(2).mean(), 4.0);
-    };
-  };
+  auto makeParams = [] { return seededParams(3); };
+  auto lossFor = [](torch::Tensor& w) { return dropoutLoss(w); };
   const auto heldX = torch::tensor({0.5, -1.0, 2.0, 0.25});
   auto heldOut = [&](const torch::Tensor& w) { return torch::matmul(w, heldX).pow(2).sum().item<double>(); };
   TrainerOptions o;

@@ -98,6 +98,14 @@ std::vector<size_t> batchIndices(uint64_t seed, size_t n, int64_t step, int micr
 
 namespace {
 // The tokens completionLoss averages over: every completion token that has a position before it.
+// Rank `dp.rank`'s contiguous share [begin, end) of n rows (core::dist::shardOf's split): training micro-batches
+// and the held-out items are split the same way.
+std::pair<size_t, size_t> rankShare(size_t n, const DataParallel& dp) {
+  const size_t r = size_t(dp.rank), w = size_t(std::max(1, dp.size));
+  const size_t begin = r * (n / w) + std::min(r, n % w);
+  return {begin, begin + n / w + (r < n % w ? 1 : 0)};
+}
+
 int64_t lossTokens(const TrainSequence& s) {
   return int64_t(s.completion.size()) - (s.context.empty() && !s.completion.empty() ? 1 : 0);
 }
@@ -239,8 +247,8 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
     const auto all = trainingSequences(tok, *opt.evalTask, opt.completionSuffix);
     for (size_t i : heldOutSubset(all.size(), opt.evalItems, opt.seed)) heldOut.push_back(all[i]);
     if (heldOut.empty()) throw InvalidArgument("the held-out loss task '" + opt.evalTask->name + "' has no items");
-    const size_t n = heldOut.size(), r = size_t(dp.rank), w = size_t(std::max(1, dp.size));
-    const size_t begin = r * (n / w) + std::min(r, n % w), end = begin + n / w + (r < n % w ? 1 : 0);
+    const auto share = rankShare(heldOut.size(), dp);
+    const size_t begin = share.first, end = share.second;
     to.evalEvery = opt.evalEvery > 0 ? opt.evalEvery : std::max<int64_t>(1, opt.steps / 10);
     to.evalLoss = [&, begin, end]() -> std::pair<double, double> {
       const Interventions iv = adapters.interventions(/*training=*/false);
@@ -271,8 +279,8 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
     }
     // This rank's contiguous share of the micro-batch (core::dist::shardOf's split). Its mean loss is weighted by
     // its share of the micro-batch's loss tokens, so the sum over ranks is the whole micro-batch's mean.
-    const size_t n = idx.size(), r = size_t(dp.rank), w = size_t(dp.size);
-    const size_t begin = r * (n / w) + std::min(r, n % w), end = begin + n / w + (r < n % w ? 1 : 0);
+    const size_t n = idx.size();
+    const auto [begin, end] = rankShare(n, dp);
     double all = 0, mine = 0;
     for (size_t k = 0; k < n; ++k) {
       const double c = double(lossTokens(seqs[idx[k]]));

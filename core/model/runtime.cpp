@@ -18,38 +18,58 @@ namespace {
 
 // libgomp reads OMP_WAIT_POLICY once, in its ELF constructor. Spinning OpenMP workers fight OpenBLAS's threads
 // and each other on small machines (2 cores: 2x slower training steps, 25x in the GUI), so PASSIVE is the default
-// and the user's own value (set before start) wins. An executable's .preinit_array runs before any shared
-// library's constructor, but a setenv there is lost: glibc's own constructor then resets `environ` to the
-// original array. So the preinit function lends one entry of that array that no library constructor reads
-// ("_=", "OLDPWD=", ...) to "OMP_WAIT_POLICY=PASSIVE", and this object's constructor, which runs after every
-// shared library's (libgomp's included), gives it back and sets the variable properly. No re-exec, no cost.
-// With none of those entries present (env -i) the policy is left alone. docs/performance.md has the measurement.
+// and the user's own value (set before start) wins.
+// OpenBLAS (Debian's pthreads build) reads OPENBLAS_THREAD_TIMEOUT in its constructor too: how long an idle worker,
+// and the caller waiting for its workers, spin with sched_yield() before sleeping (2^n cycles, default n = 28, about
+// 0.1 s). Every yield hands the core to any other runnable process, even a nice 19 one, for a whole time slice, so on
+// a machine with any background load a forward of small matrices waited milliseconds per product: 150-170 s instead
+// of 10-11 s for a demo manipulation sweep beside two niced processes. n = 4, OpenBLAS's minimum, makes idle workers
+// sleep at once: 23 s under the same load, the same 10-13 s on an idle machine (docs/performance.md).
+// An executable's .preinit_array runs before any shared library's constructor, but a setenv there is lost: glibc's
+// own constructor then resets `environ` to the original array. So the preinit function lends entries of that
+// array that no library constructor reads ("_=", "OLDPWD=", ...) to these settings, and this object's constructor,
+// which runs after every shared library's (libgomp's and OpenBLAS's included), gives them back and sets the
+// variables properly. No re-exec, no cost. A variable the user set is left alone; with no entry to lend (env -i)
+// the setting is not applied.
+struct LentSetting {
+  const char* name;  // "NAME="
+  char* entry;       // "NAME=value", lent to environ
+  char** slot = nullptr;
+  char* original = nullptr;
+};
 char kPassive[] = "OMP_WAIT_POLICY=PASSIVE";
-char** lentSlot = nullptr;
-char* lentEntry = nullptr;
+char kBlasTimeout[] = "OPENBLAS_THREAD_TIMEOUT=4";
+LentSetting lent[] = {{"OMP_WAIT_POLICY=", kPassive}, {"OPENBLAS_THREAD_TIMEOUT=", kBlasTimeout}};
 
 bool startsWith(const char* s, const char* prefix) { return std::strncmp(s, prefix, std::strlen(prefix)) == 0; }
 
-void lendWaitPolicy(int, char**, char** envp) {
+void lendSettings(int, char**, char** envp) {
   if (!envp) return;
-  for (char** e = envp; *e; ++e)
-    if (startsWith(*e, "OMP_WAIT_POLICY=")) return;
-  for (const char* name : {"_=", "OLDPWD=", "SHLVL=", "LS_COLORS=", "LESSOPEN=", "LESSCLOSE=", "MAIL=", "PWD=",
-                           "SSH_TTY=", "SSH_CLIENT=", "SSH_CONNECTION=", "HISTSIZE=", "HISTCONTROL="})
-    for (char** e = envp; *e; ++e)
-      if (startsWith(*e, name)) {
-        lentSlot = e;
-        lentEntry = *e;
-        *e = kPassive;
-        return;
-      }
+  char** next = envp;  // the lendable entries are taken in order, each once
+  for (LentSetting& s : lent) {
+    bool set = false;
+    for (char** e = envp; *e && !set; ++e) set = startsWith(*e, s.name);
+    if (set) continue;
+    for (; *next && !s.slot; ++next)
+      for (const char* name : {"_=", "OLDPWD=", "SHLVL=", "LS_COLORS=", "LESSOPEN=", "LESSCLOSE=", "MAIL=", "PWD=",
+                               "SSH_TTY=", "SSH_CLIENT=", "SSH_CONNECTION=", "HISTSIZE=", "HISTCONTROL="})
+        if (startsWith(*next, name)) {
+          s.slot = next;
+          s.original = *next;
+          *next = s.entry;
+          break;
+        }
+  }
 }
-[[gnu::section(".preinit_array"), gnu::used]] void (*const kLendWaitPolicy)(int, char**, char**) = lendWaitPolicy;
+[[gnu::section(".preinit_array"), gnu::used]] void (*const kLendSettings)(int, char**, char**) = lendSettings;
 
-[[gnu::constructor]] void returnWaitPolicy() {
-  if (!lentSlot) return;
-  *lentSlot = lentEntry;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+[[gnu::constructor]] void returnSettings() {
+  for (LentSetting& s : lent) {
+    if (!s.slot) continue;
+    *s.slot = s.original;
+    const std::string name(s.name, std::strlen(s.name) - 1);
+    setenv(name.c_str(), s.entry + std::strlen(s.name), /*overwrite=*/0);
+  }
 }
 
 // glibc hands freed blocks back to the kernel eagerly: every block above its mmap threshold (128 KiB until the

@@ -389,3 +389,26 @@ TEST(DeviceCuda, ForwardCapturesInterventionsAndGradientsMatchTheCpu) {
   ASSERT_EQ(a.states.size(), b.states.size());
   for (size_t i = 0; i < a.states.size(); ++i) EXPECT_LT(rel(b.states[i], a.states[i]), 1e-4) << "capture " << i;
 }
+
+// core/model/runtime.cpp sets OMP_WAIT_POLICY=PASSIVE and OPENBLAS_THREAD_TIMEOUT=4 before the libraries read them
+// (lent environment entries in .preinit_array), unless this process was started with its own value. The start-up
+// environment is /proc/self/environ: the strings the process was executed with, whatever was lent since.
+TEST(Runtime, ThreadPoolsSleepInsteadOfSpinningUnlessTheUserSaysOtherwise) {
+  std::ifstream f("/proc/self/environ", std::ios::binary);
+  std::vector<std::string> started;
+  for (std::string e; std::getline(f, e, '\0');) started.push_back(e);
+  auto given = [&started](const std::string& prefix) -> const std::string* {
+    for (const auto& e : started)
+      if (e.rfind(prefix, 0) == 0) return &e;
+    return nullptr;
+  };
+  if (!given("_=") && !given("PWD=") && !given("SHLVL=") && !given("OLDPWD="))
+    GTEST_SKIP() << "started without an environment entry to lend (env -i): runtime.cpp sets nothing then";
+  for (const auto& [name, ours] : {std::pair<std::string, std::string>{"OMP_WAIT_POLICY", "PASSIVE"},
+                                   {"OPENBLAS_THREAD_TIMEOUT", "4"}}) {
+    const std::string* user = given(name + "=");
+    const char* now = std::getenv(name.c_str());
+    ASSERT_NE(now, nullptr) << name;
+    EXPECT_EQ(std::string(now), user ? user->substr(name.size() + 1) : ours) << name;
+  }
+}

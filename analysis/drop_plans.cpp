@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "analysis/layer_analyses.h"
+#include "analysis/sharded_eval.h"
 #include "core/base/error.h"
 
 namespace layerscope::analysis {
@@ -177,7 +178,10 @@ DropResult dropPlan(const ModelTaskInputs& in, const DropParams& p, const core::
   const auto iv = dropInterventions(res.dropped, L);
   core::ScoringOptions so = in.eval->options;
   so.batchSize = p.batchSize;
-  res.eval = core::evaluateFixed(*in.model, *in.tokenizer, *in.task, so, iv, job);
+  res.eval = std::move(evaluateShards(*in.model, *in.task, in.shard, 1, false,
+                                      [&](const core::PreparedTask& share, std::size_t) {
+                                        return std::vector{core::evaluateFixed(*in.model, *in.tokenizer, share, so, iv, job)};
+                                      }).front());
   res.accuracy = res.eval.accuracy;
   res.baseAccuracy = in.eval->accuracy;
   core::reportProgress(job, {"drop: timing", 0, 2});

@@ -28,12 +28,14 @@ namespace layerscope::analysis {
 /// evaluation of that task (per-item correctness, log-likelihoods).
 /// This process's share of a data-parallel run (docs/distributed.md): sensitivity captures, RoPE influence and
 /// redundancy compute only the rows (items, calibration sequences) in range() and add their per-row buffers over
-/// the processes with sum(). A row one process fills and the others leave at zero comes out of the sum exactly as a
+/// the processes with sum(); the evaluations (base, manipulations, drop plans) score the items in range() and
+/// join the per-item results of all processes with gather() (analysis/sharded_eval.h). A row one process fills and the others leave at zero comes out of the sum exactly as a
 /// single process computes it; sums of sufficient statistics (redundancy) differ only in summation order.
 struct ItemShard {
   int rank = 0, size = 1;
   std::function<void(double* data, std::size_t count)> sum;  ///< element-wise sum over the processes, in place
   std::function<void()> barrier;                             ///< returns when every process has called it
+  std::function<std::vector<std::string>(const std::string&)> gather;  ///< every process's text, in rank order
   /// [first, second) of `count` rows: contiguous, in order, sizes differing by at most one.
   std::pair<std::size_t, std::size_t> range(std::size_t count) const {
     const std::size_t n = std::size_t(size), r = std::size_t(rank), base = count / n, extra = count % n;

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "analysis/layer_analyses.h"
+#include "analysis/sharded_eval.h"
 #include "core/base/error.h"
 #include "core/model/host_random.h"
 
@@ -179,7 +180,13 @@ ManipulationResult manipulate(const ModelTaskInputs& in, const ManipulationParam
   };
   core::ScoringOptions so = in.eval->options;
   so.batchSize = p.batchSize;
-  res.evals = core::evaluateVariants(*in.model, *in.tokenizer, *in.task, so, int(res.k.size()), hook, job);
+  // Data-parallel: each process evaluates its share of the items; the hook sees task-wide item indices, so the
+  // seeds and the swap donors are the single-process ones.
+  res.evals = evaluateShards(*in.model, *in.task, in.shard, int(res.k.size()), false,
+                             [&](const core::PreparedTask& share, std::size_t first) {
+                               return core::evaluateVariants(*in.model, *in.tokenizer, share, so, int(res.k.size()),
+                                                             taskIndexedHook(hook, first), job);
+                             });
   for (const auto& e : res.evals) res.accuracy.push_back(e.accuracy);
   res.baseAccuracy = in.eval->accuracy;
   res.forwardPasses = res.evals.front().forwardPasses + extra;

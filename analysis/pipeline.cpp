@@ -17,6 +17,7 @@
 #include "analysis/colocalization_stats.h"
 #include "analysis/finite_states.h"
 #include "analysis/layer_analyses.h"
+#include "analysis/sharded_eval.h"
 #include "core/base/atomic_file.h"
 #include "core/base/stopwatch.h"
 #include "core/model/config.h"
@@ -302,7 +303,11 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
   // the default sensitivity (outcome, last prompt token) reads its states from the evaluation's forward
   so.keepDecisionStates = req.sensitivity && parseMode(req.sensitivityMode) == SensitivityMode::Outcome &&
                           (req.position == "auto" || req.position == "last_prompt");
-  auto eval = core::evaluate(*model, tok, prepared, so, progress.job());
+  // data-parallel: each process scores its share of the items; every process gets all of them (sharded_eval.h)
+  auto eval = std::move(evaluateShards(*model, prepared, shard, 1, so.keepDecisionStates,
+                                       [&](const core::PreparedTask& share, std::size_t) {
+                                         return std::vector{core::evaluate(*model, tok, share, so, progress.job())};
+                                       }).front());
   res.timings["eval"] = core::secondsSince(t0);
   const ModelTaskInputs in{model.get(), &tok, &prepared, &eval, shard};
   const std::size_t nCorrect = eval.correct, nIncorrect = eval.items.size() - eval.correct;
@@ -507,6 +512,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
       man["curves"] = curves;
     }
     man["base_accuracy"] = eval.accuracy;
+    man["world_size"] = shard ? shard->size : 1;  // items evaluated data-parallel (docs/distributed.md)
     man["options"] = optionsJson(req);
     man["model"] = modelJson;
     man["task"] = taskJson;
@@ -533,7 +539,8 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
                                 {"block", toVec(d.similarity.block)}}},
                 {"accuracy", d.accuracy}, {"base_accuracy", d.baseAccuracy}, {"speedup", d.speedup},
                 {"base_forward_seconds", d.baseForwardSeconds}, {"dropped_forward_seconds", d.droppedForwardSeconds},
-                {"options", optionsJson(req)}, {"model", modelJson}, {"task", taskJson}};
+                {"options", optionsJson(req)}, {"model", modelJson}, {"task", taskJson},
+                {"world_size", shard ? shard->size : 1}};
     res.timings["drop"] = core::secondsSince(t0);
   }
 

@@ -84,7 +84,8 @@ int runRequest(const analysis::AnalyzeRequest& r, bool dryRun) {
                               auto t = torch::from_blob(data, {std::int64_t(n)}, torch::kFloat64);
                               world.allReduceSum(t);
                             },
-                            [&world] { world.barrier(); }};
+                            [&world] { world.barrier(); },
+                            [&world](const std::string& text) { return world.allGather(text); }};
   analysis::AnalyzeResult res;
   {
     CliJob job;

@@ -1,6 +1,6 @@
-// Data-parallel `analyze` with real processes over 127.0.0.1 on the bundled demo model: 2 and 3 ranks against the
-// single-process run (every number of scores.json and stats.json), a rank SIGKILLed mid-run and a rank that never
-// starts (no results directory either way).
+// Data-parallel `analyze` and `manipulate` with real processes over 127.0.0.1 on the bundled demo model: 2 and 3
+// ranks against the single-process run (every number of scores.json, stats.json, manipulation.json and
+// items.jsonl), a rank SIGKILLed mid-run and a rank that never starts (no results directory either way).
 //
 // Tolerances: with --batch 1 every sequence goes through the same float32 forward alone whichever process runs it,
 // and rows a process leaves at zero are added exactly, so the sharded run must equal the single-process run up to
@@ -48,10 +48,13 @@ class DistAnalyze : public ::testing::Test {
   }
   /// The single-process run, or `n` ranks through `layerscope-cli launch`; returns the exit status.
   static int run(int n, const fs::path& out, const std::string& batch, std::string* err = nullptr) {
+    return runCommand(n, analyzeArgs(out, batch), out.filename().string(), err);
+  }
+  static int runCommand(int n, const std::vector<std::string>& command, const std::string& label, std::string* err) {
     std::vector<std::string> argv{kCli};
     if (n > 1) argv.insert(argv.end(), {"launch", "--nproc", std::to_string(n), "--timeout", "30", "--"});
-    for (auto& a : analyzeArgs(out, batch)) argv.push_back(a);
-    std::vector<Proc> p{start(argv, {}, dir_, out.filename().string())};
+    for (auto& a : command) argv.push_back(a);
+    std::vector<Proc> p{start(argv, {}, dir_, label)};
     EXPECT_TRUE(waitAll(p, std::chrono::steady_clock::now(), Ms(120000)));
     if (err) *err = p[0].stderrText();
     return p[0].status;
@@ -98,17 +101,30 @@ void expectClose(const json& a, const json& b, double rel, const std::string& pa
   EXPECT_EQ(a, b) << path;
 }
 
-void compareRuns(const fs::path& single, const fs::path& sharded, double rel, int worldSize) {
-  for (const char* name : {"scores.json", "stats.json"}) {
+/// items.jsonl as one array (the per-item evaluation results, in item order).
+json readItems(const fs::path& file) {
+  json items = json::array();
+  std::ifstream f(file);
+  for (std::string line; std::getline(f, line);)
+    if (!line.empty()) items.push_back(json::parse(line));
+  return items;
+}
+
+void compareRuns(const fs::path& single, const fs::path& sharded, double rel, int worldSize,
+                 std::vector<std::string> names = {"scores.json", "stats.json"}) {
+  names.push_back("items.jsonl");  // the evaluation is sharded too: every item scored by one process, then gathered
+  for (const auto& name : names) {
     double worst = 0;
     int compared = 0;
-    const json a = json::parse(std::ifstream(single / name)), b = json::parse(std::ifstream(sharded / name));
+    const bool lines = name == "items.jsonl";
+    const json a = lines ? readItems(single / name) : json::parse(std::ifstream(single / name));
+    const json b = lines ? readItems(sharded / name) : json::parse(std::ifstream(sharded / name));
     expectClose(a, b, rel, name, worst, compared);
     EXPECT_GT(compared, 10) << name;
     std::cout << "  " << worldSize << " ranks, " << name << ": " << compared << " numbers, largest relative difference "
               << worst << "\n";
   }
-  EXPECT_EQ(json::parse(std::ifstream(sharded / "scores.json"))["world_size"], worldSize);
+  EXPECT_EQ(json::parse(std::ifstream(sharded / names.front()))["world_size"], worldSize);
 }
 
 }  // namespace
@@ -129,6 +145,22 @@ TEST_F(DistAnalyze, BatchedShardsDifferOnlyLikeAnotherBatchSize) {
   std::string err;
   ASSERT_EQ(run(2, dir_ / "two4", "4", &err), 0) << err;
   compareRuns(dir_ / "one4", dir_ / "two4", 1e-4, 2);
+}
+
+// manipulate: the modes that read the item index, at two layers; the per-item seeds of random/shuffle and the swap donors (the next item of
+// the task, which may belong to the other rank) are the task-wide ones, so the sharded run repeats the single one.
+TEST_F(DistAnalyze, ManipulationsAreShardedAndEqualTheSingleProcessRun) {
+  auto args = [](const fs::path& out) {
+    return std::vector<std::string>{"manipulate", "--model", kModel, "--task", task_, "--mode", "random,shuffle,swap",
+                                    "--layers", "0,5", "--batch", "1", "--out", out.string()};
+  };
+  std::string err;
+  ASSERT_EQ(runCommand(1, args(dir_ / "man1"), "man1", &err), 0) << err;
+  for (int n : {2, 3}) {
+    const auto out = dir_ / ("man" + std::to_string(n));
+    ASSERT_EQ(runCommand(n, args(out), out.filename().string(), &err), 0) << err;
+    compareRuns(dir_ / "man1", out, 1e-12, n, {"manipulation.json"});
+  }
 }
 
 TEST_F(DistAnalyze, ARankKilledMidRunLeavesNoResultsDirectory) {

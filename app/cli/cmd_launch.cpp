@@ -81,16 +81,40 @@ struct Rank {
   int status = 0;
 };
 
-/// Forwards complete lines from `buf` (plus everything when `flush`) to `os` with the rank prefix.
-void forwardLines(std::string& buf, std::ostream& os, const std::string& prefix, bool flush, std::string* last) {
+/// The ranks' progress lines (app/cli/progress.h draws them with '\r'): launch shows rank 0's on one line that it
+/// redraws, and drops the other ranks' (N lines redrawn in turn would flicker); `width` is what is on screen now.
+struct ProgressLine {
+  std::size_t width = 0;
+};
+
+/// Forwards complete lines from `buf` (plus everything when `flush`) to `os` with the rank prefix, clearing the
+/// progress line on screen first. A segment ended by '\r' is a progress line: drawn in place of the previous one
+/// when `draw`, else dropped.
+void forwardLines(std::string& buf, std::ostream& os, const std::string& prefix, bool flush, std::string* last,
+                  ProgressLine* progress = nullptr, bool draw = false) {
+  const auto endProgress = [&] {  // the progress line is on stderr whichever stream this is
+    if (progress && progress->width) std::cerr << "\r" << std::string(progress->width, ' ') << "\r" << std::flush;
+    if (progress) progress->width = 0;
+  };
   size_t start = 0;
-  for (size_t nl; (nl = buf.find('\n', start)) != std::string::npos; start = nl + 1) {
-    const std::string line = buf.substr(start, nl - start);
+  for (size_t k; (k = buf.find_first_of("\r\n", start)) != std::string::npos; start = k + 1) {
+    const std::string line = buf.substr(start, k - start);
+    if (buf[k] == '\r') {
+      if (progress && draw && line.find_first_not_of(' ') != std::string::npos) {
+        std::string shown = prefix + line;
+        if (shown.size() < progress->width) shown.resize(progress->width, ' ');
+        os << "\r" << shown;
+        progress->width = shown.size();
+      }
+      continue;
+    }
+    endProgress();
     os << prefix << line << "\n";
     if (last && !line.empty()) *last = line;
   }
   buf.erase(0, start);
   if (flush && !buf.empty()) {
+    endProgress();
     os << prefix << buf << "\n";
     if (last) *last = buf;
     buf.clear();
@@ -233,6 +257,7 @@ int runLaunch(Args&) {
       if (r.running) ::kill(r.pid, sig);
   };
   const auto prefixOf = [&](const Rank& r) { return world > 1 ? "[rank " + std::to_string(r.rank) + "] " : std::string(); };
+  ProgressLine progress;  // the first local rank's progress line, redrawn in place
   for (;;) {
     std::vector<pollfd> fds;
     for (auto& r : ranks) {
@@ -244,8 +269,8 @@ int runLaunch(Args&) {
       const std::string prefix = prefixOf(r);
       if (r.outFd >= 0) drain(r.outFd, r.outBuf);
       if (r.errFd >= 0) drain(r.errFd, r.errBuf);
-      forwardLines(r.outBuf, std::cout, prefix, r.outFd < 0, nullptr);
-      forwardLines(r.errBuf, std::cerr, prefix, r.errFd < 0, &r.lastError);
+      forwardLines(r.outBuf, std::cout, prefix, r.outFd < 0, nullptr, &progress);
+      forwardLines(r.errBuf, std::cerr, prefix, r.errFd < 0, &r.lastError, &progress, &r == &ranks.front());
     }
     // Signals from the user: forward; a second Ctrl-C (or any signal after the grace period) kills.
     if (const int n = gSignalCount.load(); n != forwarded) {
@@ -272,7 +297,7 @@ int runLaunch(Args&) {
       // than one whose collective failed because a peer went away.
       for (auto& r : ranks) {
         if (r.errFd >= 0) drain(r.errFd, r.errBuf);
-        forwardLines(r.errBuf, std::cerr, prefixOf(r), r.errFd < 0, &r.lastError);
+        forwardLines(r.errBuf, std::cerr, prefixOf(r), r.errFd < 0, &r.lastError, &progress, &r == &ranks.front());
       }
       const auto collateral = [](const Rank* r) { return r->lastError.find("another rank has exited") != std::string::npos; };
       failed = newlyFailed.front();
@@ -291,8 +316,10 @@ int runLaunch(Args&) {
     if (!anyRunning && !pipesOpen) break;
     if (!anyRunning && pipesOpen) {  // a grandchild holds a pipe: stop waiting for it
       for (auto& r : ranks) {
-        if (r.outFd >= 0) drain(r.outFd, r.outBuf), forwardLines(r.outBuf, std::cout, prefixOf(r), true, nullptr);
-        if (r.errFd >= 0) drain(r.errFd, r.errBuf), forwardLines(r.errBuf, std::cerr, prefixOf(r), true, &r.lastError);
+        if (r.outFd >= 0) drain(r.outFd, r.outBuf), forwardLines(r.outBuf, std::cout, prefixOf(r), true, nullptr, &progress);
+        if (r.errFd >= 0)
+          drain(r.errFd, r.errBuf),
+              forwardLines(r.errBuf, std::cerr, prefixOf(r), true, &r.lastError, &progress, &r == &ranks.front());
       }
       break;
     }

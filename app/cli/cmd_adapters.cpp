@@ -28,6 +28,8 @@ void readTrainOptions(Args& args, core::AdapterSpec& spec, core::AdapterTrainOpt
   spec.lora.dropout = args.doubleOr("--lora-dropout", spec.lora.dropout);
   spec.lora.targets = core::parseTargets(args.valueOr("--targets", "q,k,v,o,gate,up,down"));
   spec.garfa.clamp = args.flag("--clamp-alpha");
+  spec.garfa.minAlpha = args.doubleOr("--min-alpha", spec.garfa.minAlpha);  // the clamp's range
+  spec.garfa.maxAlpha = args.doubleOr("--max-alpha", spec.garfa.maxAlpha);
   opt.steps = args.intOr("--steps", opt.steps);
   opt.warmupSteps = args.intOr("--warmup", opt.warmupSteps);
   opt.loraLr = args.doubleOr("--lr", opt.loraLr);
@@ -165,7 +167,8 @@ const CommandRegistrar kTrain(
     {"train",
      "--model DIR --train FILE|demo:[FAMILY:]N [--eval FILE,...] [--lora-layers 23-31|all|none] [--garfa-layers 0-9|all|none] "
      "[--lora-rank 16] [--lora-alpha 32] [--lora-dropout 0.05] [--targets q,k,v,o,gate,up,down] [--steps 200] "
-     "[--warmup N] [--lr 2e-4] [--weight-decay 0] [--garfa-lr 1e-3] [--clamp-alpha] [--batch 8] [--grad-accum 1] "
+     "[--warmup N] [--lr 2e-4] [--weight-decay 0] [--garfa-lr 1e-3] [--clamp-alpha [--min-alpha 0.25] [--max-alpha 4]] "
+     "[--batch 8] [--grad-accum 1] "
      "[--clip 1] [--seed 0] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--checkpoint-every 50] --out DIR [--resume] "
      "[--eval-loss FILE] [--eval-loss-every auto|N] [--eval-loss-items 100] [--dry-run]",
      "fine-tune LS-LoRA and/or GARFA adapters on a task file (base frozen); PEFT files in --out", runTrain});

@@ -178,6 +178,11 @@ int runAnalyze(Args& args) {
   r.verdictBasis = args.valueOr("--verdict-basis", r.verdictBasis);
   r.permutationDraws = args.intOr("--permutation-draws", r.permutationDraws);
   if (auto p = args.value("--profiles")) r.profiles = *p == "none" ? std::vector<std::string>{} : splitCommaList(*p);
+  if (auto m = args.value("--manipulations")) {  // manipulation curves in the same run (as the GUI's analysis offers)
+    r.manipulations = *m == "all" ? std::vector<std::string>{} : splitCommaList(*m);
+    if (*m == "all")
+      for (auto mode : analysis::allManipulations()) r.manipulations.push_back(analysis::manipulationName(mode));
+  }
   if (auto c = args.value("--coloc")) {
     const auto keys = splitCommaList(*c);
     if (keys.size() != 2) throw InvalidArgument("--coloc needs two layer_scores keys, KEY_A,KEY_B; got '" + *c + "'");
@@ -277,6 +282,7 @@ const CommandRegistrar kAnalyze({"analyze",
                                  "[--no-rope-per-head] [--no-sensitivity] [--no-rope] [--no-redundancy] "
                                  "[--k-sens K] [--k-rope K] [--alpha 0.05] [--verdict-basis t|permutation] "
                                  "[--permutation-draws N] [--angular] [--semantics layerscope|llm-drop|shortgpt] [--no-drop-norm] [--profiles NAME,...|none] [--coloc KEY_A,KEY_B] "
+                                 "[--manipulations MODE,...|all] "
                                  "[--adapter DIR] [--overwrite] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--stop STR] [--max-new-tokens N] "
                                  "[--extraction none|last_number|boxed] [--no-share-prompt] [--seed S] [--batch N] [--memory-budget GB] "
                                  "[--dry-run] (docs/analyses.md, docs/scale.md)",

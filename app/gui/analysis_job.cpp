@@ -2,6 +2,7 @@
 
 #include "analysis/cost_estimate.h"
 #include "analysis/pipeline.h"
+#include "app/gui/cli_processes.h"
 #include "app/gui/job_runner.h"
 #include "results/results.h"
 
@@ -99,14 +100,52 @@ QVariant estimateAnalysisJob(const AnalysisJob& job, JobContext& ctx) {
   ctx.stage(QObject::tr("estimating: timing layers of this model's shape"));
   const analysis::CostEstimate est = analysis::estimateAnalysis(analyzeRequestOf(job), /*measure=*/true, ctx.control());
   QVariantMap m;
-  m[QStringLiteral("text")] = QString::fromStdString(est.table());
-  m[QStringLiteral("peak_bytes")] = est.peakBytes;
+  QString text = QString::fromStdString(est.table());
+  double peak = est.peakBytes;
+  if (job.processes > 1) {  // every process holds its own copy of the weights: bounded by N single-process peaks
+    peak *= job.processes;
+    text += QObject::tr("\n%1 processes: up to %2 GB resident in all (each holds the weights)")
+                .arg(job.processes)
+                .arg(peak / 1e9, 0, 'f', 1);
+  }
+  m[QStringLiteral("text")] = text;
+  m[QStringLiteral("peak_bytes")] = peak;
   m[QStringLiteral("available_bytes")] = analysis::defaultMemoryBudgetBytes();
   m[QStringLiteral("seconds")] = est.seconds;
   return m;
 }
 
+QStringList analyzeArgsOf(const AnalysisJob& job) {
+  const analysis::AnalyzeRequest r = analyzeRequestOf(job);
+  auto q = [](const std::string& s) { return QString::fromStdString(s); };
+  auto list = [&q](const std::vector<std::string>& v) {
+    QStringList out;
+    for (const auto& s : v) out << q(s);
+    return out.join(QLatin1Char(','));
+  };
+  QStringList a{QStringLiteral("analyze"), QStringLiteral("--model"), q(r.modelDir.string()), QStringLiteral("--task"),
+                q(r.taskFile.string()), QStringLiteral("--out"), q(r.outDir.string())};
+  if (r.adapterDir && !r.adapterDir->empty()) a << QStringLiteral("--adapter") << q(r.adapterDir->string());
+  a << QStringLiteral("--dtype") << q(r.dtype) << QStringLiteral("--device") << q(r.device) << QStringLiteral("--batch")
+    << QString::number(r.batchSize) << QStringLiteral("--seed") << QString::number(r.seed)
+    << QStringLiteral("--semantics") << q(r.semantics) << QStringLiteral("--sensitivity-mode") << q(r.sensitivityMode)
+    << QStringLiteral("--position") << q(r.position) << QStringLiteral("--metrics") << list(r.metrics)
+    << QStringLiteral("--bootstrap") << QString::number(r.bootstrap) << QStringLiteral("--rope-mode") << q(r.ropeMode)
+    << QStringLiteral("--eps") << QString::number(r.eps, 'g', 17) << QStringLiteral("--k-sens") << QString::number(r.kSens)
+    << QStringLiteral("--k-rope") << QString::number(r.kRope) << QStringLiteral("--profiles")
+    << (r.profiles.empty() ? QStringLiteral("none") : list(r.profiles));
+  if (!r.redundancy) a << QStringLiteral("--no-redundancy");
+  if (!r.manipulations.empty()) a << QStringLiteral("--manipulations") << list(r.manipulations);
+  if (!r.colocFirst.empty() || !r.colocSecond.empty()) a << QStringLiteral("--coloc") << q(r.colocFirst + "," + r.colocSecond);
+  return a;
+}
+
 QVariant runAnalysisJob(const AnalysisJob& job, JobContext& ctx) {
+  if (job.processes > 1) {
+    analysis::validateRequest(analyzeRequestOf(job));  // a bad option is this dialog's error, not a rank's
+    runCliProcesses(analyzeArgsOf(job), job.processes, ctx);
+    return job.outDir;
+  }
   analysis::runAnalysis(analyzeRequestOf(job), ctx.control());
   return job.outDir;
 }

@@ -46,6 +46,8 @@ struct AnalysisJob {
   QString dtype = QStringLiteral("float32");
   QString device = QStringLiteral("auto");  ///< cpu | cuda:N | auto
   int batchSize = 8;
+  /// > 1: a local data-parallel run of that many processes (`layerscope-cli launch`, app/gui/cli_processes.h).
+  int processes = 1;
 };
 
 /// The request `job` stands for. A pair with one side chosen gets the other side's default, since the pipeline
@@ -63,8 +65,11 @@ AnalysisJob analysisJobOfScores(const results::Scores& scores);
 /// plan's InvalidArgument when even one row does not fit.
 QVariant estimateAnalysisJob(const AnalysisJob& job, JobContext& ctx);
 
+/// `layerscope-cli analyze` arguments for the request of `job` (analyzeRequestOf): what a multi-process run executes.
+QStringList analyzeArgsOf(const AnalysisJob& job);
+
 /// The job body: writes the results directory job.outDir (atomically; nothing when cancelled or failed) and
-/// returns it as a QString.
+/// returns it as a QString. With job.processes > 1 the analysis runs in that many local processes.
 QVariant runAnalysisJob(const AnalysisJob& job, JobContext& ctx);
 
 }  // namespace layerscope::app

@@ -95,6 +95,11 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   dtype_ = combo({QStringLiteral("float32"), QStringLiteral("bfloat16")}, tr("Compute dtype"));
   device_ = makeDeviceCombo();
   batch_ = intSpin(1, 1024, 8);
+  processes_ = intSpin(1, 256, 1);
+  processes_->setObjectName(QStringLiteral("processes"));
+  processes_->setToolTip(tr("Local data-parallel processes: each scores its share of the items (layerscope-cli launch "
+                            "--nproc N; same results, docs/distributed.md). On one machine this pays off when the "
+                            "cores outnumber what one process uses; 1 runs in the GUI's own process."));
   form->addRow(tr("Sensitivity data"), sensMode_);
   form->addRow(tr("Position"), position_);
   form->addRow(tr("Profile metric"), metric_);
@@ -112,6 +117,7 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   form->addRow(tr("Dtype"), dtype_);
   form->addRow(tr("Device"), device_);
   form->addRow(tr("Batch"), batch_);
+  form->addRow(tr("Processes"), processes_);
   auto* note = new QLabel(tr("<small>Method: LayerScope operationalisation of the papers, see docs/methods.md.</small>"));
   note->setWordWrap(true);
   form->addRow(note);
@@ -218,6 +224,7 @@ AnalysisJob AnalysisPanel::jobOptions() const {
   j.dtype = dtype_->currentText();
   j.device = device_->currentText();
   j.batchSize = batch_->value();
+  j.processes = processes_->value();
   return j;
 }
 
@@ -232,7 +239,8 @@ QJsonObject AnalysisPanel::optionsJson() const {
           {QStringLiteral("coloc_first"), j.colocFirst}, {QStringLiteral("coloc_second"), j.colocSecond},
           {QStringLiteral("k_sens"), j.kSens}, {QStringLiteral("k_rope"), j.kRope},
           {QStringLiteral("bootstrap"), j.bootstrap}, {QStringLiteral("seed"), double(j.seed)},
-          {QStringLiteral("dtype"), j.dtype}, {QStringLiteral("batch_size"), j.batchSize}};
+          {QStringLiteral("dtype"), j.dtype}, {QStringLiteral("batch_size"), j.batchSize},
+          {QStringLiteral("processes"), j.processes}};
 }
 
 void AnalysisPanel::applyOptionsJson(const QJsonObject& o) {
@@ -267,6 +275,7 @@ void AnalysisPanel::applyOptionsJson(const QJsonObject& o) {
   setSpin(bootstrap_, "bootstrap");
   setSpin(seed_, "seed");
   setSpin(batch_, "batch_size");
+  setSpin(processes_, "processes");
 }
 
 bool AnalysisPanel::start(const AnalysisJob& job) {
@@ -362,6 +371,7 @@ void AnalysisPanel::updateButtons() {
 void AnalysisPanel::onProgress(const QString& stage, double fraction, double etaSeconds) {
   showFraction(progress_, fraction);
   status_->setText(progressText(stage, fraction, etaSeconds));
+  Q_EMIT progressShown(stage, fraction);
 }
 
 }  // namespace layerscope::app

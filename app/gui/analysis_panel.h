@@ -69,6 +69,8 @@ class AnalysisPanel : public QGroupBox {
   void estimateRequested();
   /// An estimate was shown (`fits` false: above the available memory, or refused by the memory plan).
   void estimateShown(bool fits);
+  /// The running job's stage and fraction (-1: unknown), as the status line shows them.
+  void progressShown(const QString& stage, double fraction);
   void finished(const QString& resultsDir);
   void cancelled();
   void failed(const QString& message);
@@ -105,6 +107,7 @@ class AnalysisPanel : public QGroupBox {
   QComboBox* dtype_;
   QComboBox* device_;
   QSpinBox* batch_;
+  QSpinBox* processes_;  ///< > 1: layerscope-cli launch --nproc N (app/gui/cli_processes.h)
   QWidget* runControls_;
   QPushButton* runButton_;
   QPushButton* cancelButton_;

@@ -55,6 +55,7 @@ QList<SettingWidget> TrainPanel::settingWidgets() const {
           {QStringLiteral("clamp"), clamp_},          {QStringLiteral("min_alpha"), minAlpha_},
           {QStringLiteral("max_alpha"), maxAlpha_},   {QStringLiteral("steps"), steps_},
           {QStringLiteral("batch"), batch_},          {QStringLiteral("grad_accum"), gradAccum_},
+          {QStringLiteral("processes"), processes_},
           {QStringLiteral("checkpoint_every"), checkpointEvery_}, {QStringLiteral("seed"), seed_},
           {QStringLiteral("dtype"), dtype_},          {QStringLiteral("device"), device_},
           {QStringLiteral("train_file"), trainEdit_}, {QStringLiteral("eval_file"), evalEdit_},

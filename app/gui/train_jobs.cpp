@@ -1,8 +1,14 @@
 #include "app/gui/train_jobs.h"
 
+#include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
 #include <filesystem>
 
+#include "app/gui/cli_processes.h"
 #include "app/gui/job_runner.h"
 #include "core/base/error.h"
 #include "core/data/dataset.h"
@@ -33,6 +39,70 @@ results::ItemSet itemSet(const core::EvalResult& r, const fs::path& evalFile, co
   results::attachPrompts(set, evalFile);  // never throws; a benchmark layout leaves a note instead of prompts
   return set;
 }
+}  // namespace
+
+namespace {
+
+// `layerscope-cli train` arguments for the request the in-process path would run: every value of the request
+// (recorded options included after a resume), doubles written to round-trip exactly.
+QStringList trainArgsOf(const experiments::TrainRunRequest& r) {
+  auto q = [](const std::string& s) { return QString::fromStdString(s); };
+  auto num = [](double v) { return QString::number(v, 'g', 17); };
+  QStringList targets;
+  for (core::Proj p : r.spec.lora.targets) targets << QString::fromLatin1(core::projShortName(p));
+  QStringList a{QStringLiteral("train"), QStringLiteral("--model"), q(r.modelDir.string()), QStringLiteral("--train"),
+                q(r.train), QStringLiteral("--out"), q(r.outDir.string())};
+  a << QStringLiteral("--dtype") << q(r.dtype) << QStringLiteral("--device") << q(r.device)
+    << QStringLiteral("--lora-layers") << q(r.loraLayers.empty() ? "none" : r.loraLayers)
+    << QStringLiteral("--garfa-layers") << q(r.garfaLayers.empty() ? "none" : r.garfaLayers)
+    << QStringLiteral("--lora-rank") << QString::number(r.spec.lora.rank) << QStringLiteral("--lora-alpha")
+    << num(r.spec.lora.alpha) << QStringLiteral("--lora-dropout") << num(r.spec.lora.dropout)
+    << QStringLiteral("--targets") << targets.join(QLatin1Char(',')) << QStringLiteral("--lr") << num(r.options.loraLr)
+    << QStringLiteral("--garfa-lr") << num(r.options.garfaLr) << QStringLiteral("--weight-decay")
+    << num(r.options.loraWeightDecay) << QStringLiteral("--clip") << num(r.options.clipNorm) << QStringLiteral("--steps") << QString::number(r.options.steps)
+    << QStringLiteral("--batch") << QString::number(r.options.batchSize) << QStringLiteral("--grad-accum")
+    << QString::number(r.options.gradAccum) << QStringLiteral("--seed") << QString::number(r.options.seed)
+    << QStringLiteral("--checkpoint-every") << QString::number(r.options.checkpointEvery);
+  if (r.options.warmupSteps >= 0) a << QStringLiteral("--warmup") << QString::number(r.options.warmupSteps);  // -1: auto
+  if (r.spec.garfa.clamp)
+    a << QStringLiteral("--clamp-alpha") << QStringLiteral("--min-alpha") << num(r.spec.garfa.minAlpha)
+      << QStringLiteral("--max-alpha") << num(r.spec.garfa.maxAlpha);
+  if (!r.evalLossFile.empty()) a << QStringLiteral("--eval-loss") << q(r.evalLossFile.string());
+  if (r.resume) a << QStringLiteral("--resume");
+  return a;
+}
+
+// The multi-process run: the CLI's step lines feed the curve while it runs; the outcome is read from the
+// training_log.json that rank 0 wrote (every step, the held-out points, the counts).
+TrainOutcome trainInProcesses(const experiments::TrainRunRequest& r, int processes, JobContext& ctx) {
+  static const QRegularExpression step(QStringLiteral(
+      R"(^step (\d+)/(\d+)  loss (\S+)  lr (\S+)  grad \S+  (\S+) tok/s  ETA (\S+) s(?:  eval loss (\S+))?$)"));
+  runCliProcesses(trainArgsOf(r), processes, ctx, [&ctx](const QString& line) {
+    const auto m = step.match(line);
+    if (!m.hasMatch()) return;
+    TrainStep s{m.captured(1).toLongLong(), m.captured(2).toLongLong(), m.captured(3).toDouble(), m.captured(5).toDouble(),
+                m.captured(6).toDouble(), m.captured(4).toDouble()};
+    if (m.hasCaptured(7)) s.evalLoss = m.captured(7).toDouble();
+    ctx.post(QVariant::fromValue(s));
+  });
+  const QString file = QString::fromStdString((r.outDir / "training_log.json").string());
+  QFile f(file);
+  if (!f.open(QIODevice::ReadOnly)) throw Error(file.toStdString() + ": the finished run wrote no training log");
+  const QJsonObject log = QJsonDocument::fromJson(f.readAll()).object();
+  TrainOutcome out;
+  out.outDir = QString::fromStdString(r.outDir.string());
+  for (const QJsonValue& v : log.value(QStringLiteral("losses")).toArray()) out.losses << v.toDouble();
+  for (const QJsonValue& p : log.value(QStringLiteral("eval_loss")).toObject().value(QStringLiteral("points")).toArray())
+    out.evalSteps << p.toArray().at(0).toDouble(), out.evalLosses << p.toArray().at(1).toDouble();
+  if (out.losses.isEmpty()) throw Error(file.toStdString() + ": no losses");
+  out.resumedFromStep = log.value(QStringLiteral("resumed_from_step")).toInteger();
+  out.seconds = log.value(QStringLiteral("seconds_this_run")).toDouble();
+  out.tokensPerSecond = log.value(QStringLiteral("tokens_per_second")).toDouble();
+  out.loraParameters = log.value(QStringLiteral("lora_parameters")).toInteger();
+  out.garfaParameters = log.value(QStringLiteral("garfa_parameters")).toInteger();
+  return out;
+}
+
 }  // namespace
 
 QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
@@ -78,6 +148,10 @@ QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
       throw InvalidArgument("evaluation file not found: '" + job.evalLossFile.trimmed().toStdString() +
                             "' (the held-out loss curve reads it; clear 'Eval file' to train without one)");
     r.evalLossFile = toPath(job.evalLossFile.trimmed());
+  }
+  if (job.processes > 1) {
+    ctx.stage(QObject::tr("Training in %1 processes...").arg(job.processes));
+    return QVariant::fromValue(trainInProcesses(r, job.processes, ctx));
   }
   r.preloaded = ctx.model(job.modelDir, job.dtype, job.device);
   r.onStep = [&ctx](const core::StepReport& s) {

@@ -41,6 +41,10 @@ struct TrainJob {
   QString device = QStringLiteral("auto");  ///< cpu | cuda:N | auto
   /// Held-out loss curve (every max(1, steps / 10) steps, up to 100 items): the panel's eval file; empty: none.
   QString evalLossFile;
+  /// > 1: data-parallel over that many local processes (`layerscope-cli launch --nproc N -- train`, each micro-batch
+  /// split over them; docs/distributed.md). The curve then shows the CLI's logged steps (every 10th) while it runs
+  /// and every step from training_log.json when it ends.
+  int processes = 1;
 };
 
 /// Base vs adapter accuracy on one evaluation file.

@@ -118,6 +118,8 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   steps_ = intSpin(1, 10000000, 200);
   batch_ = intSpin(1, 4096, 8);
   gradAccum_ = intSpin(1, 4096, 1);
+  processes_ = intSpin(1, 256, 1);
+  processes_->setToolTip(tr("Local data-parallel processes (layerscope-cli launch): each micro-batch is split over them"));
   checkpointEvery_ = intSpin(0, 10000000, 50);
   checkpointEvery_->setSpecialValueText(tr("only at the end"));
   seed_ = intSpin(0, std::numeric_limits<int>::max(), 0);
@@ -153,6 +155,8 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
     h->addWidget(batch_);
     h->addWidget(new QLabel(tr("accum")));
     h->addWidget(gradAccum_);
+    h->addWidget(new QLabel(tr("processes")));
+    h->addWidget(processes_);
   }
   hf->addRow(tr("LoRA"), loraRow);
   hf->addRow(tr("Targets"), targets_);
@@ -348,6 +352,7 @@ TrainJob TrainPanel::jobFromPanel() const {
   j.steps = steps_->value();
   j.batchSize = batch_->value();
   j.gradAccum = gradAccum_->value();
+  j.processes = processes_->value();
   j.checkpointEvery = checkpointEvery_->value();
   j.seed = qulonglong(seed_->value());
   j.dtype = dtype_->currentText();

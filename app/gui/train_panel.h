@@ -149,6 +149,7 @@ class TrainPanel : public QWidget {
   QSpinBox* steps_;
   QSpinBox* batch_;
   QSpinBox* gradAccum_;
+  QSpinBox* processes_;  ///< > 1: layerscope-cli launch --nproc N (app/gui/cli_processes.h)
   QSpinBox* checkpointEvery_;
   QSpinBox* seed_;
   QComboBox* dtype_;

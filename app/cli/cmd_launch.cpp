@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -172,6 +173,22 @@ int runLaunch(Args&) {
     port = freePort(addr);  // one machine: any free port (there is a small window before rank 0 binds it)
   }
   const long long world = nproc * nnodes;
+  // One machine: the ranks meet in a file of a private folder (core/dist FileStore) instead of rank 0's TCPStore,
+  // which LibTorch 1.13 binds on every interface; Gloo's own sockets stay on loopback. Removed when launch ends.
+  std::string storeDir;
+  if (nnodes == 1 && world > 1) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/layerscope-launch-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw Error("launch: cannot make a folder for the rendezvous in " + pattern + ": " +
+                                                std::strerror(errno) + " (set TMPDIR to a writable folder)");
+    storeDir = pattern;
+  }
+  struct RemoveStore {
+    const std::string& dir;
+    ~RemoveStore() {
+      if (!dir.empty()) ::unlink((dir + "/store").c_str()), ::rmdir(dir.c_str());
+    }
+  } removeStore{storeDir};
 
   const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
   const long threadsPerRank = std::max(1L, (cores > 0 ? cores : 1) / long(nproc));
@@ -226,6 +243,8 @@ int runLaunch(Args&) {
       ::setenv("MASTER_ADDR", addr.c_str(), 1);
       ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
       ::setenv("LAYERSCOPE_DIST_TIMEOUT", std::to_string(timeout).c_str(), 1);
+      if (!storeDir.empty()) ::setenv("LAYERSCOPE_DIST_STORE", (storeDir + "/store").c_str(), 1);
+      else ::unsetenv("LAYERSCOPE_DIST_STORE");
       // The machine's cores shared out, as torchrun's OMP_NUM_THREADS=1 default intends (N ranks of all-core
       // thread pools oversubscribe the machine); a LAYERSCOPE_THREADS the user set is kept.
       ::setenv("LAYERSCOPE_THREADS", std::to_string(threadsPerRank).c_str(), 0);
@@ -246,7 +265,8 @@ int runLaunch(Args&) {
   }
   if (world > 1)
     std::cerr << "layerscope-cli: launch: ranks " << nodeRank * nproc << ".." << nodeRank * nproc + nproc - 1 << " of "
-              << world << " started, store " << addr << ":" << port << "\n";
+              << world << " started, store " << (storeDir.empty() ? addr + ":" + std::to_string(port) : storeDir + "/store")
+              << "\n";
 
   using Clock = std::chrono::steady_clock;
   const Rank* failed = nullptr;

@@ -14,6 +14,7 @@
 #else
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "core/base/stopwatch.h"
@@ -98,7 +99,7 @@ using Group = c10d::ProcessGroupGloo;
 #endif
 
 struct World::Impl {
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::Store> store;  // TCPStore, or FileStore for the ranks of one `launch`
   c10::intrusive_ptr<Group> group;
 };
 
@@ -140,20 +141,33 @@ World World::join(const WorldOptions& options) {
                          "libtorch-dev + libgloo-dev");
 #else
   w.impl_ = std::make_unique<Impl>();
-  const std::string where = options.masterAddr + ":" + std::to_string(options.masterPort);
   const std::string me = "rank " + std::to_string(options.rank) + " of " + std::to_string(options.worldSize);
 
+  // The ranks of one machine started by `layerscope-cli launch` meet in a file of a private folder it made
+  // (LAYERSCOPE_DIST_STORE): no socket listens for the rendezvous, where LibTorch 1.13's TCPStore would listen on
+  // every interface whatever MASTER_ADDR says (docs/distributed.md, "Security").
+  const auto storeFile = env("LAYERSCOPE_DIST_STORE");
+  const std::string where =
+      storeFile ? "file " + *storeFile : options.masterAddr + ":" + std::to_string(options.masterPort);
   c10d::TCPStoreOptions so;
   so.port = std::uint16_t(options.masterPort);
   // Under torchrun the agent already hosts the store on MASTER_PORT and says so (as torch.distributed reads it).
   const bool agentStore = env("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
-  so.isServer = options.rank == 0 && !agentStore;
+  so.isServer = options.rank == 0 && !agentStore && !storeFile;
   so.numWorkers = c10::nullopt;  // our own rendezvous below names the ranks that did not arrive
   so.waitWorkers = false;
   so.timeout = options.timeout;
   try {
-    w.impl_->store = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, so);
+    if (storeFile) {
+      w.impl_->store = c10::make_intrusive<c10d::FileStore>(*storeFile, options.worldSize);
+      w.impl_->store->setTimeout(options.timeout);
+    } else {
+      w.impl_->store = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, so);
+    }
   } catch (const std::exception& e) {
+    if (storeFile)
+      throw DistributedError(me + ": cannot open the rendezvous " + where + ": " + firstLine(e) +
+                             " (launch makes it; is its folder still there?)");
     if (so.isServer)
       throw DistributedError(me + ": cannot listen on " + where + " for the rendezvous store: " + firstLine(e) +
                              " (is the port taken by another job? choose another --master-port / MASTER_PORT)");
@@ -193,7 +207,7 @@ World World::join(const WorldOptions& options) {
     auto go = c10d::ProcessGroupGloo::Options::create(options.timeout);
     const auto ifname = env("GLOO_SOCKET_IFNAME");
     if (ifname) go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(*ifname));
-    else if (isLoopback(options.masterAddr))
+    else if (storeFile || isLoopback(options.masterAddr))  // one machine: Gloo's sockets on loopback only
       go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     else go->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     go->threads = std::max(1, options.gatherThreads);

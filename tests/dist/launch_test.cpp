@@ -1,6 +1,11 @@
 // `layerscope-cli launch` with real processes: ranks of dist_probe (a program given by path) over 127.0.0.1.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
 #include "tests/dist/processes.h"
 #include "core/base/remove_tree.h"
 
@@ -89,5 +94,64 @@ TEST(Launch, BadOptionsAreClearErrors) {
   EXPECT_NE(p[0].stderrText().find("the command after --"), std::string::npos) << p[0].stderrText();
   EXPECT_NE(p[1].stderrText().find("--nproc expects 1..1024, got 0"), std::string::npos) << p[1].stderrText();
   EXPECT_NE(p[2].stderrText().find("same --master-port"), std::string::npos) << p[2].stderrText();
+  layerscope::core::removeTree(dir);
+}
+
+namespace {
+
+/// Socket inodes of `pid` (its /proc/PID/fd links "socket:[N]").
+std::set<std::string> socketInodes(int pid) {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    const std::string link = fs::read_symlink(e.path(), ec).string();
+    if (link.rfind("socket:[", 0) == 0) out.insert(link.substr(8, link.size() - 9));
+  }
+  return out;
+}
+
+}  // namespace
+
+// One machine: the ranks meet in a file of launch's private folder, not in rank 0's TCPStore (LibTorch 1.13 binds it
+// on every interface), and Gloo's sockets are on loopback: no socket of a rank, listening or connected, faces the
+// network.
+TEST(Launch, OneMachineListensOnLoopbackOnlyAndRemovesItsRendezvousFolder) {
+  const auto dir = scratch("loopback");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Proc> p{launch({"hang", "0"}, dir, "60")};
+  std::this_thread::sleep_for(Ms(2000));  // joined, Gloo connected; rank 0 sleeps, the others wait for it
+  std::ifstream kids(fs::path("/proc") / std::to_string(p[0].pid) / "task" / std::to_string(p[0].pid) / "children");
+  std::set<std::string> inodes;
+  int ranks = 0;
+  for (int pid; kids >> pid; ++ranks)
+    for (const auto& i : socketInodes(pid)) inodes.insert(i);
+  EXPECT_EQ(ranks, 3);
+  int sockets = 0, listening = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream f(table);
+    std::string line;
+    std::getline(f, line);  // header
+    while (std::getline(f, line)) {
+      std::istringstream in(line);
+      std::string slot, local, remote, state, queues, timer, retr, uid, timeout, inode;
+      in >> slot >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
+      if (!inodes.count(inode)) continue;  // the ranks' sockets only
+      ++sockets;
+      listening += state == "0A";
+      const std::string addr = local.substr(0, local.find(':'));
+      EXPECT_TRUE(addr == "0100007F" || addr == "0000000000000000FFFF00000100007F") << table << ": " << line;
+    }
+  }
+  EXPECT_GT(sockets, 0) << "Gloo's connections between the ranks (on 127.0.0.1)";
+  std::cout << "  the 3 ranks hold " << sockets << " TCP sockets, " << listening << " listening, all on 127.0.0.1\n";
+  const std::string err = p[0].stderrText();
+  const auto at = err.find("store ");
+  ASSERT_NE(at, std::string::npos) << err;
+  const fs::path store = err.substr(at + 6, err.find('\n', at) - at - 6);
+  EXPECT_EQ(store.filename(), "store") << err;
+  EXPECT_TRUE(fs::exists(store.parent_path())) << store;
+  ::kill(p[0].pid, SIGINT);
+  ASSERT_TRUE(waitAll(p, t0, Ms(15000)));
+  EXPECT_FALSE(fs::exists(store.parent_path())) << "launch removes its rendezvous folder";
   layerscope::core::removeTree(dir);
 }

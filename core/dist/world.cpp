@@ -2,10 +2,18 @@
 #include "core/dist/world.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <sstream>
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 // PyTorch wheels may ship c10d without Gloo's own headers, which ProcessGroupGloo.hpp includes: such a build
 // (LAYERSCOPE_NO_GLOO, set by core/dist/CMakeLists.txt) runs world size 1 and refuses larger worlds in join().
@@ -57,6 +65,40 @@ long parseInt(const char* name, const std::string& text, long lo, long hi) {
 }
 
 torch::Tensor cpuContiguous(const torch::Tensor& t) { return t.to(torch::kCPU).contiguous(); }
+
+// Rank 0's TCPStore listens on its port on every interface, and LibTorch 1.13 offers no bind address (the
+// documented contract: the store listens only on the address it is given). While join() constructs the server,
+// bind() below, which interposes libc's for this process, turns a bind of that port on a wildcard address (0.0.0.0,
+// ::) into a bind on the master address (an IPv4 one as ::ffff:a.b.c.d on an IPv6 socket). Every other bind passes
+// through unchanged.
+std::atomic<int> gStorePort{0};
+sockaddr_in gStoreV4{};    // the master address as IPv4 (sin_family 0: none)
+sockaddr_in6 gStoreV6{};   // as IPv6, v4-mapped for an IPv4 address
+
+/// Resolves `host` (name or numeric) for the store's bind; false when it does not resolve.
+[[maybe_unused]] bool setStoreAddress(const std::string& host, int port) {
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res) return false;
+  gStoreV4 = {};
+  gStoreV6 = {};
+  for (const addrinfo* a = res; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET && gStoreV4.sin_family == 0) {
+      gStoreV4 = *reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+      if (gStoreV6.sin6_family == 0) {  // ::ffff:a.b.c.d
+        gStoreV6.sin6_family = AF_INET6;
+        gStoreV6.sin6_addr.s6_addr[10] = gStoreV6.sin6_addr.s6_addr[11] = 0xff;
+        std::memcpy(&gStoreV6.sin6_addr.s6_addr[12], &gStoreV4.sin_addr, 4);
+      }
+    } else if (a->ai_family == AF_INET6 && (gStoreV6.sin6_family == 0 || gStoreV4.sin_family == 0)) {
+      gStoreV6 = *reinterpret_cast<const sockaddr_in6*>(a->ai_addr);
+    }
+  }
+  ::freeaddrinfo(res);
+  gStorePort = port;
+  return gStoreV4.sin_family != 0 || gStoreV6.sin6_family != 0;
+}
+
 
 }  // namespace
 
@@ -162,6 +204,13 @@ World World::join(const WorldOptions& options) {
       w.impl_->store = c10::make_intrusive<c10d::FileStore>(*storeFile, options.worldSize);
       w.impl_->store->setTimeout(options.timeout);
     } else {
+      // rank 0 listens on the master address only (bind() below), not on every interface
+      if (so.isServer && !setStoreAddress(options.masterAddr, options.masterPort))
+        throw DistributedError(me + ": MASTER_ADDR '" + options.masterAddr +
+                               "' does not resolve to an address to listen on for the rendezvous store");
+      struct EndBindRewrite {
+        ~EndBindRewrite() { gStorePort = 0; }
+      } endRewrite;
       w.impl_->store = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, so);
     }
   } catch (const std::exception& e) {
@@ -337,3 +386,33 @@ void World::finish() {
 }
 
 }  // namespace layerscope::core::dist
+
+// libc's bind() for this process (see gStorePort above): a wildcard bind of the store's port while join() starts the
+// store goes to the master address instead.
+extern "C" int bind(int fd, const sockaddr* addr, socklen_t len) {
+  using Bind = int (*)(int, const sockaddr*, socklen_t);
+  static const Bind real = reinterpret_cast<Bind>(::dlsym(RTLD_NEXT, "bind"));
+  if (!real) {  // no libc bind to forward to (a static link): fail the call rather than crash
+    errno = ENOSYS;
+    return -1;
+  }
+  namespace d = layerscope::core::dist;
+  const int port = d::gStorePort.load();
+  if (port != 0 && addr && addr->sa_family == AF_INET && len >= socklen_t(sizeof(sockaddr_in)) &&
+      d::gStoreV4.sin_family == AF_INET) {
+    sockaddr_in in = *reinterpret_cast<const sockaddr_in*>(addr);
+    if (ntohs(in.sin_port) == port && in.sin_addr.s_addr == htonl(INADDR_ANY)) {
+      in.sin_addr = d::gStoreV4.sin_addr;
+      return real(fd, reinterpret_cast<const sockaddr*>(&in), sizeof in);
+    }
+  }
+  if (port != 0 && addr && addr->sa_family == AF_INET6 && len >= socklen_t(sizeof(sockaddr_in6)) &&
+      d::gStoreV6.sin6_family == AF_INET6) {
+    sockaddr_in6 in6 = *reinterpret_cast<const sockaddr_in6*>(addr);
+    if (ntohs(in6.sin6_port) == port && IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr)) {
+      in6.sin6_addr = d::gStoreV6.sin6_addr;
+      return real(fd, reinterpret_cast<const sockaddr*>(&in6), sizeof in6);
+    }
+  }
+  return real(fd, addr, len);
+}

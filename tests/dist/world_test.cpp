@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "core/dist/world.h"
 #include "tests/dist/processes.h"
@@ -175,4 +179,36 @@ TEST(DistWorld, ATakenPortIsAClearError) {
     EXPECT_NE(std::string(e.what()).find(std::to_string(o.masterPort)), std::string::npos) << e.what();
   }
   ::close(fd);
+}
+
+// Rank 0's TCPStore listens on MASTER_ADDR only (core/dist/world.cpp rewrites its wildcard bind; LibTorch 1.13 would
+// listen on every interface): the store's port is in /proc/net/tcp{,6} as a listening socket on 127.0.0.1 alone.
+TEST(DistWorld, TheStoreListensOnlyOnTheMasterAddress) {
+  const auto dir = scratch("bindaddr");
+  const int port = freePort();
+  std::vector<Proc> procs;
+  for (int r = 0; r < 2; ++r) {
+    auto env = rankEnv(r, 2, port);
+    env.emplace_back("LAYERSCOPE_DIST_TIMEOUT_MS", "20000");
+    procs.push_back(start({LAYERSCOPE_DIST_PROBE, "hang", "0"}, env, dir, "rank" + std::to_string(r)));
+  }
+  std::this_thread::sleep_for(Ms(2000));  // joined; rank 0 sleeps, rank 1 waits for it
+  char hexPort[8];
+  std::snprintf(hexPort, sizeof hexPort, "%04X", port);
+  std::vector<std::string> addresses;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream f(table);
+    std::string line, slot, local, remote, state;
+    std::getline(f, line);  // header
+    while (std::getline(f, line)) {
+      std::istringstream(line) >> slot >> local >> remote >> state;
+      if (state == "0A" && local.substr(local.find(':') + 1) == hexPort) addresses.push_back(local);
+    }
+  }
+  for (auto& p : procs) ::kill(p.pid, SIGKILL);
+  waitAll(procs, std::chrono::steady_clock::now(), Ms(5000));
+  ASSERT_EQ(addresses.size(), 1u) << "one listening socket on the store's port";
+  const std::string addr = addresses[0].substr(0, addresses[0].find(':'));
+  EXPECT_TRUE(addr == "0100007F" || addr == "0000000000000000FFFF00000100007F") << addresses[0];
+  layerscope::core::removeTree(dir);
 }

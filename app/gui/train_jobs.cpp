@@ -12,6 +12,7 @@
 #include "app/gui/job_runner.h"
 #include "core/base/error.h"
 #include "core/data/dataset.h"
+#include "experiments/train_cost.h"
 #include "experiments/training_run.h"
 
 namespace layerscope::app {
@@ -105,12 +106,14 @@ TrainOutcome trainInProcesses(const experiments::TrainRunRequest& r, int process
 
 }  // namespace
 
-QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
+namespace {
+
+// The request the panel's values stand for, checked; a resume takes the recorded options.
+experiments::TrainRunRequest trainRequestOf(const TrainJob& job) {
   const QString train = job.trainFile.trimmed();
   if (!train.startsWith(QLatin1String("demo:")) && !QFileInfo(train).isFile())
     throw InvalidArgument("training task file not found: '" + train.toStdString() +
                           "' (choose a LayerScope task JSONL, e.g. resources/tasks/demo/*.mc.jsonl)");
-  if (job.outDir.isEmpty()) throw InvalidArgument("no output folder for the adapter");
   experiments::TrainRunRequest r;
   r.modelDir = toPath(job.modelDir);
   r.train = train.toStdString();
@@ -149,6 +152,26 @@ QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
                             "' (the held-out loss curve reads it; clear 'Eval file' to train without one)");
     r.evalLossFile = toPath(job.evalLossFile.trimmed());
   }
+  return r;
+}
+
+}  // namespace
+
+QVariant estimateTrainJob(const TrainJob& job, JobContext& ctx) {
+  ctx.stage(QObject::tr("estimating: timing layers of this model's shape"));
+  const experiments::TrainCostEstimate e = experiments::estimateTraining(trainRequestOf(job), /*measure=*/true,
+                                                                          ctx.control());
+  QVariantMap m;
+  m[QStringLiteral("text")] = QString::fromStdString(e.table());
+  m[QStringLiteral("peak_bytes")] = e.peakBytes;
+  m[QStringLiteral("budget_bytes")] = e.budgetBytes;
+  m[QStringLiteral("seconds")] = e.seconds;
+  return m;
+}
+
+QVariant runTrainJob(const TrainJob& job, JobContext& ctx) {
+  if (job.outDir.isEmpty()) throw InvalidArgument("no output folder for the adapter");
+  experiments::TrainRunRequest r = trainRequestOf(job);
   if (job.processes > 1) {
     ctx.stage(QObject::tr("Training in %1 processes...").arg(job.processes));
     return QVariant::fromValue(trainInProcesses(r, job.processes, ctx));

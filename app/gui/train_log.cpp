@@ -60,4 +60,6 @@ QString TrainPanel::showTrainingRun(const QString& dir) {
   return {};
 }
 
+QString TrainPanel::estimateText() const { return estimate_ && !estimate_->isHidden() ? estimate_->text() : QString(); }
+
 }  // namespace layerscope::app

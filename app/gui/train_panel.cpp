@@ -232,13 +232,15 @@ TrainPanel::TrainPanel(JobRunner* runner, QWidget* parent) : QWidget(parent), ru
   resumeButton_ = new QPushButton(tr("Resume"));
   resumeButton_->setToolTip(tr("Continue the run in the output folder from its newest checkpoint, with its recorded options"));
   evalButton_ = new QPushButton(tr("Evaluate vs base"));
+  estimateButton_ = makeEstimateButton();
   evalButton_->setToolTip(tr("Accuracy of the base model and of base + the adapter in the output folder on the eval file"));
   connect(startButton_, &QPushButton::clicked, this, [this] { startTraining(false); });
   connect(resumeButton_, &QPushButton::clicked, this, [this] { startTraining(true); });
   connect(cancelButton_, &QPushButton::clicked, this, &TrainPanel::cancel);
   connect(evalButton_, &QPushButton::clicked, this, &TrainPanel::startEvaluation);
-  for (QPushButton* b : {startButton_, cancelButton_, resumeButton_, evalButton_}) bh->addWidget(b);
+  for (QPushButton* b : {startButton_, cancelButton_, resumeButton_, evalButton_, estimateButton_}) bh->addWidget(b);
   outer->addWidget(buttons);
+  outer->addWidget(estimate_);
   analyseButton_ = new QPushButton(tr("Analyse with this adapter"));
   analyseButton_->setToolTip(tr("Run the analysis on screen again (same model, task and options) with the newest adapter "
                                 "trained here applied, then compare the two results in the Runs tab"));
@@ -486,6 +488,7 @@ void TrainPanel::setRunning(bool running) {
 void TrainPanel::updateButtons() {
   const bool idle = !runner_->isBusy();
   startButton_->setEnabled(idle);
+  estimateButton_->setEnabled(idle);
   resumeButton_->setEnabled(idle && hasCheckpoint(outEdit_->text().trimmed()));
   evalButton_->setEnabled(idle && !outEdit_->text().trimmed().isEmpty());
   cancelButton_->setEnabled(job_ && !job_->cancelRequested());

@@ -70,6 +70,10 @@ class TrainPanel : public QWidget {
   /// Restores the hyperparameters and layer sets recorded in DIR/train_options.json (false if absent).
   bool loadOptionsFrom(const QString& dir);
   TrainJob jobFromPanel() const;
+  /// Estimate: the dock's fine-tune costed before it runs (app/gui/train_estimate.cpp); false when busy or no model.
+  bool startEstimate();
+  /// The estimate's table (HTML), or empty when none is shown.
+  QString estimateText() const;
   /// Adapter folders trained in this window, oldest first (a folder trained again moves to the end).
   QStringList trainedAdapters() const { return trainedAdapters_; }
   /// Sessions (panel_sessions.cpp): every input, the loss curves and the status lines as one object, and back;
@@ -91,6 +95,7 @@ class TrainPanel : public QWidget {
   QPushButton* cancelButton() const { return cancelButton_; }
   QPushButton* resumeButton() const { return resumeButton_; }
   QPushButton* evaluateButton() const { return evalButton_; }
+  QPushButton* estimateButton() const { return estimateButton_; }
   /// "Analyse with this adapter": the analysis on screen again with the newest adapter trained here.
   QPushButton* analyseButton() const { return analyseButton_; }
   QLabel* sameFileWarning() const { return sameFile_; }
@@ -108,6 +113,8 @@ class TrainPanel : public QWidget {
   void analyseWithAdapterRequested(const QString& adapterDir);
   /// A job failed or could not start; MainWindow shows the dialog.
   void failed(const QString& title, const QString& message);
+  /// An estimate was shown (`fits` false: above the available memory, or refused).
+  void estimateShown(bool fits);
 
  private:
   /// Connects the outcome signals shared by training and evaluation.
@@ -161,6 +168,9 @@ class TrainPanel : public QWidget {
   QPushButton* cancelButton_;
   QPushButton* resumeButton_;
   QPushButton* evalButton_;
+  QPushButton* estimateButton_;
+  QLabel* estimate_ = nullptr;  ///< the estimate's table, under the buttons
+  QPushButton* makeEstimateButton();  ///< also makes estimate_
   QPushButton* analyseButton_;
   QLabel* sameFile_;
   QString analysisTask_;              // task file of the analysis on screen ("" = none)

@@ -1,7 +1,7 @@
 // app_tests, adapters in the GUI: the "Train on selection" panel prefilled from the linked selection and
 // from stats.json top_k; a short real fine-tune of a tiny random model through the window's JobRunner (adapter
 // files, one loss point per step, evaluate vs base on the kept model); an exact resume from a checkpoint; cancel
-// leaving the window usable. The 4-way ablation panel is in app_ablation_test.cpp.
+// leaving the window usable; the cost estimate before Start. The 4-way ablation panel is in app_ablation_test.cpp.
 #include <gtest/gtest.h>
 
 #include <QFile>
@@ -284,4 +284,28 @@ TEST_F(TrainFixture, LossCurveKeepsTheEarlierRunShowsTheLearningRateAndSmooths) 
   panel()->logScaleBox()->setChecked(true);
   EXPECT_TRUE(panel()->lossView()->logScale());
   EXPECT_EQ(panel()->lossView()->plot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
+}
+
+// Estimate (issue 14): the dock's fine-tune costed before Start, as `train --dry-run` prints it (peak resident memory
+// and time from layer rates measured here), with no output folder needed; a configuration the plan refuses shows
+// the reason where the estimate goes, and the window stays usable.
+TEST_F(TrainFixture, EstimateShowsPeakMemoryAndTimeBeforeStart) {
+  makeModelAndTask();
+  configure(QString(), 5);
+  QSignalSpy shown(panel(), &app::TrainPanel::estimateShown);
+  ASSERT_TRUE(panel()->startEstimate());
+  EXPECT_FALSE(panel()->startTraining()) << "one job at a time";
+  ASSERT_TRUE(shown.wait(60000));
+  EXPECT_TRUE(shown.first().first().toBool()) << panel()->estimateText().toStdString();
+  const QString text = panel()->estimateText();
+  EXPECT_TRUE(text.contains(QStringLiteral("peak resident memory"))) << text.toStdString();
+  EXPECT_TRUE(text.contains(QStringLiteral("5 steps"))) << text.toStdString();
+  EXPECT_TRUE(panel()->startButton()->isEnabled());
+  panel()->loraLayersEdit()->setText(QStringLiteral("none"));
+  panel()->garfaLayersEdit()->setText(QStringLiteral("none"));
+  ASSERT_TRUE(panel()->startEstimate());
+  ASSERT_TRUE(shown.wait(60000));
+  EXPECT_FALSE(shown.last().first().toBool());
+  EXPECT_TRUE(panel()->estimateText().contains(QStringLiteral("both layer sets are empty"))) << panel()->estimateText().toStdString();
+  EXPECT_TRUE(panel()->estimateButton()->isEnabled());
 }

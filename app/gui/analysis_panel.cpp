@@ -321,13 +321,8 @@ bool AnalysisPanel::startEstimate(const AnalysisJob& job) {
     const QVariantMap m = v.toMap();
     const double peak = m.value(QStringLiteral("peak_bytes")).toDouble();
     const double avail = m.value(QStringLiteral("available_bytes")).toDouble();
-    const bool fits = avail <= 0 || peak <= avail;
-    QString html = QStringLiteral("<pre>%1</pre>").arg(m.value(QStringLiteral("text")).toString().toHtmlEscaped());
-    if (!fits)
-      html.prepend(tr("<p style='color:#b00020'><b>Warning:</b> the estimated peak of %1 GiB exceeds the %2 GiB this "
-                      "machine has available now.</p>")
-                       .arg(peak / 1073741824.0, 0, 'f', 1)
-                       .arg(avail / 1073741824.0, 0, 'f', 1));
+    bool fits = true;
+    const QString html = estimateHtml(m.value(QStringLiteral("text")).toString(), peak, avail, fits);
     status_->setText(tr("Estimate ready."));
     show(html, fits);
   });

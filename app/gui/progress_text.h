@@ -24,6 +24,19 @@ inline QString progressText(const QString& stage, double fraction, double etaSec
   return QObject::tr("%1 (%2%%3)").arg(stage, QString::number(int(fraction * 100)), eta);
 }
 
+/// A cost estimate's table as HTML, led by a red warning when `peakBytes` exceeds `availableBytes` (> 0); `fits`
+/// says whether it does not.
+inline QString estimateHtml(const QString& table, double peakBytes, double availableBytes, bool& fits) {
+  fits = availableBytes <= 0 || peakBytes <= availableBytes;
+  QString html = QStringLiteral("<pre>%1</pre>").arg(table.toHtmlEscaped());
+  if (!fits)
+    html.prepend(QObject::tr("<p style='color:#b00020'><b>Warning:</b> the estimated peak of %1 GiB exceeds the %2 GiB "
+                             "this machine has available now.</p>")
+                     .arg(peakBytes / 1073741824.0, 0, 'f', 1)
+                     .arg(availableBytes / 1073741824.0, 0, 'f', 1));
+  return html;
+}
+
 /// A busy indicator while the fraction is unknown (< 0), else the fraction in thousandths.
 inline void showFraction(QProgressBar* bar, double fraction) {
   if (fraction < 0) {

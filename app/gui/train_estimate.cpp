@@ -7,6 +7,7 @@
 #include <QPushButton>
 
 #include "app/gui/job_runner.h"
+#include "app/gui/progress_text.h"
 #include "app/gui/train_jobs.h"
 #include "app/gui/train_panel.h"
 
@@ -45,13 +46,8 @@ bool TrainPanel::startEstimate() {
     const QVariantMap m = v.toMap();
     const double peak = m.value(QStringLiteral("peak_bytes")).toDouble();
     const double budget = m.value(QStringLiteral("budget_bytes")).toDouble();
-    const bool fits = budget <= 0 || peak <= budget;
-    QString html = QStringLiteral("<pre>%1</pre>").arg(m.value(QStringLiteral("text")).toString().toHtmlEscaped());
-    if (!fits)
-      html.prepend(tr("<p style='color:#b00020'><b>Warning:</b> the estimated peak of %1 GiB exceeds the %2 GiB this "
-                      "machine has available now.</p>")
-                       .arg(peak / 1073741824.0, 0, 'f', 1)
-                       .arg(budget / 1073741824.0, 0, 'f', 1));
+    bool fits = true;
+    const QString html = estimateHtml(m.value(QStringLiteral("text")).toString(), peak, budget, fits);
     status_->setText(tr("Estimate ready."));
     show(html, fits);
   });

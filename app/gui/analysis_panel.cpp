@@ -318,11 +318,8 @@ bool AnalysisPanel::startEstimate(const AnalysisJob& job) {
   connect(job_, &Job::progress, this, &AnalysisPanel::onProgress);
   connect(job_, &Job::finished, this, [this, show](const QVariant& v) {
     setRunning(false);
-    const QVariantMap m = v.toMap();
-    const double peak = m.value(QStringLiteral("peak_bytes")).toDouble();
-    const double avail = m.value(QStringLiteral("available_bytes")).toDouble();
     bool fits = true;
-    const QString html = estimateHtml(m.value(QStringLiteral("text")).toString(), peak, avail, fits);
+    const QString html = estimateHtml(v.toMap(), fits);
     status_->setText(tr("Estimate ready."));
     show(html, fits);
   });

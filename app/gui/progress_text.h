@@ -5,6 +5,7 @@
 #include <QObject>
 #include <QProgressBar>
 #include <QString>
+#include <QVariantMap>
 #include <algorithm>
 
 namespace layerscope::app {
@@ -24,11 +25,13 @@ inline QString progressText(const QString& stage, double fraction, double etaSec
   return QObject::tr("%1 (%2%%3)").arg(stage, QString::number(int(fraction * 100)), eta);
 }
 
-/// A cost estimate's table as HTML, led by a red warning when `peakBytes` exceeds `availableBytes` (> 0); `fits`
-/// says whether it does not.
-inline QString estimateHtml(const QString& table, double peakBytes, double availableBytes, bool& fits) {
+/// An estimate job's result ({"text", "peak_bytes", "available_bytes"}: estimateAnalysisJob, estimateTrainJob) as
+/// HTML, led by a red warning when the peak exceeds the available memory (> 0); `fits` says whether it does not.
+inline QString estimateHtml(const QVariantMap& estimate, bool& fits) {
+  const double peakBytes = estimate.value(QStringLiteral("peak_bytes")).toDouble();
+  const double availableBytes = estimate.value(QStringLiteral("available_bytes")).toDouble();
   fits = availableBytes <= 0 || peakBytes <= availableBytes;
-  QString html = QStringLiteral("<pre>%1</pre>").arg(table.toHtmlEscaped());
+  QString html = QStringLiteral("<pre>%1</pre>").arg(estimate.value(QStringLiteral("text")).toString().toHtmlEscaped());
   if (!fits)
     html.prepend(QObject::tr("<p style='color:#b00020'><b>Warning:</b> the estimated peak of %1 GiB exceeds the %2 GiB "
                              "this machine has available now.</p>")

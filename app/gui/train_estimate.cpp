@@ -43,11 +43,8 @@ bool TrainPanel::startEstimate() {
   };
   connect(job_, &Job::progress, this, &TrainPanel::onStage);
   connect(job_, &Job::finished, this, [this, show](const QVariant& v) {
-    const QVariantMap m = v.toMap();
-    const double peak = m.value(QStringLiteral("peak_bytes")).toDouble();
-    const double budget = m.value(QStringLiteral("budget_bytes")).toDouble();
     bool fits = true;
-    const QString html = estimateHtml(m.value(QStringLiteral("text")).toString(), peak, budget, fits);
+    const QString html = estimateHtml(v.toMap(), fits);
     status_->setText(tr("Estimate ready."));
     show(html, fits);
   });

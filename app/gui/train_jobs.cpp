@@ -164,7 +164,7 @@ QVariant estimateTrainJob(const TrainJob& job, JobContext& ctx) {
   QVariantMap m;
   m[QStringLiteral("text")] = QString::fromStdString(e.table());
   m[QStringLiteral("peak_bytes")] = e.peakBytes;
-  m[QStringLiteral("budget_bytes")] = e.budgetBytes;
+  m[QStringLiteral("available_bytes")] = e.budgetBytes;
   m[QStringLiteral("seconds")] = e.seconds;
   return m;
 }

@@ -89,7 +89,8 @@ struct EvalOutcome {
 /// Job bodies: post a TrainStep per step and return a TrainOutcome / return an EvalOutcome.
 QVariant runTrainJob(const TrainJob& job, JobContext& ctx);
 /// The cost of `job` before it runs (experiments::estimateTraining, `train --dry-run`'s table; layer rates measured
-/// on this machine): {"text", "peak_bytes", "budget_bytes" (what the process may grow to), "seconds"}. No output
+/// on this machine): {"text", "peak_bytes", "available_bytes" (what the process may grow to), "seconds"},
+/// the keys of estimateAnalysisJob. No output
 /// folder needed.
 QVariant estimateTrainJob(const TrainJob& job, JobContext& ctx);
 QVariant runEvalJob(const EvalJob& job, JobContext& ctx);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds (Release), runs the sanitizer stage
 # (scripts/ci-sanitizers.sh: ASan + UBSan unit tests of the torch-free libraries and every fuzz target for
-# LAYERSCOPE_CI_FUZZ_SECONDS, default 30; LAYERSCOPE_CI_SANITIZERS=0 skips it), then every test through ctest.
+# LAYERSCOPE_CI_FUZZ_SECONDS, default 60; LAYERSCOPE_CI_SANITIZERS=0 skips it), then every test through ctest.
 # Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

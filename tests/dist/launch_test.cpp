@@ -119,28 +119,43 @@ TEST(Launch, OneMachineListensOnLoopbackOnlyAndRemovesItsRendezvousFolder) {
   const auto dir = scratch("loopback");
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<Proc> p{launch({"hang", "0"}, dir, "60")};
-  std::this_thread::sleep_for(Ms(2000));  // joined, Gloo connected; rank 0 sleeps, the others wait for it
-  std::ifstream kids(fs::path("/proc") / std::to_string(p[0].pid) / "task" / std::to_string(p[0].pid) / "children");
-  std::set<std::string> inodes;
+  // The ranks' TCP sockets (lines of /proc/net/tcp*), once Gloo has connected them: polled, since start-up takes
+  // seconds on a loaded machine (2-3 s beside one fuzzer). Rank 0 then sleeps and the others wait for it.
+  std::vector<std::string> lines;
   int ranks = 0;
-  for (int pid; kids >> pid; ++ranks)
-    for (const auto& i : socketInodes(pid)) inodes.insert(i);
+  for (const auto until = t0 + Ms(30000); std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(Ms(250));
+    std::ifstream kids(fs::path("/proc") / std::to_string(p[0].pid) / "task" / std::to_string(p[0].pid) / "children");
+    std::set<std::string> inodes;
+    ranks = 0;
+    for (int pid; kids >> pid; ++ranks)
+      for (const auto& i : socketInodes(pid)) inodes.insert(i);
+    std::vector<std::string> now;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+      std::ifstream f(table);
+      std::string line;
+      std::getline(f, line);  // header
+      while (std::getline(f, line)) {
+        std::istringstream in(line);
+        std::string field, inode;
+        for (int k = 0; k < 10 && in >> field; ++k) inode = field;  // the 10th field is the inode
+        if (inodes.count(inode)) now.push_back(std::string(table) + ": " + line);  // the ranks' sockets only
+      }
+    }
+    const bool settled = !now.empty() && now.size() == lines.size();  // connected, and the same twice in a row
+    lines = std::move(now);
+    if (settled) break;
+  }
   EXPECT_EQ(ranks, 3);
   int sockets = 0, listening = 0;
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream f(table);
-    std::string line;
-    std::getline(f, line);  // header
-    while (std::getline(f, line)) {
-      std::istringstream in(line);
-      std::string slot, local, remote, state, queues, timer, retr, uid, timeout, inode;
-      in >> slot >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
-      if (!inodes.count(inode)) continue;  // the ranks' sockets only
-      ++sockets;
-      listening += state == "0A";
-      const std::string addr = local.substr(0, local.find(':'));
-      EXPECT_TRUE(addr == "0100007F" || addr == "0000000000000000FFFF00000100007F") << table << ": " << line;
-    }
+  for (const auto& entry : lines) {
+    std::istringstream in(entry.substr(entry.find(": ") + 2));
+    std::string slot, local, remote, state;
+    in >> slot >> local >> remote >> state;
+    ++sockets;
+    listening += state == "0A";
+    const std::string addr = local.substr(0, local.find(':'));
+    EXPECT_TRUE(addr == "0100007F" || addr == "0000000000000000FFFF00000100007F") << entry;
   }
   EXPECT_GT(sockets, 0) << "Gloo's connections between the ranks (on 127.0.0.1)";
   std::cout << "  the 3 ranks hold " << sockets << " TCP sockets, " << listening << " listening, all on 127.0.0.1\n";

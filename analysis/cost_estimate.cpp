@@ -9,6 +9,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "analysis/paper_semantics.h"
 #include "core/base/error.h"
 #include "core/data/dataset.h"
 #include "core/model/checkpoint.h"
@@ -98,6 +99,11 @@ int storedElementBytes(const std::string& stored) {
   if (stored == "BF16" || stored == "F16") return 2;
   if (stored == "F64") return 8;
   return 4;  // F32 or mixed (counted at the widest common one)
+}
+
+int autoBatchRows(double meanTokens) {
+  if (!(meanTokens > 0)) return 1;
+  return int(std::clamp<double>(std::floor(kAutoBatchTokens / meanTokens), 1.0, double(kAutoBatchRows)));
 }
 
 int largestBatchWithin(double budgetBytes, double fixedBytes, int maxBatch, const std::function<double(int)>& perBatch) {
@@ -289,8 +295,9 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
   auto gradient = [&](int b) { return gradientActivationBytes(c, {b, ropeMax, ropeMax, e}); };
   // A tenth of the budget stays free for what no estimate sees exactly (allocator, page cache pressure).
   const double usable = kPlanFraction * est.budgetBytes;
-  est.forwardBatch = largestBatchWithin(usable, fixed, req.batchSize, inference);
-  est.gradientBatch = ropeGradient ? largestBatchWithin(usable, fixed, req.batchSize, gradient) : est.forwardBatch;
+  est.batchCap = req.batchSize > 0 ? req.batchSize : autoBatchRows(meanTokens);
+  est.forwardBatch = largestBatchWithin(usable, fixed, est.batchCap, inference);
+  est.gradientBatch = ropeGradient ? largestBatchWithin(usable, fixed, est.batchCap, gradient) : est.forwardBatch;
   if (est.forwardBatch == 0 || est.gradientBatch == 0) {
     const double need = fixed + std::max(inference(1), ropeGradient ? gradient(1) : 0.0);
     std::ostringstream os;
@@ -339,7 +346,12 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
       stage("rope influence (" + req.ropeMode + ")", prompts, 1 + variants, false, fb);
     }
   }
-  if (req.redundancy) stage("redundancy", prompts, 1, false, fb);
+  // The default redundancy (layerscope semantics: the prompts) takes its cosines during a multiple-choice or pairs
+  // evaluation (RedundancySums): no pass of its own.
+  const bool redFromEval = (req.semantics == "layerscope" || !semanticsDefines(parseSemantics(req.semantics), "redundancy")) &&
+                           prepared.kind != core::TaskKind::ShortAnswer;
+  if (req.redundancy) stage(redFromEval ? "redundancy (states from eval)" : "redundancy", redFromEval ? Rows{} : prompts, 1,
+                            false, fb);
   for (const auto& p : req.profiles) stage(p, prompts, 1, false, fb);
   if (!req.manipulations.empty()) {
     const double ks = req.manipulationLayers.empty() ? L : double(req.manipulationLayers.size());
@@ -349,8 +361,10 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
     // the similarities (once, or once per dropped module for the iterative plans), then the dropped model's
     // evaluation and the speed measurement: best of 3 timed passes over every row, for the base and the dropped
     // model (analysis/drop_plans.cpp)
-    const double rounds = req.dropPlan.rfind("iterative", 0) == 0 ? req.dropN : 1;
-    stage("drop plan: similarities", prompts, rounds, false, fb);
+    // (the full model's similarities come from the evaluation's forward when the redundancy does)
+    const double rounds = (req.dropPlan.rfind("iterative", 0) == 0 ? req.dropN : 1) - (redFromEval ? 1 : 0) +
+                          (req.dropPlan == "consecutive" ? 1 : 0);
+    if (rounds > 0) stage("drop plan: similarities", prompts, rounds, false, fb);
     stage("drop plan: eval and timing", evalRows, 1 + 2 * 3, false, fb);
   }
 
@@ -393,7 +407,8 @@ json CostEstimate::toJson() const {
                   {"batch", s.batch}, {"seconds", s.seconds}, {"peak_activation_bytes", s.peakBytes}});
   return {{"budget_bytes", budgetBytes}, {"base_bytes", baseBytes}, {"weight_bytes", weightBytes},
           {"retained_bytes", retainedBytes}, {"peak_bytes", peakBytes}, {"seconds", seconds},
-          {"load_seconds", loadSeconds}, {"forward_batch", forwardBatch}, {"gradient_batch", gradientBatch},
+          {"load_seconds", loadSeconds}, {"batch_cap", batchCap}, {"forward_batch", forwardBatch},
+          {"gradient_batch", gradientBatch},
           {"items", items}, {"mean_tokens", meanTokens}, {"max_tokens", maxTokens}, {"dtype", dtype}, {"device", device},
           {"probe_tokens", probeTokens}, {"layer_forward_seconds_per_token", layerForwardSecondsPerToken},
           {"layer_backward_seconds_per_token", layerBackwardSecondsPerToken},

@@ -54,6 +54,14 @@ std::string durationText(double seconds);
 /// Bytes per element of a safetensors dtype name as Checkpoint::storedDtype() gives it ("mixed" counts as 4).
 int storedElementBytes(const std::string& stored);
 
+/// `--batch auto` (AnalyzeRequest::batchSize 0): rows per forward pass so that a batch holds about kAutoBatchTokens
+/// tokens at the task's mean row length, between 1 and kAutoBatchRows; the memory plan may then choose fewer. Small
+/// models run their forward and backward passes at a fraction of the GEMM rate with a few rows (the per-operation
+/// cost dominates; docs/performance.md, "Batch size"), and 8B-class models are held to fewer rows by the memory plan.
+inline constexpr double kAutoBatchTokens = 2048;
+inline constexpr int kAutoBatchRows = 64;
+int autoBatchRows(double meanTokens);
+
 /// The largest batch in 1..maxBatch whose `fixedBytes + perBatch(b)` fits `budgetBytes`; 0 when not even 1 fits.
 int largestBatchWithin(double budgetBytes, double fixedBytes, int maxBatch, const std::function<double(int)>& perBatch);
 
@@ -99,6 +107,7 @@ struct CostEstimate {
   double retainedBytes = 0;      ///< per-item states kept across stages (captures, scores)
   double seconds = 0;            ///< load + every stage
   double loadSeconds = 0;        ///< reading the weights (measured read rate of the checkpoint's first megabytes)
+  int batchCap = 0;              ///< the most rows per forward: `--batch`, or auto's choice (autoBatchRows)
   int forwardBatch = 0;          ///< rows per forward of the inference stages
   int gradientBatch = 0;         ///< micro-batch of the gradient RoPE influence
   std::size_t items = 0;

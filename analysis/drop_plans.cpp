@@ -117,7 +117,10 @@ DropResult dropPlan(const ModelTaskInputs& in, const DropParams& p, const core::
   rp.semantics = p.semantics;
   rp.dropNorm = p.dropNorm;
   rp.angular = p.angular;
-  res.similarity = redundancy(in, rp, job);
+  if (p.fullSimilarity && (p.fullSimilarity->params.semantics != p.semantics || p.fullSimilarity->params.dropNorm != p.dropNorm ||
+                           p.fullSimilarity->params.angular != p.angular))
+    throw Error("drop: the given similarities were computed with other semantics or options");
+  res.similarity = p.fullSimilarity ? *p.fullSimilarity : redundancy(in, rp, job);
   auto addBlock = [&](int l, double s) {
     res.dropped.push_back({l, "attn", s});
     res.dropped.push_back({l, "mlp", s});

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -172,6 +174,32 @@ struct RedundancyResult {
 RedundancyResult redundancy(const ModelTaskInputs& in, const RedundancyParams& params = {},
                             const core::JobControl* job = nullptr);
 
+/// The cosine sums behind redundancy(), taken in any forward that computes the calibration tokens: redundancy()
+/// runs its own forwards over the calibration sequences; the analysis pipeline takes them during the base
+/// evaluation instead (core::ScoringOptions::promptSink), whose rows compute every prompt token exactly as a
+/// prompt-only row does, so the prompts need no second forward (docs/analyses.md).
+class RedundancySums {
+ public:
+  /// Whether the calibration is the task's prompts and nothing is skipped: the only case another stage's forward
+  /// can serve (layerscope semantics).
+  static bool reusable(const RedundancyParams& params);
+  RedundancySums(const core::LlamaModel& model, const RedundancyParams& params);
+  /// A sink for one forward: adds the cosines of the tokens where `mask` [B,T] is nonzero (and counts them).
+  std::shared_ptr<core::CaptureSink> sink(const torch::Tensor& mask);
+  /// shortgpt: the last block compares its input with the final norm's output (a no-op for other semantics).
+  void finishShortGpt(core::CaptureSink& sink, const torch::Tensor& finalHidden);
+  /// Means over every process's tokens (ItemShard::sum); throws Error unless they are `expectedTokens`, i.e. unless
+  /// every calibration token was counted exactly once.
+  RedundancyResult finish(const ItemShard* shard, std::size_t sequences, std::size_t expectedTokens);
+
+ private:
+  const core::LlamaModel& model_;
+  RedundancyParams p_;
+  std::vector<std::array<double, 4>> sums_;
+  std::vector<torch::Tensor> inNorm_, postNorm_;
+  double tokens_ = 0;
+};
+
 /// The calibration sequences of `params.semantics` (prompts, llm-drop chunks or shortgpt windows).
 std::vector<std::vector<int32_t>> calibrationSequences(const ModelTaskInputs& in, const RedundancyParams& params);
 
@@ -199,6 +227,9 @@ struct DropParams {
   Semantics semantics = Semantics::LayerScope;  ///< layerscope | llm-drop | shortgpt
   bool dropNorm = true;      ///< llm-drop layer_drop_norm
   bool angular = false;      ///< shortgpt: angular BI
+  /// The full model's similarities when the caller has them with these semantics, dropNorm and angular (the
+  /// analysis' redundancy, or its cosines from the base evaluation); null = redundancy() runs here.
+  const RedundancyResult* fullSimilarity = nullptr;
 };
 
 struct DropResult {

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -121,7 +122,7 @@ void validateRequest(const AnalyzeRequest& r) {
   core::parseComputeDtype(r.dtype);
   core::parseDevice(r.device);  // an unavailable device fails before anything loads
   core::parseAnswerExtraction(r.extraction);
-  if (r.batchSize < 1) throw InvalidArgument("--batch must be >= 1, got " + std::to_string(r.batchSize));
+  if (r.batchSize < 0) throw InvalidArgument("--batch must be auto (0) or >= 1, got " + std::to_string(r.batchSize));
   if (r.maxNewTokens < 1) throw InvalidArgument("--max-new-tokens must be >= 1");
   const auto mode = parseMode(r.sensitivityMode);
   const auto pos = parsePosition(r.position);
@@ -303,6 +304,18 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
   // the default sensitivity (outcome, last prompt token) reads its states from the evaluation's forward
   so.keepDecisionStates = req.sensitivity && parseMode(req.sensitivityMode) == SensitivityMode::Outcome &&
                           (req.position == "auto" || req.position == "last_prompt");
+  // The default redundancy (the prompts as calibration) takes its cosines during this forward: every prompt token of
+  // the evaluation's rows is computed as in a prompt-only row (core::ScoringOptions::promptSink). A drop plan of the
+  // same semantics ranks the same similarities.
+  RedundancyParams redParams{.angular = req.angular, .batchSize = req.batchSize, .dropNorm = req.dropNorm};
+  if (semanticsDefines(parseSemantics(req.semantics), "redundancy")) redParams.semantics = parseSemantics(req.semantics);
+  std::optional<RedundancySums> redSums;
+  const bool dropSameSimilarity = !req.dropPlan.empty() && parseSemantics(req.semantics) == redParams.semantics;
+  if ((req.redundancy || dropSameSimilarity) && RedundancySums::reusable(redParams) &&
+      prepared.kind != core::TaskKind::ShortAnswer) {
+    redSums.emplace(*model, redParams);
+    so.promptSink = [&](const torch::Tensor& promptMask) { return redSums->sink(promptMask); };
+  }
   // data-parallel: each process scores its share of the items; every process gets all of them (sharded_eval.h)
   auto eval = std::move(evaluateShards(*model, prepared, shard, 1, so.keepDecisionStates,
                                        [&](const core::PreparedTask& share, std::size_t) {
@@ -379,15 +392,16 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
     res.timings["rope_influence"] = core::secondsSince(t0);
   }
 
+  std::optional<RedundancyResult> fullRedundancy;  // the full model's, for the drop plan too
+  auto redundancyFromEval = [&, tokens = std::accumulate(prepared.items.begin(), prepared.items.end(), std::size_t(0),
+                                                         [](std::size_t n, const auto& it) { return n + it.prompt.size(); })] {
+    return redSums->finish(shard, prepared.items.size(), tokens);
+  };
   if (req.redundancy) {
     progress.begin("redundancy", wRed / wTotal);
     t0 = Clock::now();
-    RedundancyParams rp;
-    rp.angular = req.angular;
-    rp.batchSize = req.batchSize;
-    if (semanticsDefines(parseSemantics(req.semantics), "redundancy")) rp.semantics = parseSemantics(req.semantics);
-    rp.dropNorm = req.dropNorm;
-    auto r = redundancy(in, rp, progress.job());
+    fullRedundancy = redSums ? redundancyFromEval() : redundancy(in, redParams, progress.job());
+    const auto& r = *fullRedundancy;
     res.layerScores["redundancy.attn"] = toVec(r.attn);
     res.layerScores["redundancy.mlp"] = toVec(r.mlp);
     res.layerScores["redundancy.block"] = toVec(r.block);
@@ -530,6 +544,8 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
     dp.semantics = parseSemantics(req.semantics);  // drop with a semantics that defines none is an error
     dp.dropNorm = req.dropNorm;
     dp.angular = req.angular;
+    if (!fullRedundancy && redSums) fullRedundancy = redundancyFromEval();
+    if (fullRedundancy && dropSameSimilarity) dp.fullSimilarity = &*fullRedundancy;
     auto d = dropPlan(in, dp, progress.job());
     json dropped = json::array();
     for (const auto& m : d.dropped) dropped.push_back({{"layer", m.layer}, {"module", m.module}, {"similarity", m.similarity}});
@@ -540,7 +556,8 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
                 {"accuracy", d.accuracy}, {"base_accuracy", d.baseAccuracy}, {"speedup", d.speedup},
                 {"base_forward_seconds", d.baseForwardSeconds}, {"dropped_forward_seconds", d.droppedForwardSeconds},
                 {"options", optionsJson(req)}, {"model", modelJson}, {"task", taskJson},
-                {"world_size", shard ? shard->size : 1}};
+                {"world_size", shard ? shard->size : 1},
+                {"similarity_from", dp.fullSimilarity ? (redSums ? "evaluation" : "redundancy") : "own_forward"}};
     res.timings["drop"] = core::secondsSince(t0);
   }
 
@@ -554,6 +571,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
                   {"timings_seconds", res.timings}, {"num_layers", L}, {"num_kv_heads", G},
                   {"layer_scores", ls}, {"layer_head_scores", lhs}};
     res.scores["memory_plan"] = {{"budget_bytes", plan.budgetBytes}, {"requested_batch_size", request.batchSize},
+                                 {"batch_cap", plan.batchCap},
                                  {"forward_batch_size", plan.forwardBatch}, {"gradient_batch_size", plan.gradientBatch},
                                  {"estimated_peak_bytes", plan.peakBytes}};
     if (sens) {
@@ -562,6 +580,8 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
                                         {"forward_passes", sens->forwardPasses},
                                         {"states_from", sens->statesFromEvaluation ? "evaluation" : "own_forward"}};
     }
+    if (req.redundancy) res.scores["redundancy_info"] = {{"semantics", semanticsName(redParams.semantics)},
+                                                         {"states_from", redSums ? "evaluation" : "own_forward"}};
     if (rope) res.scores["rope_influence_info"] = {{"mode", req.ropeMode}, {"forward_passes", rope->forwardPasses}};
     for (const auto& [k, v] : profileInfo.items()) res.scores[k] = v;
     res.scores["world_size"] = shard ? shard->size : 1;  // processes of a data-parallel run (docs/distributed.md)

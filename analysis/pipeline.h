@@ -36,7 +36,9 @@ struct AnalyzeRequest {
   bool overwrite = false;          ///< replace an existing outDir (only once the new one is complete)
   std::string dtype = "float32";   ///< compute dtype: float32 | bfloat16
   std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
-  int batchSize = 8;               ///< sequences per forward pass (at most: the memory plan may choose fewer)
+  /// Sequences per forward pass, at most (the memory plan may choose fewer). 0 = auto: about kAutoBatchTokens tokens
+  /// per forward at the task's mean row length, at most kAutoBatchRows rows (analysis/cost_estimate.h).
+  int batchSize = 0;
   /// Peak resident memory the run may use, in GiB; 0 = this process's resident memory plus the system's available
   /// memory. The plan (analysis/cost_estimate.h) lowers the forward batch and the gradient RoPE influence's
   /// micro-batch to fit, and refuses the run before any work when one row does not fit.

@@ -27,16 +27,17 @@ torch::Tensor cosine(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::where(den > 0, dot / den.clamp_min(std::numeric_limits<float>::min()), torch::zeros_like(dot));
 }
 
-// Sums per layer over real tokens: [0] attention similarity, [1] MLP similarity, [2] block similarity,
+// Sums per layer over the tokens a mask selects, added into the owner's sums (RedundancySums):
+// [0] attention similarity, [1] MLP similarity, [2] block similarity,
 // [3] per-token Block Influence (shortgpt only). LayerScope / llm-drop with dropNorm: cos(pre, mid), cos(mid, post),
 // cos(pre, post). llm-drop without dropNorm: cos(norm(pre), attn_out), cos(norm(mid), mlp_out). shortgpt: block
 // similarity per token with NaN -> 0.5; the last layer's block is finished by the caller (final norm).
 class CosineSink : public core::CaptureSink {
  public:
-  CosineSink(int layers, torch::Tensor mask, const RedundancyParams& p, const std::vector<torch::Tensor>* inNorm,
-             const std::vector<torch::Tensor>* postNorm, double eps)
-      : mask_(mask.to(torch::kFloat64)), sums_(size_t(layers), {0, 0, 0, 0}), p_(p), inNorm_(inNorm),
-        postNorm_(postNorm), eps_(eps), layers_(layers) {
+  CosineSink(int layers, const torch::Tensor& mask, const RedundancyParams& p, const std::vector<torch::Tensor>* inNorm,
+             const std::vector<torch::Tensor>* postNorm, double eps, std::vector<std::array<double, 4>>& sums)
+      : mask_(mask.to(torch::kFloat64)), sums_(sums), p_(p), inNorm_(inNorm), postNorm_(postNorm), eps_(eps),
+        layers_(layers) {
     pre_.resize(size_t(layers)), mid_.resize(size_t(layers)), attnOut_.resize(size_t(layers)), mlpOut_.resize(size_t(layers));
   }
   bool wants(const core::SiteKey& k) const override {
@@ -72,7 +73,6 @@ class CosineSink : public core::CaptureSink {
     const auto l = size_t(layers_ - 1);
     addShortGpt(l, pre_[l], finalHidden.to(torch::kFloat32));
   }
-  const std::vector<std::array<double, 4>>& sums() const { return sums_; }
 
  private:
   bool normFree() const { return p_.semantics != Semantics::LlmDrop || p_.dropNorm; }
@@ -84,7 +84,7 @@ class CosineSink : public core::CaptureSink {
   double masked(const torch::Tensor& c) const { return (c.to(torch::kFloat64) * mask_.to(c.device())).sum().item<double>(); }
   torch::Tensor mask_;
   std::vector<torch::Tensor> pre_, mid_, attnOut_, mlpOut_;
-  std::vector<std::array<double, 4>> sums_;
+  std::vector<std::array<double, 4>>& sums_;
   const RedundancyParams& p_;
   const std::vector<torch::Tensor>*inNorm_, *postNorm_;
   double eps_;
@@ -135,45 +135,73 @@ std::vector<std::vector<int32_t>> calibrationSequences(const ModelTaskInputs& in
   throw InvalidArgument("redundancy: semantics afcl defines no redundancy (use layerscope, llm-drop or shortgpt)");
 }
 
+bool RedundancySums::reusable(const RedundancyParams& p) {
+  return p.semantics == Semantics::LayerScope && p.skips.skipAttention.empty() && p.skips.skipMlp.empty();
+}
+
+RedundancySums::RedundancySums(const core::LlamaModel& model, const RedundancyParams& p)
+    : model_(model), p_(p), sums_(size_t(model.config().numLayers), {0, 0, 0, 0}) {
+  if (p.semantics == Semantics::LlmDrop && !p.dropNorm) inNorm_ = normWeights(model, false), postNorm_ = normWeights(model, true);
+}
+
+std::shared_ptr<core::CaptureSink> RedundancySums::sink(const torch::Tensor& mask) {
+  tokens_ += mask.to(torch::kFloat64).sum().item<double>();
+  return std::make_shared<CosineSink>(model_.config().numLayers, mask, p_, &inNorm_, &postNorm_,
+                                      model_.config().rmsNormEps, sums_);
+}
+
+void RedundancySums::finishShortGpt(core::CaptureSink& sink, const torch::Tensor& finalHidden) {
+  if (p_.semantics == Semantics::ShortGpt) static_cast<CosineSink&>(sink).finishLastShortGpt(finalHidden);
+}
+
+RedundancyResult RedundancySums::finish(const ItemShard* shard, std::size_t sequences, std::size_t expectedTokens) {
+  const int L = model_.config().numLayers;
+  std::vector<double> flat;  // per-process token sums -> all tokens
+  for (const auto& row : sums_) flat.insert(flat.end(), row.begin(), row.end());
+  flat.push_back(tokens_);
+  if (shard) shard->sumInPlace(flat.data(), flat.size());
+  if (std::llround(flat.back()) != std::llround(double(expectedTokens)))
+    throw Error("redundancy: the cosines cover " + std::to_string(std::llround(flat.back())) + " tokens, expected " +
+                std::to_string(expectedTokens) + " (every calibration token exactly once)");
+  RedundancyResult r;
+  r.params = p_;
+  r.tokens = expectedTokens;
+  r.sequences = sequences;
+  r.attn.resize(L), r.mlp.resize(L), r.block.resize(L), r.blockBi.resize(L);
+  const double n = double(expectedTokens);
+  for (int l = 0; l < L; ++l) {
+    const double* s = &flat[size_t(4 * l)];
+    r.attn[l] = s[0] / n;
+    r.mlp[l] = s[1] / n;
+    r.block[l] = s[2] / n;
+    if (p_.semantics == Semantics::ShortGpt)
+      r.blockBi[l] = s[3] / n;  // shortgpt.py sums per token; the mean ranks the same
+    else
+      r.blockBi[l] = p_.angular ? std::acos(std::clamp(r.block[l], -1.0, 1.0)) / M_PI : 1.0 - r.block[l];
+  }
+  return r;
+}
+
 RedundancyResult redundancy(const ModelTaskInputs& in, const RedundancyParams& p, const core::JobControl* job) {
   c10::InferenceMode guard;
   const auto t0 = Clock::now();
-  const int L = in.model->config().numLayers;
   const auto seqs = calibrationSequences(in, p);
   if (seqs.empty()) throw InvalidArgument("redundancy: no calibration tokens");
-  std::vector<std::array<double, 4>> sums(size_t(L), {0, 0, 0, 0});
   std::size_t tokens = 0;
   for (const auto& s : seqs) tokens += s.size();
   const bool skips = !p.skips.skipAttention.empty() || !p.skips.skipMlp.empty();
   core::Interventions iv;
   iv.skipAttention = p.skips.skipAttention;
   iv.skipMlp = p.skips.skipMlp;
-  std::vector<torch::Tensor> inNorm, postNorm;
-  if (p.semantics == Semantics::LlmDrop && !p.dropNorm) inNorm = normWeights(*in.model, false), postNorm = normWeights(*in.model, true);
+  RedundancySums acc(*in.model, p);
   forEachBatch(seqs, p.batchSize, job, "redundancy", in.shard, [&](const core::PaddedBatch& pb) {
-    CosineSink sink(L, pb.mask, p, &inNorm, &postNorm, in.model->config().rmsNormEps);
+    const auto sink = acc.sink(pb.mask);
     core::ForwardOptions fo;
     fo.computeLogits = false;
-    auto out = in.model->forward({pb.ids, pb.mask, {}}, skips ? &iv : nullptr, &sink, fo);
-    if (p.semantics == Semantics::ShortGpt) sink.finishLastShortGpt(out.finalHidden);
-    for (int l = 0; l < L; ++l)
-      for (int s = 0; s < 4; ++s) sums[size_t(l)][size_t(s)] += sink.sums()[size_t(l)][size_t(s)];
+    auto out = in.model->forward({pb.ids, pb.mask, {}}, skips ? &iv : nullptr, sink.get(), fo);
+    acc.finishShortGpt(*sink, out.finalHidden);
   });
-  if (in.shard) in.shard->sumInPlace(sums.front().data(), 4 * sums.size());  // per-process token sums -> all tokens
-  RedundancyResult r;
-  r.params = p;
-  r.tokens = tokens;
-  r.sequences = seqs.size();
-  r.attn.resize(L), r.mlp.resize(L), r.block.resize(L), r.blockBi.resize(L);
-  for (int l = 0; l < L; ++l) {
-    r.attn[l] = sums[size_t(l)][0] / double(tokens);
-    r.mlp[l] = sums[size_t(l)][1] / double(tokens);
-    r.block[l] = sums[size_t(l)][2] / double(tokens);
-    if (p.semantics == Semantics::ShortGpt)
-      r.blockBi[l] = sums[size_t(l)][3] / double(tokens);  // shortgpt.py sums per token; the mean ranks the same
-    else
-      r.blockBi[l] = p.angular ? std::acos(std::clamp(r.block[l], -1.0, 1.0)) / M_PI : 1.0 - r.block[l];
-  }
+  RedundancyResult r = acc.finish(in.shard, seqs.size(), tokens);
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return r;
 }

@@ -55,7 +55,12 @@ analysis::AnalyzeRequest commonRequest(Args& args, bool& dryRun) {
   if (r.memoryBudgetGb < 0) throw InvalidArgument("--memory-budget must be positive (GiB), got " + std::to_string(r.memoryBudgetGb));
   r.overwrite = args.flag("--overwrite");
   r.dtype = args.valueOr("--dtype", r.dtype);
-  r.batchSize = int(args.intOr("--batch", r.batchSize));
+  // --batch auto (the default: rows per forward from the task's token counts, analysis::autoBatchRows) or N
+  if (const auto b = args.value("--batch")) {  // (value() consumes the option: parse the text here)
+    if (*b != "auto") r.batchSize = int(Args({"--batch", *b}).intOr("--batch", 0));
+    if (r.batchSize < 0 || (*b != "auto" && r.batchSize == 0))
+      throw InvalidArgument("--batch must be auto or a positive number, got '" + *b + "'");
+  }
   r.seed = std::uint64_t(args.intOr("--seed", (long long)r.seed));
   r.stopString = args.valueOr("--stop", r.stopString);
   r.maxNewTokens = int(args.intOr("--max-new-tokens", r.maxNewTokens));
@@ -284,7 +289,7 @@ const CommandRegistrar kAnalyze({"analyze",
                                  "[--permutation-draws N] [--angular] [--semantics layerscope|llm-drop|shortgpt] [--no-drop-norm] [--profiles NAME,...|none] [--coloc KEY_A,KEY_B] "
                                  "[--manipulations MODE,...|all] "
                                  "[--adapter DIR] [--overwrite] [--dtype float32|bfloat16] [--device cpu|cuda|cuda:N] [--stop STR] [--max-new-tokens N] "
-                                 "[--extraction none|last_number|boxed] [--no-share-prompt] [--seed S] [--batch N] [--memory-budget GB] "
+                                 "[--extraction none|last_number|boxed] [--no-share-prompt] [--seed S] [--batch auto|N] [--memory-budget GB] "
                                  "[--dry-run] (docs/analyses.md, docs/scale.md)",
                                  "sensitivity, RoPE influence, redundancy, extra per-layer profiles and co-localization "
                                  "statistics -> results directory",

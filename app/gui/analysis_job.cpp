@@ -127,7 +127,7 @@ QStringList analyzeArgsOf(const AnalysisJob& job) {
                 q(r.taskFile.string()), QStringLiteral("--out"), q(r.outDir.string())};
   if (r.adapterDir && !r.adapterDir->empty()) a << QStringLiteral("--adapter") << q(r.adapterDir->string());
   a << QStringLiteral("--dtype") << q(r.dtype) << QStringLiteral("--device") << q(r.device) << QStringLiteral("--batch")
-    << QString::number(r.batchSize) << QStringLiteral("--seed") << QString::number(r.seed)
+    << (r.batchSize > 0 ? QString::number(r.batchSize) : QStringLiteral("auto")) << QStringLiteral("--seed") << QString::number(r.seed)
     << QStringLiteral("--semantics") << q(r.semantics) << QStringLiteral("--sensitivity-mode") << q(r.sensitivityMode)
     << QStringLiteral("--position") << q(r.position) << QStringLiteral("--metrics") << list(r.metrics)
     << QStringLiteral("--bootstrap") << QString::number(r.bootstrap) << QStringLiteral("--rope-mode") << q(r.ropeMode)

@@ -45,7 +45,7 @@ struct AnalysisJob {
   double eps = 0.1;
   QString dtype = QStringLiteral("float32");
   QString device = QStringLiteral("auto");  ///< cpu | cuda:N | auto
-  int batchSize = 8;
+  int batchSize = 0;  // 0 = auto (AnalyzeRequest::batchSize)
   /// > 1: a local data-parallel run of that many processes (`layerscope-cli launch`, app/gui/cli_processes.h).
   int processes = 1;
 };

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "analysis/cost_estimate.h"
 #include "analysis/pipeline.h"
 #include "analysis/profile_registry.h"
 #include "app/gui/device_combo.h"
@@ -94,7 +95,11 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   seed_ = intSpin(0, std::numeric_limits<int>::max(), 1234);
   dtype_ = combo({QStringLiteral("float32"), QStringLiteral("bfloat16")}, tr("Compute dtype"));
   device_ = makeDeviceCombo();
-  batch_ = intSpin(1, 1024, 8);
+  batch_ = intSpin(0, 1024, 0);
+  batch_->setSpecialValueText(tr("auto"));
+  batch_->setToolTip(tr("Rows per forward pass, at most (the memory plan may choose fewer). auto: about %1 tokens "
+                        "per forward at the task's mean row length, at most %2 rows")
+                         .arg(int(analysis::kAutoBatchTokens)).arg(analysis::kAutoBatchRows));
   processes_ = intSpin(1, 256, 1);
   processes_->setObjectName(QStringLiteral("processes"));
   processes_->setToolTip(tr("Local data-parallel processes: each scores its share of the items (layerscope-cli launch "

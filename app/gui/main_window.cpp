@@ -382,11 +382,11 @@ bool MainWindow::startAnalysis(const QString& outDir) {
 bool MainWindow::startSplitCheck(const AnalysisJob& job) {
   const analysis::AnalyzeRequest req = analyzeRequestOf(job);
   core::ScoringOptions so;  // as the pipeline scores the task
-  so.batchSize = req.batchSize;
+  constexpr int kSample = 48;
+  so.batchSize = req.batchSize > 0 ? req.batchSize : kSample / 3;  // auto: the sample in three forwards
   so.stopString = req.stopString;
   so.maxNewTokens = req.maxNewTokens;
   so.extraction = core::parseAnswerExtraction(req.extraction);
-  constexpr int kSample = 48;
   Job* check = runner_->start(tr("Checking the task"), [job, so](JobContext& ctx) -> QVariant {
     ctx.stage(QObject::tr("checking the task: correct and incorrect items"));
     const experiments::ModelHandle& m = ctx.model(job.modelDir, job.dtype, job.device);

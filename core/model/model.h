@@ -39,6 +39,21 @@ class CaptureSink {
   virtual void record(const SiteKey& key, const torch::Tensor& value) = 0;
 };
 
+/// Sends each site to every sink that wants it; null sinks are skipped (one forward, two consumers).
+class CaptureTee : public CaptureSink {
+ public:
+  CaptureTee(CaptureSink* a, CaptureSink* b) : a_(a), b_(b) {}
+  bool wants(const SiteKey& k) const override { return (a_ && a_->wants(k)) || (b_ && b_->wants(k)); }
+  void record(const SiteKey& k, const torch::Tensor& v) override {
+    if (a_ && a_->wants(k)) a_->record(k, v);
+    if (b_ && b_->wants(k)) b_->record(k, v);
+  }
+  bool empty() const { return !a_ && !b_; }
+
+ private:
+  CaptureSink *a_, *b_;
+};
+
 /// A CaptureSink that stores requested sites, optionally only at chosen token positions (so memory stays
 /// linear in layers: e.g. the last prompt token). Stored tensors are detached copies in `dtype` on the host
 /// (only the requested sites and positions leave the model's device), or on `storeOn`'s device; with

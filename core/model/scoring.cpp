@@ -189,6 +189,31 @@ class DecisionStates {
   std::vector<torch::Tensor> states_;
 };
 
+// The sinks of one scoring forward: the decision states and ScoringOptions::promptSink (base model only, its first
+// variant), either, both or none.
+class BaseSinks {
+ public:
+  template <class MakeMask>
+  BaseSinks(DecisionStates& states, const ScoringOptions& opt, const InterventionHook& hook, int variant,
+            const std::vector<int>& promptLength, MakeMask&& promptMask)
+      : states_(states), keep_(states.active() && !hook) {
+    if (keep_) cap_ = states.sink(promptLength);
+    if (!hook && variant == 0 && opt.promptSink) prompt_ = opt.promptSink(promptMask());
+    tee_ = CaptureTee(keep_ ? &cap_ : nullptr, prompt_.get());
+  }
+  CaptureSink* get() { return tee_.empty() ? nullptr : &tee_; }
+  void store(const std::vector<std::size_t>& items) {
+    if (keep_) states_.store(cap_, items);
+  }
+
+ private:
+  DecisionStates& states_;
+  bool keep_;
+  TensorCapture cap_;
+  std::shared_ptr<CaptureSink> prompt_;
+  CaptureTee tee_{nullptr, nullptr};
+};
+
 // Log-likelihood scoring of (item, continuation) requests, every variant per batch.
 void scoreRequests(const LlamaModel& model, const PreparedTask& task, const ScoringOptions& opt, int variants,
                    const InterventionHook& hook, const JobControl* job,
@@ -250,10 +275,16 @@ void scoreRequests(const LlamaModel& model, const PreparedTask& task, const Scor
       if (hook) iv = hook(info, v);
       ForwardOptions fo;
       fo.logitPositions = positions;
-      // decision states from every row (an item's rows agree on them up to summation order; the last one stays)
-      TensorCapture cap = states.active() && !hook ? states.sink(info.promptLength) : TensorCapture();
-      auto out = model.forward({pb.ids, pb.mask, {}}, hook ? &iv : nullptr, states.active() && !hook ? &cap : nullptr, fo);
-      if (states.active() && !hook) states.store(cap, info.item);
+      // decision states from every row (an item's rows agree on them up to summation order; the last one stays);
+      // the prompt sink sees the prompt of each item's first continuation's row
+      BaseSinks sinks(states, opt, hook, v, info.promptLength, [&] {
+        auto m = torch::zeros({B, pb.ids.size(1)}, host.dtype(torch::kFloat64));
+        for (int64_t r = 0; r < B; ++r)
+          if (reqs[lo + size_t(r)].cont == 0) m[r].narrow(0, 0, info.promptLength[size_t(r)]).fill_(1.0);
+        return m;
+      });
+      auto out = model.forward({pb.ids, pb.mask, {}}, hook ? &iv : nullptr, sinks.get(), fo);
+      sinks.store(info.item);
       ++forwards;
       const auto dev = out.logits.device();
       auto lp = torch::log_softmax(out.logits.to(torch::kFloat64), -1).gather(2, targets.to(dev).unsqueeze(-1)).squeeze(-1);  // [B,P]
@@ -335,9 +366,10 @@ void scorePacked(const LlamaModel& model, const PreparedTask& task, const Scorin
       ForwardOptions fo;
       fo.logitPositions = lpos;
       fo.keyMask = keyMask;
-      TensorCapture cap = states.active() && !hook ? states.sink(info.promptLength) : TensorCapture();
-      auto out = model.forward({ids, mask, pos}, hook ? &iv : nullptr, states.active() && !hook ? &cap : nullptr, fo);
-      if (states.active() && !hook) states.store(cap, info.item);
+      BaseSinks sinks(states, opt, hook, v, info.promptLength,
+                      [&] { return (seg.eq(0) & mask.eq(1)).to(torch::kFloat64); });  // every row's prompt
+      auto out = model.forward({ids, mask, pos}, hook ? &iv : nullptr, sinks.get(), fo);
+      sinks.store(info.item);
       ++forwards;
       auto lp = torch::log_softmax(out.logits.to(torch::kFloat64), -1)
                     .gather(2, targets.to(out.logits.device()).unsqueeze(-1))
@@ -489,6 +521,7 @@ std::vector<EvalResult> evaluateImpl(const LlamaModel& model, const Tokenizer& t
   for (auto& r : res) {
     r.kind = task.kind;
     r.options = opt;
+    r.options.promptSink = nullptr;  // this evaluation's consumer: later evaluations with these options must not feed it
     r.forwardPasses = forwards;
     r.sharedPrompt = shared;
     if (&r == &res.front()) r.decisionStates = states.take();

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,12 @@ struct ScoringOptions {
   /// (EvalResult::decisionStates), the states the default sensitivity analysis compares, so it need not run the
   /// prompts again. The prompt part of every row is computed exactly as a prompt-only row (causal attention).
   bool keepDecisionStates = false;
+  /// Base evaluation only (no hook), multiple choice and pairs: called before each forward with a [B,T] float64
+  /// host mask that selects one computation of every item's prompt (the prompt tokens of one row per item, which
+  /// causal attention computes exactly as a prompt-only row); the sink it returns (may be null) sees that forward
+  /// beside the decision states. Short-answer evaluation does not call it. The analysis pipeline takes the
+  /// redundancy cosines here (analysis::RedundancySums) instead of running the prompts again.
+  std::function<std::shared_ptr<CaptureSink>(const torch::Tensor& promptMask)> promptSink = nullptr;
 };
 
 /// One item encoded for scoring and for the layer analyses.
@@ -112,7 +119,7 @@ struct EvalResult {
   /// at its decision position (the last prompt token). Empty otherwise.
   std::vector<torch::Tensor> decisionStates;
   double seconds = 0;
-  ScoringOptions options;
+  ScoringOptions options;  ///< as given, without the promptSink
 };
 
 /// What an intervention hook sees of the batch about to be run.

@@ -7,6 +7,7 @@
 #include "core/train/adapters.h"
 
 #include <fstream>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "analysis/layer_analyses.h"
@@ -343,6 +344,60 @@ TEST_F(Pipeline, WritesTheDocumentedFiles) {
   EXPECT_EQ(res.layerScores.at("rope_influence.gradient").size(), 3u);
   // only the results directory and the task are left: no temporary siblings
   EXPECT_EQ(std::distance(fs::directory_iterator(d.path()), fs::directory_iterator()), 2);
+}
+
+// The pipeline's default redundancy takes its cosines during the evaluation (RedundancySums via
+// ScoringOptions::promptSink): every prompt token counted once, in the packed layout, one row per request and a
+// pairs task alike, equal to redundancy()'s own forward over the prompts up to float32 summation order. A
+// short-answer task, or another semantics, runs its own forward.
+TEST_F(Pipeline, RedundancyFromTheEvaluationEqualsItsOwnForwardOverThePrompts) {
+  test::TempDir d;
+  core::Task pairs;
+  {
+    std::vector<core::PairItem> items;
+    for (int i = 0; i < 10; ++i)
+      items.push_back({"p" + std::to_string(i), "key " + std::to_string(i * 7 % 31) + std::string(size_t(i % 5), 'y') + " is",
+                       " k" + std::to_string(i % 4), " zz"});
+    pairs.name = "pairs";
+    pairs.items = items;
+  }
+  core::writeTask(d / "mc.jsonl", mcTask(13));
+  core::writeTask(d / "pairs.jsonl", pairs);
+  for (const auto& [file, task, share] : {std::tuple{"mc.jsonl", mcTask(13), true}, std::tuple{"mc.jsonl", mcTask(13), false},
+                                         std::tuple{"pairs.jsonl", pairs, true}, std::tuple{"pairs.jsonl", pairs, false}}) {
+    SCOPED_TRACE(std::string(file) + (share ? ", shared prompt" : ", one row per request"));
+    auto r = request(d / file, {});
+    r.sensitivity = r.rope = false;
+    r.sensitivityMode = task.kind() == core::TaskKind::Pairs ? "pairs" : "outcome";
+    r.sharePrompt = share;
+    r.batchSize = 3;
+    const auto res = runAnalysis(r);
+    EXPECT_EQ(res.scores["redundancy_info"]["states_from"], "evaluation");
+    const auto prepared = core::prepareTask(*tok_, task);
+    const ModelTaskInputs in{f32_.get(), tok_, &prepared, nullptr, nullptr};
+    const auto own = redundancy(in, {.batchSize = 5});
+    for (const auto& [key, v] : {std::pair{"redundancy.attn", &own.attn}, std::pair{"redundancy.mlp", &own.mlp},
+                                 std::pair{"redundancy.block", &own.block}, std::pair{"redundancy.block_bi", &own.blockBi}}) {
+      const auto& got = res.layerScores.at(key);
+      ASSERT_EQ(got.size(), size_t(v->size())) << key;
+      for (Eigen::Index l = 0; l < v->size(); ++l) EXPECT_NEAR(got[size_t(l)], (*v)(l), 2e-6) << key << " layer " << l;
+    }
+  }
+  // A drop plan of the same semantics ranks those similarities: no forward of its own for them either.
+  auto r = request(d / "mc.jsonl", {});
+  r.sensitivity = r.rope = r.redundancy = false;
+  r.dropPlan = "one-shot";
+  r.dropN = 1;
+  const auto dropped = runAnalysis(r);
+  EXPECT_EQ(dropped.drop["similarity_from"], "evaluation");
+  const auto prepared = core::prepareTask(*tok_, mcTask(13));
+  const auto own = redundancy({f32_.get(), tok_, &prepared, nullptr, nullptr}, {.batchSize = 5});
+  for (Eigen::Index l = 0; l < own.attn.size(); ++l)
+    EXPECT_NEAR(dropped.drop["similarity"]["attn"][size_t(l)].get<double>(), own.attn(l), 2e-6) << "layer " << l;
+  r.dropPlan.clear();
+  r.redundancy = true;
+  r.semantics = "shortgpt";
+  EXPECT_EQ(runAnalysis(r).scores["redundancy_info"]["states_from"], "own_forward");
 }
 
 TEST_F(Pipeline, CancelledRunLeavesNoDirectory) {

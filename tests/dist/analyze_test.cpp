@@ -132,6 +132,7 @@ void compareRuns(const fs::path& single, const fs::path& sharded, double rel, in
 TEST_F(DistAnalyze, TwoAndThreeRanksEqualTheSingleProcessRun) {
   ASSERT_EQ(run(1, dir_ / "one", "1"), 0);
   EXPECT_EQ(read(dir_ / "one" / "scores.json")["world_size"], 1);
+  EXPECT_EQ(read(dir_ / "one" / "scores.json")["memory_plan"]["forward_batch_size"], 1);  // --batch as given
   for (int n : {2, 3}) {
     const auto out = dir_ / ("ranks" + std::to_string(n));
     std::string err;
@@ -142,6 +143,7 @@ TEST_F(DistAnalyze, TwoAndThreeRanksEqualTheSingleProcessRun) {
 
 TEST_F(DistAnalyze, BatchedShardsDifferOnlyLikeAnotherBatchSize) {
   ASSERT_EQ(run(1, dir_ / "one4", "4"), 0);
+  EXPECT_EQ(read(dir_ / "one4" / "scores.json")["memory_plan"]["forward_batch_size"], 4);
   std::string err;
   ASSERT_EQ(run(2, dir_ / "two4", "4", &err), 0) << err;
   compareRuns(dir_ / "one4", dir_ / "two4", 1e-4, 2);

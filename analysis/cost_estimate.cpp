@@ -27,7 +27,7 @@ using nlohmann::json;
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-constexpr double kWidenSlice = double(1 << 24);  // elements of a widened weight slice (core/model/model.cpp)
+constexpr double kWidenSlice = double(1 << 24);  // elements of a widened weight slice, at most (core/model/model.cpp)
 constexpr double kPlanFraction = 0.9;             // the plan fills at most this share of the budget
 
 // A "kB" field of a /proc file in bytes, or 0.

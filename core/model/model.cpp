@@ -4,6 +4,7 @@
 // are shared by the n_rep query heads of their group.
 #include "core/model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -236,16 +237,25 @@ torch::Tensor rotateHalf(const torch::Tensor& x) {
 // float32 accumulation (what a bfloat16 GEMM with a float32 accumulator computes) and rounded once to bfloat16.
 bool widenGemm(const torch::Tensor& x) { return x.scalar_type() == torch::kBFloat16 && x.device().is_cpu(); }
 
-// Widened weights are converted in slices of at most this many elements (64 MB in float32): the output
-// projection of a 128k vocabulary would otherwise need a 2 GB float32 copy on every forward. Each output column is
-// the same dot product either way.
-constexpr int64_t kWidenSliceElements = int64_t(1) << 24;
+// Widened weights are converted in slices, each multiplied right after its conversion: the output projection of a
+// 128k vocabulary would otherwise need a 2 GB float32 copy on every forward, and a slice small enough to stay in
+// cache is read back from there instead of from memory. With few input rows the conversion is most of the work and
+// small slices win; with many rows the product is, and large slices (larger GEMMs) win. Measured on the 1.1B preset
+// (bfloat16, 2 cores, docs/performance.md): 128 rows reach 85% of the GEMM rate with 2^18-element slices and 45%
+// with 2^24; 256 rows 86% with 2^20 and 79% with 2^24; 512 rows 98.6% with 2^24 and 66% with 2^18. Hence about
+// 2^18 (rows / 128)^3 elements, between 2^18 and 2^24 (1 to 64 MB in float32). Each output column is the same dot
+// product either way.
+int64_t widenSliceElements(int64_t rows) {
+  const double r = double(rows) / 128.0;
+  return int64_t(std::clamp(double(int64_t(1) << 18) * r * r * r, double(int64_t(1) << 18), double(int64_t(1) << 24)));
+}
 
 torch::Tensor widenedLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   const torch::Tensor xf = x.to(torch::kFloat32);
   const torch::Tensor bf = b.defined() ? b.to(torch::kFloat32) : b;
-  if (w.numel() <= kWidenSliceElements) return torch::linear(xf, w.to(torch::kFloat32), bf).to(x.scalar_type());
-  const int64_t out = w.size(0), rows = std::max<int64_t>(1, kWidenSliceElements / w.size(1));
+  const int64_t slice = widenSliceElements(x.numel() / std::max<int64_t>(1, x.size(-1)));
+  if (w.numel() <= slice) return torch::linear(xf, w.to(torch::kFloat32), bf).to(x.scalar_type());
+  const int64_t out = w.size(0), rows = std::max<int64_t>(1, slice / w.size(1));
   std::vector<torch::Tensor> parts;
   for (int64_t r = 0; r < out; r += rows) {
     const int64_t n = std::min(rows, out - r);
@@ -258,8 +268,9 @@ torch::Tensor widenedLinear(const torch::Tensor& x, const torch::Tensor& w, cons
 // d(x W^T)/dx = grad W, with W widened slice by slice as above.
 torch::Tensor widenedInputGradient(const torch::Tensor& grad, const torch::Tensor& w) {
   const torch::Tensor gf = grad.to(torch::kFloat32);
-  if (w.numel() <= kWidenSliceElements) return torch::matmul(gf, w.to(torch::kFloat32)).to(grad.scalar_type());
-  const int64_t out = w.size(0), rows = std::max<int64_t>(1, kWidenSliceElements / w.size(1));
+  const int64_t slice = widenSliceElements(grad.numel() / std::max<int64_t>(1, grad.size(-1)));
+  if (w.numel() <= slice) return torch::matmul(gf, w.to(torch::kFloat32)).to(grad.scalar_type());
+  const int64_t out = w.size(0), rows = std::max<int64_t>(1, slice / w.size(1));
   torch::Tensor sum;
   for (int64_t r = 0; r < out; r += rows) {
     const int64_t n = std::min(rows, out - r);

@@ -20,6 +20,7 @@
 #include "analysis/pipeline.h"
 #include "analysis/profile_registry.h"
 #include "app/gui/device_combo.h"
+#include "app/gui/estimate_outcome.h"
 #include "app/gui/job_runner.h"
 #include "app/gui/progress_text.h"
 #include "app/gui/spin_boxes.h"
@@ -315,28 +316,12 @@ bool AnalysisPanel::startEstimate(const AnalysisJob& job) {
   if (isRunning()) return false;
   job_ = runner_->start(tr("Estimate"), [job](JobContext& ctx) { return estimateAnalysisJob(job, ctx); });
   if (!job_) return false;
-  auto show = [this](const QString& html, bool fits) {
-    estimate_->setText(html);
-    estimate_->setVisible(true);
-    Q_EMIT estimateShown(fits);
-  };
   connect(job_, &Job::progress, this, &AnalysisPanel::onProgress);
-  connect(job_, &Job::finished, this, [this, show](const QVariant& v) {
-    setRunning(false);
-    bool fits = true;
-    const QString html = estimateHtml(v.toMap(), fits);
-    status_->setText(tr("Estimate ready."));
-    show(html, fits);
-  });
-  connect(job_, &Job::cancelled, this, [this] {
-    setRunning(false);
-    status_->setText(tr("Estimate cancelled."));
-  });
-  connect(job_, &Job::failed, this, [this, show](const QString& message) {
-    setRunning(false);
-    status_->setText(tr("The estimate says this run does not fit."));
-    show(QStringLiteral("<p style='color:#b00020'>%1</p>").arg(message.toHtmlEscaped()), false);
-  });
+  connectEstimateOutcome(job_, this, status_, estimate_, tr("The estimate says this run does not fit."),
+                         [this](bool shown, bool fits) {
+                           setRunning(false);
+                           if (shown) Q_EMIT estimateShown(fits);
+                         });
   status_->setText(tr("Estimating..."));
   progress_->setRange(0, 1000);
   progress_->setValue(0);

@@ -6,8 +6,8 @@
 #include <QProgressBar>
 #include <QPushButton>
 
+#include "app/gui/estimate_outcome.h"
 #include "app/gui/job_runner.h"
-#include "app/gui/progress_text.h"
 #include "app/gui/train_jobs.h"
 #include "app/gui/train_panel.h"
 
@@ -35,26 +35,10 @@ bool TrainPanel::startEstimate() {
   const TrainJob job = jobFromPanel();
   job_ = runner_->start(tr("Estimate"), [job](JobContext& ctx) { return estimateTrainJob(job, ctx); });
   if (!job_) return false;
-  const auto show = [this](const QString& html, bool fits) {
-    setRunning(false);
-    estimate_->setText(html);
-    estimate_->setVisible(true);
-    Q_EMIT estimateShown(fits);
-  };
   connect(job_, &Job::progress, this, &TrainPanel::onStage);
-  connect(job_, &Job::finished, this, [this, show](const QVariant& v) {
-    bool fits = true;
-    const QString html = estimateHtml(v.toMap(), fits);
-    status_->setText(tr("Estimate ready."));
-    show(html, fits);
-  });
-  connect(job_, &Job::cancelled, this, [this] {
+  connectEstimateOutcome(job_, this, status_, estimate_, tr("The estimate could not be made."), [this](bool shown, bool fits) {
     setRunning(false);
-    status_->setText(tr("Estimate cancelled."));
-  });
-  connect(job_, &Job::failed, this, [this, show](const QString& message) {
-    status_->setText(tr("The estimate could not be made."));
-    show(QStringLiteral("<p style='color:#b00020'>%1</p>").arg(message.toHtmlEscaped()), false);
+    if (shown) Q_EMIT estimateShown(fits);
   });
   status_->setText(tr("Estimating..."));
   setRunning(true);

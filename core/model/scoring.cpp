@@ -196,7 +196,7 @@ class BaseSinks {
   template <class MakeMask>
   BaseSinks(DecisionStates& states, const ScoringOptions& opt, const InterventionHook& hook, int variant,
             const std::vector<int>& promptLength, MakeMask&& promptMask)
-      : states_(states), keep_(states.active() && !hook) {
+      : states_(states), keep_(states.active()) {  // active only for the base model (no hook)
     if (keep_) cap_ = states.sink(promptLength);
     if (!hook && variant == 0 && opt.promptSink) prompt_ = opt.promptSink(promptMask());
     tee_ = CaptureTee(keep_ ? &cap_ : nullptr, prompt_.get());

@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-pthread libgloo-dev  # libgloo-dev: the Gloo headers c10d::ProcessGroupGloo includes
+  libdnnl-dev  # oneDNN's headers: float32 CPU products (core/model/cpu_gemm.h); libtorch already depends on libdnnl2
   qt6-base-dev qt6-svg-dev libqcustomplot-dev libgl-dev
   libeigen3-dev libboost-math-dev libgtest-dev nlohmann-json3-dev libpcre2-dev libicu-dev
   python3-numpy python3-scipy

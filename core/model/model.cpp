@@ -12,6 +12,7 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "core/model/cpu_gemm.h"
 #include "core/model/dropout.h"
 #include "core/base/error.h"
 #include "core/model/rope.h"
@@ -221,15 +222,23 @@ std::vector<std::pair<std::string, torch::Tensor>> LlamaModel::namedWeights() co
 namespace {
 
 // HF LlamaRMSNorm: normalise in float32, cast back, then scale by the weight in the compute dtype.
+// The [.., 1] statistics are updated in place (the same values, no extra allocations in a forward of many small ops).
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
   auto xf = x.to(x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32);
-  auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
-  return w * (xf * torch::rsqrt(var + eps)).to(x.scalar_type());
+  auto inv = xf.pow(2).mean(-1, /*keepdim=*/true).add_(eps).rsqrt_();
+  return w * (xf * inv).to(x.scalar_type());
 }
 
-torch::Tensor rotateHalf(const torch::Tensor& x) {
+// HF's rotary embedding, x cos + rotate_half(x) sin with rotate_half(x) = [-x2, x1], computed as [x2, x1] s + x cos
+// where s = [-sin1, sin2] (`sinSigned`, made once per forward): -x2 sin1 and x2 (-sin1) are the same number and the
+// sum is commutative, so the result is identical, in fewer operations, and contiguous in x's logical order (the
+// attention's batched products then read q and k without a copy). float32 adds x cos in place (rounded product, then
+// the sum, as HF); other dtypes round the product to the compute dtype first, as HF does.
+torch::Tensor applyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned) {
   const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  torch::Tensor out = torch::cat({x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1) * sinSigned;
+  if (x.scalar_type() == torch::kFloat32) return out.addcmul_(x, cos);
+  return out.add_(x * cos);
 }
 
 // GEMMs in the compute dtype. LibTorch 1.13 has no vectorised bfloat16 GEMM on CPUs without AVX-512 (it runs a
@@ -254,12 +263,12 @@ torch::Tensor widenedLinear(const torch::Tensor& x, const torch::Tensor& w, cons
   const torch::Tensor xf = x.to(torch::kFloat32);
   const torch::Tensor bf = b.defined() ? b.to(torch::kFloat32) : b;
   const int64_t slice = widenSliceElements(x.numel() / std::max<int64_t>(1, x.size(-1)));
-  if (w.numel() <= slice) return torch::linear(xf, w.to(torch::kFloat32), bf).to(x.scalar_type());
+  if (w.numel() <= slice) return cpuLinear(xf, w.to(torch::kFloat32), bf).to(x.scalar_type());
   const int64_t out = w.size(0), rows = std::max<int64_t>(1, slice / w.size(1));
   std::vector<torch::Tensor> parts;
   for (int64_t r = 0; r < out; r += rows) {
     const int64_t n = std::min(rows, out - r);
-    parts.push_back(torch::linear(xf, w.narrow(0, r, n).to(torch::kFloat32), bf.defined() ? bf.narrow(0, r, n) : bf)
+    parts.push_back(cpuLinear(xf, w.narrow(0, r, n).to(torch::kFloat32), bf.defined() ? bf.narrow(0, r, n) : bf)
                         .to(x.scalar_type()));
   }
   return torch::cat(parts, -1);
@@ -269,42 +278,52 @@ torch::Tensor widenedLinear(const torch::Tensor& x, const torch::Tensor& w, cons
 torch::Tensor widenedInputGradient(const torch::Tensor& grad, const torch::Tensor& w) {
   const torch::Tensor gf = grad.to(torch::kFloat32);
   const int64_t slice = widenSliceElements(grad.numel() / std::max<int64_t>(1, grad.size(-1)));
-  if (w.numel() <= slice) return torch::matmul(gf, w.to(torch::kFloat32)).to(grad.scalar_type());
+  if (w.numel() <= slice) return cpuLinearInputGradient(gf, w.to(torch::kFloat32)).to(grad.scalar_type());
   const int64_t out = w.size(0), rows = std::max<int64_t>(1, slice / w.size(1));
   torch::Tensor sum;
   for (int64_t r = 0; r < out; r += rows) {
     const int64_t n = std::min(rows, out - r);
-    torch::Tensor part = torch::matmul(gf.narrow(-1, r, n), w.narrow(0, r, n).to(torch::kFloat32));
+    torch::Tensor part = cpuLinearInputGradient(gf.narrow(-1, r, n), w.narrow(0, r, n).to(torch::kFloat32));
     sum = sum.defined() ? sum.add_(part) : part;
   }
   return sum.to(grad.scalar_type());
 }
 
-// The widened product when the input needs a gradient but the weight does not (every projection behind the
-// gradient RoPE influence and adapter training: the base weights are frozen). Plain autograd would save the
+// A CPU product with a frozen weight: widened for bfloat16, oneDNN's sgemm for float32 (cpu_gemm.h).
+torch::Tensor denseLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  return widenGemm(x) ? widenedLinear(x, w, b) : cpuLinear(x, w, b);
+}
+
+// The CPU product when the input needs a gradient but the weight does not (every projection behind the gradient
+// RoPE influence and adapter training: the base weights are frozen). For bfloat16, plain autograd would save the
 // float32 copy of the weight for the input's gradient, i.e. a float32 copy of every projection the backward goes
-// through, twice the bfloat16 model (about 32 GB on an 8B model). This function saves the bfloat16 weight itself
-// (the tensor already held, no copy) and widens it again in the backward; values and gradients are the same.
-// The weight and bias travel wrapped, so autograd sees one differentiable input, x.
+// through, twice the bfloat16 model (about 32 GB on an 8B model). This function saves the weight itself (the
+// tensor already held, no copy) and widens it again in the backward; values and gradients are the same. For float32
+// it lets both directions use oneDNN's sgemm. The weight and bias travel wrapped, so autograd sees one
+// differentiable input, x.
 struct FrozenParameters {
   torch::Tensor w, b;
 };
 struct FrozenWeightLinear : torch::autograd::Function<FrozenWeightLinear> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, FrozenParameters p) {
     ctx->saved_data["w"] = p.w;
-    return widenedLinear(x, p.w, p.b);
+    return denseLinear(x, p.w, p.b);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
-    return {widenedInputGradient(grad[0], ctx->saved_data["w"].toTensor()), torch::Tensor()};  // x, and nothing for the wrapped parameters
+    const torch::Tensor w = ctx->saved_data["w"].toTensor();
+    const torch::Tensor& g = grad[0];
+    // x, and nothing for the wrapped parameters
+    return {widenGemm(g) ? widenedInputGradient(g, w) : cpuLinearInputGradient(g, w), torch::Tensor()};
   }
 };
 
 torch::Tensor linearAcc(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {}) {
-  if (!widenGemm(x)) return torch::linear(x, w, b);
+  const bool cpuFloat32 = x.device().is_cpu() && x.scalar_type() == torch::kFloat32;
+  if (!widenGemm(x) && !cpuFloat32) return torch::linear(x, w, b);  // GPUs, float64 (tests)
   const bool frozen = !w.requires_grad() && !(b.defined() && b.requires_grad());
   if (frozen && x.requires_grad() && torch::GradMode::is_enabled()) return FrozenWeightLinear::apply(x, FrozenParameters{w, b});
-  return widenedLinear(x, w, b);
+  return denseLinear(x, w, b);  // LibTorch's autograd where the weight needs a gradient (cpuLinear falls back)
 }
 
 torch::Tensor matmulAcc(const torch::Tensor& a, const torch::Tensor& b) {
@@ -336,17 +355,23 @@ torch::Tensor attention(const torch::Tensor& qg, const torch::Tensor& k, const t
   }
   const torch::Tensor kT = k.transpose(-1, -2).unsqueeze(2);  // [B,G,1,Dh,T]
   const torch::Tensor v5 = v.unsqueeze(2);                    // [B,G,1,T,Dh]
-  auto block = [&](int64_t q0, int64_t q1, int64_t keys) {
-    torch::Tensor scores = matmulAcc(qg.narrow(3, q0, q1 - q0), kT.narrow(-1, 0, keys)) * scaling;  // [B,G,R,tb,keys]
-    scores = scores.to(acc) + bias.narrow(-2, q0, q1 - q0).narrow(-1, 0, keys);
+  auto probabilities = [&](torch::Tensor scores, int64_t q0, int64_t q1, int64_t keys) {  // [B,G,R,tb,keys]
+    scores = scores.mul_(scaling).to(acc) + bias.narrow(-2, q0, q1 - q0).narrow(-1, 0, keys);
     return torch::softmax(scores, -1).to(qg.scalar_type());
   };
-  if (probsOut) {  // a requested attention pattern needs every probability: one block
-    *probsOut = block(0, T, T);                  // [B,G,R,T,T]
-    return matmulAcc(*probsOut, v5);                // [B,G,R,T,Dh]
+  // Query blocks pay off on CPUs (cache, OpenBLAS thresholds); a GPU runs the whole T x T product faster, and a
+  // requested attention pattern needs every probability. One block is two batched products per KV head,
+  // [B*G, R*T, Dh] x [B*G, Dh, T] and [B*G, R*T, T] x [B*G, T, Dh]: the keys and values are read where they are.
+  if (probsOut || T <= kBlock || !qg.device().is_cpu()) {
+    const int64_t B = qg.size(0), G = qg.size(1), R = qg.size(2), Dh = qg.size(4);
+    torch::Tensor scores = matmulAcc(qg.reshape({B * G, R * T, Dh}), k.reshape({B * G, T, Dh}).transpose(1, 2));
+    torch::Tensor probs = probabilities(scores.view({B, G, R, T, T}), 0, T, T);  // [B,G,R,T,T]
+    if (probsOut) *probsOut = probs;
+    return matmulAcc(probs.view({B * G, R * T, T}), v.reshape({B * G, T, Dh})).view({B, G, R, T, Dh});
   }
-  // Query blocks pay off on CPUs (cache, OpenBLAS thresholds); a GPU runs the whole T x T product faster.
-  if (T <= kBlock || !qg.device().is_cpu()) return matmulAcc(block(0, T, T), v5);
+  auto block = [&](int64_t q0, int64_t q1, int64_t keys) {
+    return probabilities(matmulAcc(qg.narrow(3, q0, q1 - q0), kT.narrow(-1, 0, keys)), q0, q1, keys);
+  };
   std::vector<torch::Tensor> parts;  // [B,G,R,tb,Dh] each
   for (int64_t q0 = 0, i = 0; q0 < T; q0 += kBlock, ++i) {
     const int64_t q1 = std::min(T, q0 + kBlock);
@@ -462,7 +487,9 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
     if (alpha.defined()) inv = inv * alpha.to(device_, acc).view({alpha.dim() == 2 ? B : 1, G, 1, 1});  // [B|1,G,1,Dh/2]
     torch::Tensor ang = posF * inv;                          // [B,G|1,T,Dh/2]
     torch::Tensor emb = torch::cat({ang, ang}, -1);          // [B,G|1,T,Dh]
-    return std::make_pair(emb.cos().to(dtype_), emb.sin().to(dtype_));
+    torch::Tensor sin = emb.sin().to(dtype_);
+    torch::Tensor sinSigned = torch::cat({-sin.narrow(-1, 0, Dh / 2), sin.narrow(-1, Dh / 2, Dh / 2)}, -1);  // see applyRope
+    return std::make_pair(emb.cos().to(dtype_), sinSigned);
   };
   auto basePair = ropeCosSin(torch::Tensor());
 
@@ -500,10 +527,10 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
         const torch::Tensor fixed = fixedAlpha_[size_t(l)].to(acc);  // [G]
         alpha = alpha.defined() ? alpha.to(acc) * fixed : fixed;        // [G] or [B,G]
       }
-      auto [cosT, sinT] = alpha.defined() ? ropeCosSin(alpha) : basePair;  // [B,G|1,T,Dh]
+      auto [cosT, sinT] = alpha.defined() ? ropeCosSin(alpha) : basePair;  // [B,G|1,T,Dh]; sinT signed (applyRope)
       torch::Tensor qg = q.reshape({B, G, R, T, Dh});  // query head h = g * n_rep + r reads KV head g
-      qg = qg * cosT.unsqueeze(2) + rotateHalf(qg) * sinT.unsqueeze(2);
-      k = k * cosT + rotateHalf(k) * sinT;
+      qg = applyRope(qg, cosT.unsqueeze(2), sinT.unsqueeze(2));
+      k = applyRope(k, cosT, sinT);
       if (want(l, Site::Q)) sink->record({l, Site::Q}, qg.reshape({B, H, T, Dh}));
       if (want(l, Site::K)) sink->record({l, Site::K}, k);
       // Scores per group without materialising repeated keys, in causal query blocks (see attention()).

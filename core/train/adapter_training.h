@@ -105,8 +105,9 @@ EvalResult evaluateWithAdapter(const LlamaModel& model, const AdapterSet* adapte
 /// The tokenizer's BOS policy in words ("BOS <|bos|> (id 256) added once, never doubled" or "no BOS").
 std::string bosPolicy(const Tokenizer& tok);
 
-/// Sustained GEMM rate of this machine for `dtype` on [M,K] x [K,N], FLOP/s (best of 5 bursts of 0.3 s; bfloat16:
-/// the better of the native GEMM and the widened float32 GEMM the forward uses), on `device` (timed to completion).
+/// Sustained GEMM rate of this machine for `dtype` on [M,K] x [K,N], FLOP/s (best of 5 bursts of 0.3 s; on the CPU
+/// the better of LibTorch's GEMM and the one the forward uses: oneDNN's sgemm for float32, the widened float32
+/// GEMM for bfloat16), on `device` (timed to completion).
 double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N, c10::Device device = hostDevice());
 
 }  // namespace layerscope::core

@@ -1,0 +1,112 @@
+#include "core/model/cpu_gemm.h"
+
+#include <cstdlib>
+
+#include "core/base/error.h"
+
+#if LAYERSCOPE_HAVE_ONEDNN
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
+namespace layerscope::core {
+
+namespace {
+
+#if LAYERSCOPE_HAVE_ONEDNN
+constexpr bool kBuiltWithOneDnn = true;
+#else
+constexpr bool kBuiltWithOneDnn = false;
+#endif
+
+bool useOneDnn() {
+  static const bool on = [] {
+    const char* v = std::getenv("LAYERSCOPE_CPU_GEMM");
+    const std::string s = v ? v : "";
+    if (!s.empty() && s != "auto" && s != "onednn" && s != "libtorch")
+      throw InvalidArgument("LAYERSCOPE_CPU_GEMM must be 'auto', 'onednn' or 'libtorch', found '" + s + "'");
+    if (s == "onednn" && !kBuiltWithOneDnn)
+      throw InvalidArgument("LAYERSCOPE_CPU_GEMM=onednn, but this build has no oneDNN (install libdnnl-dev and rebuild)");
+    return kBuiltWithOneDnn && s != "libtorch";
+  }();
+  return on;
+}
+
+bool needsGradient(const torch::Tensor& t) { return t.defined() && t.requires_grad(); }
+
+// oneDNN's products apply to float32 CPU operands outside autograd.
+bool applies(const torch::Tensor& a, const torch::Tensor& w, const torch::Tensor& b) {
+  if (!useOneDnn()) return false;
+  auto plain = [](const torch::Tensor& t) { return t.scalar_type() == torch::kFloat32 && t.device().is_cpu(); };
+  if (!plain(a) || !plain(w) || (b.defined() && !plain(b)) || w.dim() != 2 || a.dim() < 1) return false;
+  if (torch::GradMode::is_enabled() && (needsGradient(a) || needsGradient(w) || needsGradient(b))) return false;
+  return a.numel() > 0 && w.numel() > 0;
+}
+
+// A [rows, cols] operand with unit column stride and a leading dimension of at least cols (a view when possible).
+torch::Tensor rowMajor(const torch::Tensor& t) {
+  return t.stride(1) == 1 && t.stride(0) >= t.size(1) ? t : t.contiguous();
+}
+
+#if LAYERSCOPE_HAVE_ONEDNN
+// Below this many multiply-adds a product runs on one thread: waking a second thread costs more than it saves
+// (2-core development VM, docs/performance.md: a 32 x 768 x 128 product takes ~100 us on one thread and ~120 us on
+// two). Above it the product uses all of LibTorch's threads.
+constexpr double kOneThreadMacs = double(int64_t(1) << 22);
+
+// C = A op(B) (+ beta C), row-major; transB 'T' reads B [N, K], 'N' reads B [K, N].
+void sgemm(char transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+           float beta, float* C, int64_t ldc) {
+  const int threads = omp_get_max_threads();
+  const bool one = threads > 1 && double(M) * double(N) * double(K) < kOneThreadMacs;
+  if (one) omp_set_num_threads(1);  // this thread's setting only; restored right after
+  const dnnl_status_t status = dnnl_sgemm('N', transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+  if (one) omp_set_num_threads(threads);
+  if (status != dnnl_success)
+    throw Error("oneDNN sgemm failed (status " + std::to_string(int(status)) + ") for a " + std::to_string(M) + " x " +
+                std::to_string(N) + " x " + std::to_string(K) + " product");
+}
+#endif
+
+}  // namespace
+
+std::string cpuGemmLibrary() { return useOneDnn() ? "onednn" : "libtorch"; }
+
+torch::Tensor cpuLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  if (!applies(x, w, b) || x.size(-1) != w.size(1) || (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0))))
+    return torch::linear(x, w, b);  // LibTorch's path, and its error messages for mismatched shapes
+#if LAYERSCOPE_HAVE_ONEDNN
+  const int64_t K = w.size(1), N = w.size(0);
+  const torch::Tensor a = rowMajor(x.reshape({-1, K}));
+  const torch::Tensor wm = rowMajor(w);
+  const int64_t M = a.size(0);
+  torch::Tensor y = torch::empty({M, N}, x.options());
+  if (b.defined()) y.copy_(b.view({1, N}).expand({M, N}));
+  sgemm('T', M, N, K, a.data_ptr<float>(), a.stride(0), wm.data_ptr<float>(), wm.stride(0), b.defined() ? 1.0f : 0.0f,
+        y.data_ptr<float>(), N);
+  auto shape = x.sizes().vec();
+  shape.back() = N;
+  return y.view(shape);
+#else
+  return torch::linear(x, w, b);
+#endif
+}
+
+torch::Tensor cpuLinearInputGradient(const torch::Tensor& g, const torch::Tensor& w) {
+  if (!applies(g, w, {}) || g.size(-1) != w.size(0)) return torch::matmul(g, w);
+#if LAYERSCOPE_HAVE_ONEDNN
+  const int64_t N = w.size(0), K = w.size(1);
+  const torch::Tensor a = rowMajor(g.reshape({-1, N}));
+  const torch::Tensor wm = rowMajor(w);
+  const int64_t M = a.size(0);
+  torch::Tensor y = torch::empty({M, K}, g.options());
+  sgemm('N', M, K, N, a.data_ptr<float>(), a.stride(0), wm.data_ptr<float>(), wm.stride(0), 0.0f, y.data_ptr<float>(), K);
+  auto shape = g.sizes().vec();
+  shape.back() = K;
+  return y.view(shape);
+#else
+  return torch::matmul(g, w);
+#endif
+}
+
+}  // namespace layerscope::core

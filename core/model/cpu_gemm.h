@@ -1,0 +1,30 @@
+// Float32 products on the CPU through oneDNN's sgemm (docs/performance.md, "oneDNN for float32 products").
+//
+// LibTorch 1.13 from Debian multiplies float32 matrices with OpenBLAS, whose per-call cost (packing, waking its own
+// thread pool) dominates the small products of a forward over few tokens: a 32 x 128 x 128 projection takes about
+// twice as long as in oneDNN's JIT sgemm run on one thread. oneDNN (libdnnl, the library LibTorch itself links for its
+// convolutions) threads through the same OpenMP runtime as LibTorch, so it adds no second pool. The forward's
+// projections and their input gradients use these functions; everything else stays on LibTorch.
+//
+// Built without oneDNN (no libdnnl-dev, e.g. against PyTorch's own LibTorch) or with LAYERSCOPE_CPU_GEMM=libtorch
+// in the environment, every call is LibTorch's (torch::linear / torch::matmul).
+#pragma once
+
+#include <string>
+
+#include <torch/torch.h>
+
+namespace layerscope::core {
+
+/// Which library computes float32 CPU products: "onednn" or "libtorch" (the build and LAYERSCOPE_CPU_GEMM decide;
+/// an unknown value of the variable, or "onednn" in a build without it, throws InvalidArgument).
+std::string cpuGemmLibrary();
+
+/// x w^T + b, as torch::linear: x [..., K], w [N, K], b [N] or undefined. oneDNN computes it when every operand is
+/// float32 on the CPU and no operand needs a gradient; otherwise torch::linear does (with autograd).
+torch::Tensor cpuLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {});
+
+/// g w for g [..., N], w [N, K]: the input gradient of x w^T, with the same choice of library (no autograd).
+torch::Tensor cpuLinearInputGradient(const torch::Tensor& g, const torch::Tensor& w);
+
+}  // namespace layerscope::core

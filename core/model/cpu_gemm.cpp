@@ -49,10 +49,11 @@ torch::Tensor rowMajor(const torch::Tensor& t) {
 }
 
 #if LAYERSCOPE_HAVE_ONEDNN
-// Below this many multiply-adds a product runs on one thread: waking a second thread costs more than it saves
-// (2-core development VM, docs/performance.md: a 32 x 768 x 128 product takes ~100 us on one thread and ~120 us on
-// two). Above it the product uses all of LibTorch's threads.
-constexpr double kOneThreadMacs = double(int64_t(1) << 22);
+// Below this many multiply-adds a product runs on one thread: waking a second thread costs more than it saves.
+// Measured on the 2-core development VM (docs/performance.md, "oneDNN for float32 products"): one thread is as fast
+// or faster for every shape of the demo's forward below 2^24 (e.g. 128 x 768 x 128: 285 us against 307 us); at
+// 1024 x 128 x 128 = 2^24 two threads take half the time. Above it the product uses all of LibTorch's threads.
+constexpr double kOneThreadMacs = double(int64_t(1) << 24);
 
 // C = A op(B) (+ beta C), row-major; transB 'T' reads B [N, K], 'N' reads B [K, N].
 void sgemm(char transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,

@@ -10,10 +10,8 @@
 #include <limits>
 #include <string>
 
-#include <torch/csrc/autograd/custom_function.h>
-
-#include "core/model/cpu_gemm.h"
 #include "core/model/dropout.h"
+#include "core/model/products.h"
 #include "core/base/error.h"
 #include "core/model/rope.h"
 #include "core/model/torch_compat.h"
@@ -128,7 +126,7 @@ std::string computeDtypeName(torch::ScalarType t) { return t == torch::kBFloat16
 
 std::shared_ptr<const LlamaModel> LlamaModel::build(const ModelConfig& c, const Getter& getRaw,
                                                    const std::function<bool(const std::string&)>& has,
-                                                   torch::ScalarType dtype, c10::Device device) {
+                                                   torch::ScalarType dtype, c10::Device device, bool mayFuse) {
   // float64 is accepted for tests (finite differences); the CLI and GUI offer float32 and bfloat16.
   if (dtype != torch::kFloat32 && dtype != torch::kBFloat16 && dtype != torch::kFloat64)
     throw InvalidArgument("compute dtype must be float32 or bfloat16");
@@ -142,14 +140,53 @@ std::shared_ptr<const LlamaModel> LlamaModel::build(const ModelConfig& c, const 
   m->finalNorm_ = get(kHfFinalNorm);
   m->lmHead_ = c.tieWordEmbeddings ? m->embed_ : get(kHfLmHead);
   m->layers_.resize(size_t(c.numLayers));
+  // Small models hold q/k/v and gate/up as one matrix each (kFuseProjectionBytes): each part is copied straight
+  // into its rows, so loading holds no second copy.
+  const int64_t D = c.hiddenSize, qOut = int64_t(c.numHeads) * c.headDim, kvOut = int64_t(c.numKvHeads) * c.headDim;
+  const int64_t projectionBytes = int64_t(c.numLayers) * D * (2 * qOut + 2 * kvOut + 3 * c.intermediateSize) *
+                                  int64_t(torch::elementSize(dtype));
+  const bool fuse = mayFuse && projectionBytes <= kFuseProjectionBytes;
+  auto outRows = [&](Proj p) -> int64_t {
+    if (p == Proj::Q) return qOut;
+    if (p == Proj::K || p == Proj::V) return kvOut;
+    if (p == Proj::Gate || p == Proj::Up) return c.intermediateSize;
+    return D;  // o, down
+  };
   for (int l = 0; l < c.numLayers; ++l) {
     Layer& L = m->layers_[size_t(l)];
     L.inputNorm = get(hfInputNorm(l));
     L.postNorm = get(hfPostAttentionNorm(l));
+    auto biasName = [&](Proj p) { return hfProjPrefix(l, p) + ".bias"; };
+    // One group into one matrix, when every part has a bias or none does.
+    auto fuseGroup = [&](std::initializer_list<Proj> parts, Fused& f) {
+      size_t biases = 0;
+      int64_t rows = 0;
+      for (Proj p : parts) {
+        biases += has(biasName(p)) ? 1 : 0;
+        rows += outRows(p);
+      }
+      if (!fuse || (biases != 0 && biases != parts.size())) return;
+      f.w = torch::empty({rows, D}, m->options(dtype));
+      if (biases) f.b = torch::empty({rows}, m->options(dtype));
+      int64_t at = 0;
+      auto into = [&](torch::Tensor rowsOf, const std::string& name) {
+        const torch::Tensor t = get(name);  // shapes were checked when the checkpoint was opened; copy_ would broadcast
+        if (t.sizes() != rowsOf.sizes()) throw CheckpointError("tensor '" + name + "' does not have the shape config.json implies");
+        return rowsOf.copy_(t);
+      };
+      for (Proj p : parts) {
+        const int64_t n = outRows(p);
+        L.w[int(p)] = into(f.w.narrow(0, at, n), hfProjPrefix(l, p) + ".weight");
+        if (biases) L.b[int(p)] = into(f.b.narrow(0, at, n), biasName(p));
+        at += n;
+      }
+    };
+    fuseGroup({Proj::Q, Proj::K, Proj::V}, L.qkv);
+    fuseGroup({Proj::Gate, Proj::Up}, L.gateUp);
     for (Proj p : kAllProj) {
+      if (L.w[int(p)].defined()) continue;  // fused above
       L.w[int(p)] = get(hfProjPrefix(l, p) + ".weight");
-      const std::string b = hfProjPrefix(l, p) + ".bias";
-      if (has(b)) L.b[int(p)] = get(b);
+      if (has(biasName(p))) L.b[int(p)] = get(biasName(p));
     }
   }
   // HF computes inv_freq in float32; we compute in double and round once.
@@ -163,7 +200,7 @@ std::shared_ptr<const LlamaModel> LlamaModel::fromCheckpoint(const Checkpoint& c
                                                              c10::Device device) {
   // float64 (tests only) widens after the transfer like float32; Checkpoint::load handles both directions.
   return build(ck.config(), [&](const std::string& n) { return ck.load(n, dtype, device); },
-               [&](const std::string& n) { return ck.contains(n); }, dtype, device);
+               [&](const std::string& n) { return ck.contains(n); }, dtype, device, /*mayFuse=*/true);
 }
 
 std::shared_ptr<const LlamaModel> LlamaModel::fromTensors(const ModelConfig& c,
@@ -175,8 +212,9 @@ std::shared_ptr<const LlamaModel> LlamaModel::fromTensors(const ModelConfig& c,
     if (it->second.sizes().vec() != shape) throw InvalidArgument("fromTensors: tensor '" + name + "' has the wrong shape");
   }
   const c10::Device device = tensors.at(kHfEmbed).device();  // the tensors' own device: shared, not moved
+  // Never fused: the caller's tensors are shared (a pretraining run updates them in place).
   return build(c, [&](const std::string& n) { return tensors.at(n); },
-               [&](const std::string& n) { return tensors.count(n) != 0; }, dtype, device);
+               [&](const std::string& n) { return tensors.count(n) != 0; }, dtype, device, /*mayFuse=*/false);
 }
 
 std::shared_ptr<const LlamaModel> LlamaModel::withRopeMultipliers(std::vector<torch::Tensor> alpha) const {
@@ -241,96 +279,6 @@ torch::Tensor applyRope(const torch::Tensor& x, const torch::Tensor& cos, const 
   return out.add_(x * cos);
 }
 
-// GEMMs in the compute dtype. LibTorch 1.13 has no vectorised bfloat16 GEMM on CPUs without AVX-512 (it runs a
-// scalar loop at ~0.5 GFLOP/s), so bfloat16 products are computed from the exactly widened float32 operands with
-// float32 accumulation (what a bfloat16 GEMM with a float32 accumulator computes) and rounded once to bfloat16.
-bool widenGemm(const torch::Tensor& x) { return x.scalar_type() == torch::kBFloat16 && x.device().is_cpu(); }
-
-// Widened weights are converted in slices, each multiplied right after its conversion: the output projection of a
-// 128k vocabulary would otherwise need a 2 GB float32 copy on every forward, and a slice small enough to stay in
-// cache is read back from there instead of from memory. With few input rows the conversion is most of the work and
-// small slices win; with many rows the product is, and large slices (larger GEMMs) win. Measured on the 1.1B preset
-// (bfloat16, 2 cores, docs/performance.md): 128 rows reach 85% of the GEMM rate with 2^18-element slices and 45%
-// with 2^24; 256 rows 86% with 2^20 and 79% with 2^24; 512 rows 98.6% with 2^24 and 66% with 2^18. Hence about
-// 2^18 (rows / 128)^3 elements, between 2^18 and 2^24 (1 to 64 MB in float32). Each output column is the same dot
-// product either way.
-int64_t widenSliceElements(int64_t rows) {
-  const double r = double(rows) / 128.0;
-  return int64_t(std::clamp(double(int64_t(1) << 18) * r * r * r, double(int64_t(1) << 18), double(int64_t(1) << 24)));
-}
-
-torch::Tensor widenedLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-  const torch::Tensor xf = x.to(torch::kFloat32);
-  const torch::Tensor bf = b.defined() ? b.to(torch::kFloat32) : b;
-  const int64_t slice = widenSliceElements(x.numel() / std::max<int64_t>(1, x.size(-1)));
-  if (w.numel() <= slice) return cpuLinear(xf, w.to(torch::kFloat32), bf).to(x.scalar_type());
-  const int64_t out = w.size(0), rows = std::max<int64_t>(1, slice / w.size(1));
-  std::vector<torch::Tensor> parts;
-  for (int64_t r = 0; r < out; r += rows) {
-    const int64_t n = std::min(rows, out - r);
-    parts.push_back(cpuLinear(xf, w.narrow(0, r, n).to(torch::kFloat32), bf.defined() ? bf.narrow(0, r, n) : bf)
-                        .to(x.scalar_type()));
-  }
-  return torch::cat(parts, -1);
-}
-
-// d(x W^T)/dx = grad W, with W widened slice by slice as above.
-torch::Tensor widenedInputGradient(const torch::Tensor& grad, const torch::Tensor& w) {
-  const torch::Tensor gf = grad.to(torch::kFloat32);
-  const int64_t slice = widenSliceElements(grad.numel() / std::max<int64_t>(1, grad.size(-1)));
-  if (w.numel() <= slice) return cpuLinearInputGradient(gf, w.to(torch::kFloat32)).to(grad.scalar_type());
-  const int64_t out = w.size(0), rows = std::max<int64_t>(1, slice / w.size(1));
-  torch::Tensor sum;
-  for (int64_t r = 0; r < out; r += rows) {
-    const int64_t n = std::min(rows, out - r);
-    torch::Tensor part = cpuLinearInputGradient(gf.narrow(-1, r, n), w.narrow(0, r, n).to(torch::kFloat32));
-    sum = sum.defined() ? sum.add_(part) : part;
-  }
-  return sum.to(grad.scalar_type());
-}
-
-// A CPU product with a frozen weight: widened for bfloat16, oneDNN's sgemm for float32 (cpu_gemm.h).
-torch::Tensor denseLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-  return widenGemm(x) ? widenedLinear(x, w, b) : cpuLinear(x, w, b);
-}
-
-// The CPU product when the input needs a gradient but the weight does not (every projection behind the gradient
-// RoPE influence and adapter training: the base weights are frozen). For bfloat16, plain autograd would save the
-// float32 copy of the weight for the input's gradient, i.e. a float32 copy of every projection the backward goes
-// through, twice the bfloat16 model (about 32 GB on an 8B model). This function saves the weight itself (the
-// tensor already held, no copy) and widens it again in the backward; values and gradients are the same. For float32
-// it lets both directions use oneDNN's sgemm. The weight and bias travel wrapped, so autograd sees one
-// differentiable input, x.
-struct FrozenParameters {
-  torch::Tensor w, b;
-};
-struct FrozenWeightLinear : torch::autograd::Function<FrozenWeightLinear> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, FrozenParameters p) {
-    ctx->saved_data["w"] = p.w;
-    return denseLinear(x, p.w, p.b);
-  }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grad) {
-    const torch::Tensor w = ctx->saved_data["w"].toTensor();
-    const torch::Tensor& g = grad[0];
-    // x, and nothing for the wrapped parameters
-    return {widenGemm(g) ? widenedInputGradient(g, w) : cpuLinearInputGradient(g, w), torch::Tensor()};
-  }
-};
-
-torch::Tensor linearAcc(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {}) {
-  const bool cpuFloat32 = x.device().is_cpu() && x.scalar_type() == torch::kFloat32;
-  if (!widenGemm(x) && !cpuFloat32) return torch::linear(x, w, b);  // GPUs, float64 (tests)
-  const bool frozen = !w.requires_grad() && !(b.defined() && b.requires_grad());
-  if (frozen && x.requires_grad() && torch::GradMode::is_enabled()) return FrozenWeightLinear::apply(x, FrozenParameters{w, b});
-  return denseLinear(x, w, b);  // LibTorch's autograd where the weight needs a gradient (cpuLinear falls back)
-}
-
-torch::Tensor matmulAcc(const torch::Tensor& a, const torch::Tensor& b) {
-  if (!widenGemm(a)) return torch::matmul(a, b);
-  return torch::matmul(a.to(torch::kFloat32), b.to(torch::kFloat32)).to(a.scalar_type());
-}
-
 // Causal attention for one layer, HF eager numerics: scores = (q k^T in the compute dtype) * 1/sqrt(Dh), plus the
 // additive float32 bias, softmax in float32, probs (compute dtype) times v. Queries are grouped by the KV head they
 // read, [B,G,R,T,Dh], so keys are never repeated. Query blocks of kBlock rows only multiply the keys they can
@@ -392,18 +340,20 @@ struct ProjInput {
   }
 };
 
+// A projection's output y plus its LoRA slot's update, scale * B (A dropout(x)), when the slot is active.
+torch::Tensor addLora(const torch::Tensor& y, const ProjInput& in, const LoraSlot* slot, bool training) {
+  if (!slot || !slot->active()) return y;
+  torch::Tensor xf = in.asFloat32();
+  if (training && slot->dropout > 0) xf = xf * dropoutKeepScale(xf.sizes(), slot->dropout, xf.device());
+  // The scale goes on the rank-r intermediate, not on the [.., out] product: same value, r/out the work.
+  // Adapters live on the model's device (to() is then a no-op; across devices it stays differentiable).
+  torch::Tensor down = torch::linear(xf, slot->A.to(xf.device())) * slot->scale;
+  return y + torch::linear(down, slot->B.to(xf.device())).to(y.scalar_type());
+}
+
 torch::Tensor project(const ProjInput& in, const torch::Tensor& w, const torch::Tensor& b, const LoraSlot* slot,
                       bool training) {
-  torch::Tensor y = linearAcc(in.x, w, b);
-  if (slot && slot->active()) {
-    torch::Tensor xf = in.asFloat32();
-    if (training && slot->dropout > 0) xf = xf * dropoutKeepScale(xf.sizes(), slot->dropout, xf.device());
-    // The scale goes on the rank-r intermediate, not on the [.., out] product: same value, r/out the work.
-    // Adapters live on the model's device (to() is then a no-op; across devices it stays differentiable).
-    torch::Tensor down = torch::linear(xf, slot->A.to(xf.device())) * slot->scale;
-    y = y + torch::linear(down, slot->B.to(xf.device())).to(y.scalar_type());
-  }
-  return y;
+  return addLora(linearAcc(in.x, w, b), in, slot, training);
 }
 
 }  // namespace
@@ -516,9 +466,20 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
     if (!skipAttn) {
       torch::Tensor xn = rmsNorm(h, W.inputNorm, c.rmsNormEps);                                 // [B,T,D]
       const ProjInput x{xn, {}};
-      torch::Tensor q = project(x, W.w[0], W.b[0], slot(Proj::Q), training).view({B, T, H, Dh}).transpose(1, 2);
-      torch::Tensor k = project(x, W.w[1], W.b[1], slot(Proj::K), training).view({B, T, G, Dh}).transpose(1, 2);
-      torch::Tensor v = project(x, W.w[2], W.b[2], slot(Proj::V), training).view({B, T, G, Dh}).transpose(1, 2);
+      torch::Tensor q, k, v;  // [B,T,H*Dh], [B,T,G*Dh], [B,T,G*Dh]
+      if (W.qkv.w.defined()) {  // one product, the three outputs side by side (the same numbers with adapters or not)
+        const torch::Tensor qkv = linearAcc(xn, W.qkv.w, W.qkv.b);
+        q = addLora(qkv.narrow(-1, 0, H * Dh), x, slot(Proj::Q), training);
+        k = addLora(qkv.narrow(-1, H * Dh, G * Dh), x, slot(Proj::K), training);
+        v = addLora(qkv.narrow(-1, (H + G) * Dh, G * Dh), x, slot(Proj::V), training);
+      } else {
+        q = project(x, W.w[0], W.b[0], slot(Proj::Q), training);
+        k = project(x, W.w[1], W.b[1], slot(Proj::K), training);
+        v = project(x, W.w[2], W.b[2], slot(Proj::V), training);
+      }
+      q = q.view({B, T, H, Dh}).transpose(1, 2);
+      k = k.view({B, T, G, Dh}).transpose(1, 2);
+      v = v.view({B, T, G, Dh}).transpose(1, 2);
       // q [B,H,T,Dh], k/v [B,G,T,Dh]
       // Effective multipliers: the model's fixed ones (a baked GARFA adapter) times the intervention's.
       torch::Tensor alpha = (iv && !iv->ropeAlpha.empty()) ? iv->ropeAlpha[size_t(l)] : torch::Tensor();
@@ -552,8 +513,15 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
     if (!skipMlp) {
       torch::Tensor xn = rmsNorm(h, W.postNorm, c.rmsNormEps);
       const ProjInput x{xn, {}};
-      torch::Tensor gate = project(x, W.w[4], W.b[4], slot(Proj::Gate), training);  // [B,T,F]
-      torch::Tensor up = project(x, W.w[5], W.b[5], slot(Proj::Up), training);      // [B,T,F]
+      torch::Tensor gate, up;  // [B,T,F] each
+      if (W.gateUp.w.defined()) {
+        const torch::Tensor both = linearAcc(xn, W.gateUp.w, W.gateUp.b);
+        gate = addLora(both.narrow(-1, 0, c.intermediateSize), x, slot(Proj::Gate), training);
+        up = addLora(both.narrow(-1, c.intermediateSize, c.intermediateSize), x, slot(Proj::Up), training);
+      } else {
+        gate = project(x, W.w[4], W.b[4], slot(Proj::Gate), training);
+        up = project(x, W.w[5], W.b[5], slot(Proj::Up), training);
+      }
       torch::Tensor mlpOut = project({torch::silu(gate) * up, {}}, W.w[6], W.b[6], slot(Proj::Down), training);  // [B,T,D]
       if (want(l, Site::MlpOut)) sink->record({l, Site::MlpOut}, mlpOut);
       h = h + mlpOut;

@@ -153,7 +153,9 @@ class LlamaModel {
  public:
   /// Loads `ck` for `computeDtype` (float32 or bfloat16) onto `device`, one tensor at a time from the file
   /// mapping (Checkpoint::load: host memory stays near the largest tensor). On the host, weights stored in the
-  /// compute dtype alias the file mapping.
+  /// compute dtype alias the file mapping, except in a model whose projections take at most kFuseProjectionBytes:
+  /// there q/k/v and gate/up are copied into one matrix each (weight() returns views into it), so that the forward
+  /// multiplies each group at once.
   static std::shared_ptr<const LlamaModel> fromCheckpoint(const Checkpoint& ck, torch::ScalarType computeDtype,
                                                           c10::Device device = hostDevice());
   /// Builds a model from tensors under their Hugging Face names (biases used when present), on the device of
@@ -195,11 +197,16 @@ class LlamaModel {
   using Getter = std::function<torch::Tensor(const std::string&)>;
   static std::shared_ptr<const LlamaModel> build(const ModelConfig& c, const Getter& get,
                                                  const std::function<bool(const std::string&)>& has,
-                                                 torch::ScalarType dtype, c10::Device device);
+                                                 torch::ScalarType dtype, c10::Device device, bool mayFuse);
+  /// Projections in one matrix per group ([q;k;v] rows, [gate;up] rows), whose w/b entries are views into it.
+  struct Fused {
+    torch::Tensor w, b;  // [sum of out, in], [sum of out] or undefined
+  };
   struct Layer {
     torch::Tensor inputNorm, postNorm;     // [D]
     std::array<torch::Tensor, kNumProj> w;  // [out, in]
     std::array<torch::Tensor, kNumProj> b;  // [out] or undefined
+    Fused qkv, gateUp;                      // undefined w unless the model is fused
   };
   ModelConfig config_;
   torch::ScalarType dtype_ = torch::kFloat32;
@@ -210,6 +217,11 @@ class LlamaModel {
   torch::Tensor invFreq64_;  // [Dh/2] float64 (float64 compute, tests)
   std::vector<torch::Tensor> fixedAlpha_;  // [L] or empty: baked-in RoPE multipliers (GARFA), each [G]
 };
+
+/// Models whose projection weights take at most this many bytes in the compute dtype hold q/k/v and gate/up as one
+/// matrix each (fromCheckpoint). Their products are so small that each call's fixed cost counts (the demo model:
+/// 9 MB); above it the weights keep aliasing the file mapping and a copy would cost memory, not time.
+inline constexpr int64_t kFuseProjectionBytes = int64_t(16) << 20;
 
 /// Parses "float32" / "bfloat16" (also "fp32", "bf16").
 torch::ScalarType parseComputeDtype(const std::string& name);

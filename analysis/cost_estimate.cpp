@@ -9,6 +9,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "analysis/layer_analyses.h"
 #include "analysis/paper_semantics.h"
 #include "core/base/error.h"
 #include "core/data/dataset.h"
@@ -99,6 +100,17 @@ int storedElementBytes(const std::string& stored) {
   if (stored == "BF16" || stored == "F16") return 2;
   if (stored == "F64") return 8;
   return 4;  // F32 or mixed (counted at the widest common one)
+}
+
+SimilaritySources similaritySources(const AnalyzeRequest& req, bool shortAnswerTask) {
+  const Semantics asked = parseSemantics(req.semantics);
+  RedundancyParams red;  // the redundancy's semantics: layerscope unless the request's defines one
+  if (semanticsDefines(asked, "redundancy")) red.semantics = asked;
+  const bool dropSame = !req.dropPlan.empty() && asked == red.semantics;
+  SimilaritySources s;
+  s.fromEvaluation = (req.redundancy || dropSame) && RedundancySums::reusable(red) && !shortAnswerTask;
+  s.dropReusesRedundancy = dropSame && (req.redundancy || s.fromEvaluation);
+  return s;
 }
 
 int autoBatchRows(double meanTokens) {
@@ -348,8 +360,8 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
   }
   // The default redundancy (layerscope semantics: the prompts) takes its cosines during a multiple-choice or pairs
   // evaluation (RedundancySums): no pass of its own.
-  const bool redFromEval = (req.semantics == "layerscope" || !semanticsDefines(parseSemantics(req.semantics), "redundancy")) &&
-                           prepared.kind != core::TaskKind::ShortAnswer;
+  const SimilaritySources sim = similaritySources(req, prepared.kind == core::TaskKind::ShortAnswer);
+  const bool redFromEval = req.redundancy && sim.fromEvaluation;
   if (req.redundancy) stage(redFromEval ? "redundancy (states from eval)" : "redundancy", redFromEval ? Rows{} : prompts, 1,
                             false, fb);
   for (const auto& p : req.profiles) stage(p, prompts, 1, false, fb);
@@ -361,8 +373,8 @@ CostEstimate estimateAnalysis(const AnalyzeRequest& req, bool measure, const cor
     // the similarities (once, or once per dropped module for the iterative plans), then the dropped model's
     // evaluation and the speed measurement: best of 3 timed passes over every row, for the base and the dropped
     // model (analysis/drop_plans.cpp)
-    // (the full model's similarities come from the evaluation's forward when the redundancy does)
-    const double rounds = (req.dropPlan.rfind("iterative", 0) == 0 ? req.dropN : 1) - (redFromEval ? 1 : 0) +
+    // (the full model's similarities are the redundancy's when the semantics is the same)
+    const double rounds = (req.dropPlan.rfind("iterative", 0) == 0 ? req.dropN : 1) - (sim.dropReusesRedundancy ? 1 : 0) +
                           (req.dropPlan == "consecutive" ? 1 : 0);
     if (rounds > 0) stage("drop plan: similarities", prompts, rounds, false, fb);
     stage("drop plan: eval and timing", evalRows, 1 + 2 * 3, false, fb);

@@ -62,6 +62,18 @@ inline constexpr double kAutoBatchTokens = 2048;
 inline constexpr int kAutoBatchRows = 64;
 int autoBatchRows(double meanTokens);
 
+/// Where an analysis takes the full model's layer similarities from; one decision for the pipeline and the estimate.
+/// The evaluation's forward sums them (RedundancySums, analysis/redundancy.cpp) when the redundancy's semantics is
+/// layerscope (the default; the request's semantics where it defines a redundancy), the task is multiple choice or
+/// pairs (short-answer evaluations generate), and the redundancy or a drop plan of that semantics wants them. A drop
+/// plan of the redundancy's semantics ranks the redundancy's similarities (computed either way) instead of running
+/// its first round itself.
+struct SimilaritySources {
+  bool fromEvaluation = false;        ///< no redundancy forward of its own
+  bool dropReusesRedundancy = false;  ///< the drop plan's first similarity round runs no forward
+};
+SimilaritySources similaritySources(const AnalyzeRequest& req, bool shortAnswerTask);
+
 /// The largest batch in 1..maxBatch whose `fixedBytes + perBatch(b)` fits `budgetBytes`; 0 when not even 1 fits.
 int largestBatchWithin(double budgetBytes, double fixedBytes, int maxBatch, const std::function<double(int)>& perBatch);
 

@@ -310,9 +310,8 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
   RedundancyParams redParams{.angular = req.angular, .batchSize = req.batchSize, .dropNorm = req.dropNorm};
   if (semanticsDefines(parseSemantics(req.semantics), "redundancy")) redParams.semantics = parseSemantics(req.semantics);
   std::optional<RedundancySums> redSums;
-  const bool dropSameSimilarity = !req.dropPlan.empty() && parseSemantics(req.semantics) == redParams.semantics;
-  if ((req.redundancy || dropSameSimilarity) && RedundancySums::reusable(redParams) &&
-      prepared.kind != core::TaskKind::ShortAnswer) {
+  const SimilaritySources similarities = similaritySources(req, prepared.kind == core::TaskKind::ShortAnswer);
+  if (similarities.fromEvaluation) {
     redSums.emplace(*model, redParams);
     so.promptSink = [&](const torch::Tensor& promptMask) { return redSums->sink(promptMask); };
   }
@@ -545,7 +544,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
     dp.dropNorm = req.dropNorm;
     dp.angular = req.angular;
     if (!fullRedundancy && redSums) fullRedundancy = redundancyFromEval();
-    if (fullRedundancy && dropSameSimilarity) dp.fullSimilarity = &*fullRedundancy;
+    if (fullRedundancy && similarities.dropReusesRedundancy) dp.fullSimilarity = &*fullRedundancy;
     auto d = dropPlan(in, dp, progress.job());
     json dropped = json::array();
     for (const auto& m : d.dropped) dropped.push_back({{"layer", m.layer}, {"module", m.module}, {"similarity", m.similarity}});

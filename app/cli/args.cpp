@@ -36,14 +36,33 @@ std::string Args::valueOr(const std::string& name, const std::string& fallback) 
   return v ? *v : fallback;
 }
 
+namespace {
+std::optional<long long> parseInteger(const std::string& text) {
+  long long out = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+  return out;
+}
+}  // namespace
+
 long long Args::intOr(const std::string& name, long long fallback) {
   auto v = value(name);
   if (!v) return fallback;
-  long long out = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (ec != std::errc() || p != v->data() + v->size())
-    throw InvalidArgument("option " + name + " expects an integer, got '" + *v + "'");
-  return out;
+  const auto out = parseInteger(*v);
+  if (!out) throw InvalidArgument("option " + name + " expects an integer, got '" + *v + "'");
+  return *out;
+}
+
+long long Args::intOrKeyword(const std::string& name, long long min, const std::string& keyword, long long keywordValue,
+                             long long fallback) {
+  auto v = value(name);
+  if (!v) return fallback;
+  if (*v == keyword) return keywordValue;
+  const auto out = parseInteger(*v);
+  if (!out || *out < min)
+    throw InvalidArgument("option " + name + " expects " + keyword + " or an integer of at least " + std::to_string(min) +
+                          ", got '" + *v + "'");
+  return *out;
 }
 
 double Args::doubleOr(const std::string& name, double fallback) {

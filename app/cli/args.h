@@ -21,6 +21,10 @@ class Args {
   /// Integer / floating-point option with a default; throws on a malformed number.
   long long intOr(const std::string& name, long long fallback);
   double doubleOr(const std::string& name, double fallback);
+  /// `--name N` with N >= `min`, or `--name KEYWORD` standing for `keywordValue` (e.g. `--batch auto|N`); `fallback`
+  /// when absent. Throws InvalidArgument naming both forms otherwise.
+  long long intOrKeyword(const std::string& name, long long min, const std::string& keyword, long long keywordValue,
+                         long long fallback);
   /// True if the bare flag `--name` is present.
   bool flag(const std::string& name);
   /// Next positional (non-option) argument, in order; `what` names it in the error when missing.

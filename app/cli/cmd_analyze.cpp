@@ -56,11 +56,7 @@ analysis::AnalyzeRequest commonRequest(Args& args, bool& dryRun) {
   r.overwrite = args.flag("--overwrite");
   r.dtype = args.valueOr("--dtype", r.dtype);
   // --batch auto (the default: rows per forward from the task's token counts, analysis::autoBatchRows) or N
-  if (const auto b = args.value("--batch")) {  // (value() consumes the option: parse the text here)
-    if (*b != "auto") r.batchSize = int(Args({"--batch", *b}).intOr("--batch", 0));
-    if (r.batchSize < 0 || (*b != "auto" && r.batchSize == 0))
-      throw InvalidArgument("--batch must be auto or a positive number, got '" + *b + "'");
-  }
+  r.batchSize = int(args.intOrKeyword("--batch", 1, "auto", 0, r.batchSize));
   r.seed = std::uint64_t(args.intOr("--seed", (long long)r.seed));
   r.stopString = args.valueOr("--stop", r.stopString);
   r.maxNewTokens = int(args.intOr("--max-new-tokens", r.maxNewTokens));

@@ -234,3 +234,14 @@ TEST(CliArgs, EqualsFormTakesAnOptionLookingValue) {
   EXPECT_TRUE(std::equal(want.begin(), want.end(), got.end() - long(want.size()))) << out;
   EXPECT_EQ(out.find("usage:"), std::string::npos) << out;
 }
+
+// `--batch auto|N`: auto (0 inside the request) and positive integers; 0, negatives and other words are refused with
+// a message naming both forms, before any file is opened.
+TEST(CliArgs, BatchTakesAutoOrAPositiveInteger) {
+  for (const std::string bad : {"0", "-3", "many", "8x"}) {
+    const auto [rc, out] = cli("analyze --model /nonexistent --task /nonexistent --dry-run --batch " + bad);
+    EXPECT_NE(rc, 0) << bad;
+    EXPECT_NE(out.find("option --batch expects auto or an integer of at least 1, got '" + bad + "'"), std::string::npos)
+        << out;
+  }
+}

@@ -50,10 +50,12 @@ torch::Tensor rowMajor(const torch::Tensor& t) {
 
 #if LAYERSCOPE_HAVE_ONEDNN
 // Below this many multiply-adds a product runs on one thread: waking a second thread costs more than it saves.
-// Measured on the 2-core development VM (docs/performance.md, "oneDNN for float32 products"): one thread is as fast
-// or faster for every shape of the demo's forward below 2^24 (e.g. 128 x 768 x 128: 285 us against 307 us); at
-// 1024 x 128 x 128 = 2^24 two threads take half the time. Above it the product uses all of LibTorch's threads.
-constexpr double kOneThreadMacs = double(int64_t(1) << 24);
+// Measured inside the demo's forward on the 2-core development VM (docs/performance.md, "oneDNN for float32
+// products"): with 2^24, 1 x 64 tokens ran at 4,400-4,800 tok/s and 8 x 32 at 7,400-8,200; with 2^17-2^19 at
+// 5,800-8,000 and 9,800-12,600 (within noise of each other); with two threads always, 1 x 32 was slowest. (A
+// microbenchmark that multiplies the same cached matrices again and again favours one thread up to 2^24: in a
+// forward each weight comes from memory once, and two cores fetch it faster.) OpenBLAS uses the same limit.
+constexpr double kOneThreadMacs = double(int64_t(1) << 18);
 
 // C = A op(B) (+ beta C), row-major; transB 'T' reads B [N, K], 'N' reads B [K, N].
 void sgemm(char transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,

@@ -69,6 +69,22 @@ void sgemm(char transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t
     throw Error("oneDNN sgemm failed (status " + std::to_string(int(status)) + ") for a " + std::to_string(M) + " x " +
                 std::to_string(N) + " x " + std::to_string(K) + " product");
 }
+
+// a [..., inner] times b^T (transB 'T', b [outer, inner]) or b ('N', b [inner, outer]), plus `bias` [outer] when
+// defined: [..., outer].
+torch::Tensor product(const torch::Tensor& a, const torch::Tensor& b, char transB, const torch::Tensor& bias) {
+  const int64_t inner = a.size(-1), outer = transB == 'T' ? b.size(0) : b.size(1);
+  const torch::Tensor a2 = rowMajor(a.reshape({-1, inner}));
+  const torch::Tensor bm = rowMajor(b);
+  const int64_t M = a2.size(0);
+  torch::Tensor y = torch::empty({M, outer}, a.options());
+  if (bias.defined()) y.copy_(bias.view({1, outer}).expand({M, outer}));
+  sgemm(transB, M, outer, inner, a2.data_ptr<float>(), a2.stride(0), bm.data_ptr<float>(), bm.stride(0),
+        bias.defined() ? 1.0f : 0.0f, y.data_ptr<float>(), outer);
+  auto shape = a.sizes().vec();
+  shape.back() = outer;
+  return y.view(shape);
+}
 #endif
 
 }  // namespace
@@ -79,17 +95,7 @@ torch::Tensor cpuLinear(const torch::Tensor& x, const torch::Tensor& w, const to
   if (!applies(x, w, b) || x.size(-1) != w.size(1) || (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0))))
     return torch::linear(x, w, b);  // LibTorch's path, and its error messages for mismatched shapes
 #if LAYERSCOPE_HAVE_ONEDNN
-  const int64_t K = w.size(1), N = w.size(0);
-  const torch::Tensor a = rowMajor(x.reshape({-1, K}));
-  const torch::Tensor wm = rowMajor(w);
-  const int64_t M = a.size(0);
-  torch::Tensor y = torch::empty({M, N}, x.options());
-  if (b.defined()) y.copy_(b.view({1, N}).expand({M, N}));
-  sgemm('T', M, N, K, a.data_ptr<float>(), a.stride(0), wm.data_ptr<float>(), wm.stride(0), b.defined() ? 1.0f : 0.0f,
-        y.data_ptr<float>(), N);
-  auto shape = x.sizes().vec();
-  shape.back() = N;
-  return y.view(shape);
+  return product(x, w, 'T', b);
 #else
   return torch::linear(x, w, b);
 #endif
@@ -98,15 +104,7 @@ torch::Tensor cpuLinear(const torch::Tensor& x, const torch::Tensor& w, const to
 torch::Tensor cpuLinearInputGradient(const torch::Tensor& g, const torch::Tensor& w) {
   if (!applies(g, w, {}) || g.size(-1) != w.size(0)) return torch::matmul(g, w);
 #if LAYERSCOPE_HAVE_ONEDNN
-  const int64_t N = w.size(0), K = w.size(1);
-  const torch::Tensor a = rowMajor(g.reshape({-1, N}));
-  const torch::Tensor wm = rowMajor(w);
-  const int64_t M = a.size(0);
-  torch::Tensor y = torch::empty({M, K}, g.options());
-  sgemm('N', M, K, N, a.data_ptr<float>(), a.stride(0), wm.data_ptr<float>(), wm.stride(0), 0.0f, y.data_ptr<float>(), K);
-  auto shape = g.sizes().vec();
-  shape.back() = K;
-  return y.view(shape);
+  return product(g, w, 'N', {});
 #else
   return torch::matmul(g, w);
 #endif

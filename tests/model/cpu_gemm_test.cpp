@@ -1,0 +1,67 @@
+// cpu_gemm.h: oneDNN's float32 products against LibTorch's in float64, for the operand layouts the forward passes
+// (batched inputs, narrowed columns of a fused projection, a transposed weight, a bias, one-dimensional inputs), and
+// the fall-back to LibTorch's autograd when an operand needs a gradient.
+#include <gtest/gtest.h>
+
+#include "core/model/cpu_gemm.h"
+
+namespace lc = layerscope::core;
+
+namespace {
+
+double relError(const torch::Tensor& got, const torch::Tensor& want) {
+  return (got.to(torch::kFloat64) - want).abs().max().item<double>() / want.abs().max().item<double>();
+}
+
+}  // namespace
+
+TEST(CpuGemm, LinearMatchesFloat64ForTheForwardsLayouts) {
+  torch::manual_seed(3);
+  torch::NoGradGuard noGrad;
+  const auto x3 = torch::randn({3, 37, 96});
+  const auto fused = torch::randn({8, 37, 300});  // a fused q/k/v output: narrowed columns have a row stride of 300
+  const auto w = torch::randn({130, 96});
+  const auto b = torch::randn({130});
+  struct Case {
+    const char* what;
+    torch::Tensor x, w, b;
+  } cases[] = {
+      {"batched", x3, w, {}},
+      {"bias", x3, w, b},
+      {"narrowed input columns", fused.narrow(-1, 100, 96), w, b},
+      {"one row", x3[0][0], w, b},
+      {"transposed weight", x3, torch::randn({96, 130}).t(), {}},
+      {"many rows (two threads)", torch::randn({1024, 96}), w, b},
+  };
+  for (const auto& c : cases) {
+    const auto want = torch::linear(c.x.to(torch::kFloat64), c.w.to(torch::kFloat64),
+                                    c.b.defined() ? c.b.to(torch::kFloat64) : c.b);
+    const auto got = lc::cpuLinear(c.x, c.w, c.b);
+    EXPECT_EQ(got.sizes(), want.sizes()) << c.what;
+    EXPECT_EQ(got.scalar_type(), torch::kFloat32) << c.what;
+    EXPECT_LT(relError(got, want), 1e-5) << c.what;
+  }
+}
+
+TEST(CpuGemm, InputGradientMatchesFloat64) {
+  torch::manual_seed(4);
+  torch::NoGradGuard noGrad;
+  const auto w = torch::randn({130, 96});
+  for (const auto& g : {torch::randn({3, 37, 130}), torch::randn({5, 300}).narrow(-1, 20, 130), torch::randn({130})}) {
+    const auto want = torch::matmul(g.to(torch::kFloat64), w.to(torch::kFloat64));
+    const auto got = lc::cpuLinearInputGradient(g, w);
+    EXPECT_EQ(got.sizes(), want.sizes());
+    EXPECT_LT(relError(got, want), 1e-5);
+  }
+}
+
+// An operand that needs a gradient goes through LibTorch, whose autograd records the product.
+TEST(CpuGemm, OperandsThatNeedAGradientKeepAutograd) {
+  const auto x = torch::randn({4, 16}).requires_grad_(true);
+  const auto w = torch::randn({8, 16});
+  const auto y = lc::cpuLinear(x, w);
+  ASSERT_TRUE(y.requires_grad());
+  y.sum().backward();
+  EXPECT_TRUE(torch::allclose(x.grad(), w.sum(0).expand({4, 16})));
+  EXPECT_TRUE(lc::cpuGemmLibrary() == "onednn" || lc::cpuGemmLibrary() == "libtorch");
+}

@@ -301,8 +301,6 @@ torch::Tensor attention(const torch::Tensor& qg, const torch::Tensor& k, const t
     return compat::fusedCausalAttention(qg.reshape({B, G * R, T, Dh}), repeated(k), repeated(v), scaling)
         .reshape({B, G, R, T, Dh});
   }
-  const torch::Tensor kT = k.transpose(-1, -2).unsqueeze(2);  // [B,G,1,Dh,T]
-  const torch::Tensor v5 = v.unsqueeze(2);                    // [B,G,1,T,Dh]
   auto probabilities = [&](torch::Tensor scores, int64_t q0, int64_t q1, int64_t keys) {  // [B,G,R,tb,keys]
     scores = scores.mul_(scaling).to(acc) + bias.narrow(-2, q0, q1 - q0).narrow(-1, 0, keys);
     return torch::softmax(scores, -1).to(qg.scalar_type());
@@ -317,6 +315,8 @@ torch::Tensor attention(const torch::Tensor& qg, const torch::Tensor& k, const t
     if (probsOut) *probsOut = probs;
     return matmulAcc(probs.view({B * G, R * T, T}), v.reshape({B * G, T, Dh})).view({B, G, R, T, Dh});
   }
+  const torch::Tensor kT = k.transpose(-1, -2).unsqueeze(2);  // [B,G,1,Dh,T]
+  const torch::Tensor v5 = v.unsqueeze(2);                    // [B,G,1,T,Dh]
   auto block = [&](int64_t q0, int64_t q1, int64_t keys) {
     return probabilities(matmulAcc(qg.narrow(3, q0, q1 - q0), kT.narrow(-1, 0, keys)), q0, q1, keys);
   };

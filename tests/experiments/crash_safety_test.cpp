@@ -319,10 +319,12 @@ TEST_F(CrashSafety, AnalyzeKilledLeavesNoResultsDirectory) {
 
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> when(0.1, 1.0);
-  const fs::path parent = scratch("analyze-kill");
-  fs::create_directories(parent);
+  // The randomly killed runs get a folder of their own: one killed while writing leaves its own visible
+  // `rK.incomplete-*` (removed only by a rerun to rK), which must not count among the staging folders below.
+  const fs::path randomParent = scratch("analyze-kill-random");
+  fs::create_directories(randomParent);
   for (int attempt = 0; attempt < 3; ++attempt) {
-    const fs::path out = parent / ("r" + std::to_string(attempt));
+    const fs::path out = randomParent / ("r" + std::to_string(attempt));
     const ChildResult r = runCli(analyzeArgs(out), killAt(when(rng) * r0.seconds));
     if (!r.signaled) {
       ASSERT_EQ(r.exitCode, 0) << r.output;
@@ -332,7 +334,16 @@ TEST_F(CrashSafety, AnalyzeKilledLeavesNoResultsDirectory) {
       EXPECT_EQ(withoutTimings(json::parse(s)), wantStats) << "a killed analyze left a partial " << out;
     }
   }
+  for (const std::string& name : leftovers(randomParent)) {  // a leftover of a killed write goes with the rerun
+    const fs::path out = randomParent / name.substr(0, name.find(".incomplete-"));
+    ASSERT_EQ(runCli(analyzeArgs(out)).exitCode, 0);
+    std::ifstream s(out / "stats.json");
+    EXPECT_EQ(withoutTimings(json::parse(s)), wantStats);
+  }
+  EXPECT_TRUE(leftovers(randomParent).empty());
   // Killed with the results complete in the staging directory: no results, a visible staging directory...
+  const fs::path parent = scratch("analyze-kill");
+  fs::create_directories(parent);
   const fs::path out = parent / "results";
   ASSERT_TRUE(runCli(analyzeArgs(out), crashAt("stats.json")).signaled);
   EXPECT_FALSE(fs::exists(out));

@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 
+#include "core/model/cpu_kernels.h"
 #include "core/model/dropout.h"
 #include "core/model/products.h"
 #include "core/base/error.h"
@@ -258,14 +259,6 @@ std::vector<std::pair<std::string, torch::Tensor>> LlamaModel::namedWeights() co
 // ---- Forward ---------------------------------------------------------------------------------------------
 
 namespace {
-
-// HF LlamaRMSNorm: normalise in float32, cast back, then scale by the weight in the compute dtype.
-// The [.., 1] statistics are updated in place (the same values, no extra allocations in a forward of many small ops).
-torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
-  auto xf = x.to(x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32);
-  auto inv = xf.pow(2).mean(-1, /*keepdim=*/true).add_(eps).rsqrt_();
-  return w * (xf * inv).to(x.scalar_type());
-}
 
 // HF's rotary embedding, x cos + rotate_half(x) sin with rotate_half(x) = [-x2, x1], computed as [x2, x1] s + x cos
 // where s = [-sin1, sin2] (`sinSigned`, made once per forward): -x2 sin1 and x2 (-sin1) are the same number and the

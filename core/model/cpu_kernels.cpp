@@ -1,0 +1,111 @@
+#include "core/model/cpu_kernels.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "core/base/error.h"
+
+namespace layerscope::core {
+
+namespace {
+
+bool fusedOn() {
+  static const bool on = [] {
+    const char* v = std::getenv("LAYERSCOPE_CPU_KERNELS");
+    const std::string s = v ? v : "";
+    if (!s.empty() && s != "fused" && s != "ops")
+      throw InvalidArgument("LAYERSCOPE_CPU_KERNELS must be 'fused' or 'ops', found '" + s + "'");
+    return s != "ops";
+  }();
+  return on;
+}
+
+// Rows of a tensor [..., n] whose last dimension is contiguous and whose leading dimensions collapse to one row
+// stride (a contiguous tensor, or a narrowed column range of one, as the fused projections' outputs): that stride,
+// else -1.
+int64_t rowStride(const torch::Tensor& t) {
+  if (t.dim() < 1 || t.stride(-1) != 1) return -1;
+  if (t.dim() == 1) return t.size(0);
+  const int64_t s = t.stride(-2);
+  int64_t expect = s;
+  for (int64_t d = t.dim() - 2; d >= 0; --d) {
+    if (t.size(d) != 1 && t.stride(d) != expect) return -1;
+    expect *= t.size(d);
+  }
+  return s;
+}
+
+// Above this many elements LibTorch's vectorised kernels (AVX2; this file is compiled for the baseline x86-64) win
+// over one scalar pass: the fixed cost per operation that the loop saves is then small (docs/performance.md,
+// "Fused RMSNorm").
+constexpr int64_t kFusedMaxElements = int64_t(1) << 16;
+
+bool fusable(std::initializer_list<const torch::Tensor*> ts) {
+  if (!fusedOn()) return false;
+  if ((*ts.begin())->numel() > kFusedMaxElements) return false;
+  const auto type = (*ts.begin())->scalar_type();
+  if (type != torch::kFloat32 && type != torch::kBFloat16) return false;
+  for (const torch::Tensor* t : ts) {
+    if (!t->defined() || !t->device().is_cpu() || t->scalar_type() != type || t->numel() == 0) return false;
+    if (torch::GradMode::is_enabled() && t->requires_grad()) return false;
+    if (rowStride(*t) < 0) return false;
+  }
+  return true;
+}
+
+float load(float v) { return v; }
+float load(c10::BFloat16 v) { return float(v); }
+template <typename T>
+T store(float v) {
+  return T(v);  // c10::BFloat16(float) rounds to nearest even, as LibTorch's casts
+}
+
+template <typename T>
+torch::Tensor rmsNormLoop(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+  const int64_t D = x.size(-1), rows = x.numel() / D, xs = rowStride(x);
+  torch::Tensor y = torch::empty(x.sizes(), x.options());  // contiguous
+  const T* xp = x.data_ptr<T>();
+  const T* wp = w.data_ptr<T>();
+  T* yp = y.data_ptr<T>();
+  for (int64_t r = 0; r < rows; ++r) {  // one thread: at most kFusedMaxElements
+    const T* a = xp + r * xs;
+    T* o = yp + r * D;
+    double part[4] = {0, 0, 0, 0};  // four running sums: no chain of dependent additions
+    int64_t i = 0;
+    for (; i + 4 <= D; i += 4)
+      for (int j = 0; j < 4; ++j) {
+        const double v = load(a[i + j]);
+        part[j] += v * v;
+      }
+    for (; i < D; ++i) {
+      const double v = load(a[i]);
+      part[0] += v * v;
+    }
+    const double ss = (part[0] + part[1]) + (part[2] + part[3]);
+    // HF: mean in float32, + eps, rsqrt in float32; x * inv rounded to float32, cast to T, then w * that in T.
+    const float inv = 1.0f / std::sqrt(float(ss / double(D)) + float(eps));
+    for (i = 0; i < D; ++i) {
+      const T normed = store<T>(load(a[i]) * inv);
+      o[i] = store<T>(load(wp[i]) * load(normed));
+    }
+  }
+  return y;
+}
+
+}  // namespace
+
+std::string cpuKernelMode() { return fusedOn() ? "fused" : "ops"; }
+
+torch::Tensor rmsNormOps(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+  auto xf = x.to(x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32);
+  // The [.., 1] statistics are updated in place (the same values, fewer allocations).
+  auto inv = xf.pow(2).mean(-1, /*keepdim=*/true).add_(eps).rsqrt_();
+  return w * (xf * inv).to(x.scalar_type());
+}
+
+torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+  if (!fusable({&x, &w}) || w.dim() != 1 || w.size(0) != x.size(-1)) return rmsNormOps(x, w, eps);
+  return x.scalar_type() == torch::kFloat32 ? rmsNormLoop<float>(x, w, eps) : rmsNormLoop<c10::BFloat16>(x, w, eps);
+}
+
+}  // namespace layerscope::core

@@ -1,0 +1,30 @@
+// RMSNorm on the CPU as one loop (docs/performance.md, "Fused RMSNorm").
+//
+// In a forward over few tokens most of the time outside the products is LibTorch's fixed cost per operation
+// (dispatch, allocation, TensorIterator set-up), and HF's RMSNorm is six operations on a few thousand numbers, two
+// of them reductions (about 30 us per call on the demo's 32 x 128 activations, 25 calls per forward). rmsNorm
+// computes the same numbers in one pass per row with the same roundings (float32 statistics; the normalised value
+// rounded to the input's dtype before the scale), accumulating the mean square in float64: the summation order is
+// the only difference. The loop applies to float32 and bfloat16 CPU tensors of at most 2^16 elements outside autograd;
+// anything else (float64, a GPU, an operand that needs a gradient, larger inputs, where LibTorch's vectorised kernels
+// win) takes the LibTorch operations, which are also the reference the tests compare with.
+// LAYERSCOPE_CPU_KERNELS=ops in the environment turns the loop off, for comparisons.
+#pragma once
+
+#include <string>
+
+#include <torch/torch.h>
+
+namespace layerscope::core {
+
+/// HF LlamaRMSNorm: w * (x * rsqrt(mean(x^2, -1) + eps)), the statistics in float32 (float64 for float64 input), the
+/// normalised value cast back to x's dtype before the scale. x [..., D], w [D].
+torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps);
+
+/// The same as LibTorch operations only (the reference for the loop, and its fall-back).
+torch::Tensor rmsNormOps(const torch::Tensor& x, const torch::Tensor& w, double eps);
+
+/// Whether the loop is on ("fused") or off ("ops", from LAYERSCOPE_CPU_KERNELS).
+std::string cpuKernelMode();
+
+}  // namespace layerscope::core

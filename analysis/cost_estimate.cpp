@@ -103,10 +103,9 @@ int storedElementBytes(const std::string& stored) {
 }
 
 SimilaritySources similaritySources(const AnalyzeRequest& req, bool shortAnswerTask) {
-  const Semantics asked = parseSemantics(req.semantics);
-  RedundancyParams red;  // the redundancy's semantics: layerscope unless the request's defines one
-  if (semanticsDefines(asked, "redundancy")) red.semantics = asked;
-  const bool dropSame = !req.dropPlan.empty() && asked == red.semantics;
+  RedundancyParams red;
+  red.semantics = semanticsFor(req.semantics, "redundancy");
+  const bool dropSame = !req.dropPlan.empty() && parseSemantics(req.semantics) == red.semantics;
   SimilaritySources s;
   s.fromEvaluation = (req.redundancy || dropSame) && RedundancySums::reusable(red) && !shortAnswerTask;
   s.dropReusesRedundancy = dropSame && (req.redundancy || s.fromEvaluation);

@@ -39,6 +39,11 @@ bool semanticsDefines(Semantics s, std::string_view analysis) {
   return false;
 }
 
+Semantics semanticsFor(std::string_view requested, std::string_view analysis) {
+  const Semantics s = parseSemantics(requested);
+  return semanticsDefines(s, analysis) ? s : Semantics::LayerScope;
+}
+
 torch::Tensor shortgptTokenSimilarity(const torch::Tensor& in, const torch::Tensor& out) {
   // metrics.py: (x @ y.T) / (|x| |y|), diagonal, nan_to_num(nan = 0.5); the diagonal is the row-wise dot product
   auto dot = (in * out).sum(-1);

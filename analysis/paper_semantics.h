@@ -30,6 +30,9 @@ Semantics parseSemantics(std::string_view name);
 std::vector<Semantics> allSemantics();
 /// Which analyses a semantics defines: "redundancy", "drop" or "manipulation" (layerscope defines all three).
 bool semanticsDefines(Semantics s, std::string_view analysis);
+/// The semantics one analysis runs with for a requested name: the requested one where it defines that analysis,
+/// else layerscope (`--semantics shortgpt` leaves the manipulations LayerScope's). The single place of that rule.
+Semantics semanticsFor(std::string_view requested, std::string_view analysis);
 
 // ---------------------------------------------------------------------------------------------------------
 // ShortGPT (shortgpt/metrics.py block_influence)

@@ -51,8 +51,7 @@ std::string readFile(const fs::path& p) {
 
 // The definition each analysis followed (docs/analyses.md "LayerScope definition vs each paper's code").
 json semanticsJson(const AnalyzeRequest& r) {
-  const auto s = parseSemantics(r.semantics);
-  auto of = [&](const char* a) { return semanticsName(semanticsDefines(s, a) ? s : Semantics::LayerScope); };
+  auto of = [&](const char* a) { return semanticsName(semanticsFor(r.semantics, a)); };
   return {{"requested", r.semantics}, {"redundancy", of("redundancy")}, {"drop", of("drop")},
           {"manipulation", of("manipulation")}};
 }
@@ -307,8 +306,8 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
   // The default redundancy (the prompts as calibration) takes its cosines during this forward: every prompt token of
   // the evaluation's rows is computed as in a prompt-only row (core::ScoringOptions::promptSink). A drop plan of the
   // same semantics ranks the same similarities.
-  RedundancyParams redParams{.angular = req.angular, .batchSize = req.batchSize, .dropNorm = req.dropNorm};
-  if (semanticsDefines(parseSemantics(req.semantics), "redundancy")) redParams.semantics = parseSemantics(req.semantics);
+  RedundancyParams redParams{.angular = req.angular, .batchSize = req.batchSize,
+                             .semantics = semanticsFor(req.semantics, "redundancy"), .dropNorm = req.dropNorm};
   std::optional<RedundancySums> redSums;
   const SimilaritySources similarities = similaritySources(req, prepared.kind == core::TaskKind::ShortAnswer);
   if (similarities.fromEvaluation) {
@@ -510,7 +509,7 @@ AnalyzeResult runAnalysis(const AnalyzeRequest& request, const core::JobControl*
       mp.layers = req.manipulationLayers;
       mp.seed = req.seed;
       mp.batchSize = req.batchSize;
-      if (semanticsDefines(parseSemantics(req.semantics), "manipulation")) mp.semantics = parseSemantics(req.semantics);
+      mp.semantics = semanticsFor(req.semantics, "manipulation");
       auto m = manipulate(in, mp, progress.job());
       curves[name] = m.accuracy;
       man["k"] = m.k;

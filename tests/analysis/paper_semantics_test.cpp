@@ -85,6 +85,13 @@ TEST(PaperSemantics, NamesRoundTripAndUnknownIsRejected) {
   EXPECT_TRUE(semanticsDefines(Semantics::Afcl, "manipulation"));
   EXPECT_FALSE(semanticsDefines(Semantics::Afcl, "drop"));
   EXPECT_FALSE(semanticsDefines(Semantics::ShortGpt, "manipulation"));
+  // Each analysis runs with the requested semantics where it defines one, else with LayerScope's.
+  EXPECT_EQ(semanticsFor("shortgpt", "redundancy"), Semantics::ShortGpt);
+  EXPECT_EQ(semanticsFor("shortgpt", "manipulation"), Semantics::LayerScope);
+  EXPECT_EQ(semanticsFor("afcl", "manipulation"), Semantics::Afcl);
+  EXPECT_EQ(semanticsFor("afcl", "redundancy"), Semantics::LayerScope);
+  EXPECT_EQ(semanticsFor("llm-drop", "drop"), Semantics::LlmDrop);
+  EXPECT_THROW(semanticsFor("llmdrop", "drop"), InvalidArgument);
 }
 
 TEST(PaperSemantics, ShortGptPerTokenBlockInfluenceMatchesOfficialRule) {

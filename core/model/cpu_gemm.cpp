@@ -1,7 +1,7 @@
 #include "core/model/cpu_gemm.h"
 
-#include <cstdlib>
 
+#include "core/base/env_choice.h"
 #include "core/base/error.h"
 
 #if LAYERSCOPE_HAVE_ONEDNN
@@ -21,10 +21,7 @@ constexpr bool kBuiltWithOneDnn = false;
 
 bool useOneDnn() {
   static const bool on = [] {
-    const char* v = std::getenv("LAYERSCOPE_CPU_GEMM");
-    const std::string s = v ? v : "";
-    if (!s.empty() && s != "auto" && s != "onednn" && s != "libtorch")
-      throw InvalidArgument("LAYERSCOPE_CPU_GEMM must be 'auto', 'onednn' or 'libtorch', found '" + s + "'");
+    const std::string s = envChoice("LAYERSCOPE_CPU_GEMM", {"auto", "onednn", "libtorch"});
     if (s == "onednn" && !kBuiltWithOneDnn)
       throw InvalidArgument("LAYERSCOPE_CPU_GEMM=onednn, but this build has no oneDNN (install libdnnl-dev and rebuild)");
     return kBuiltWithOneDnn && s != "libtorch";

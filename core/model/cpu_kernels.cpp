@@ -1,22 +1,15 @@
 #include "core/model/cpu_kernels.h"
 
 #include <cmath>
-#include <cstdlib>
 
-#include "core/base/error.h"
+#include "core/base/env_choice.h"
 
 namespace layerscope::core {
 
 namespace {
 
 bool fusedOn() {
-  static const bool on = [] {
-    const char* v = std::getenv("LAYERSCOPE_CPU_KERNELS");
-    const std::string s = v ? v : "";
-    if (!s.empty() && s != "fused" && s != "ops")
-      throw InvalidArgument("LAYERSCOPE_CPU_KERNELS must be 'fused' or 'ops', found '" + s + "'");
-    return s != "ops";
-  }();
+  static const bool on = envChoice("LAYERSCOPE_CPU_KERNELS", {"fused", "ops"}) != "ops";
   return on;
 }
 

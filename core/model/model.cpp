@@ -13,6 +13,7 @@
 #include "core/model/cpu_kernels.h"
 #include "core/model/dropout.h"
 #include "core/model/products.h"
+#include "core/base/env_choice.h"
 #include "core/base/error.h"
 #include "core/model/rope.h"
 #include "core/model/torch_compat.h"
@@ -20,13 +21,7 @@
 namespace layerscope::core {
 
 bool usesFusedAttention(const c10::Device& device) {
-  static const bool forcedEager = [] {
-    const char* v = std::getenv("LAYERSCOPE_ATTENTION");
-    const std::string s = v ? v : "";
-    if (!s.empty() && s != "eager" && s != "auto")
-      throw InvalidArgument("LAYERSCOPE_ATTENTION must be 'auto' or 'eager', found '" + s + "'");
-    return s == "eager";
-  }();
+  static const bool forcedEager = envChoice("LAYERSCOPE_ATTENTION", {"auto", "eager"}) == "eager";
   return compat::kHasFusedAttention && device.is_cuda() && !forcedEager;
 }
 

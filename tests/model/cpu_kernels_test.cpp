@@ -4,6 +4,10 @@
 // limit).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
+#include "core/base/env_choice.h"
+#include "core/base/error.h"
 #include "core/model/cpu_kernels.h"
 
 namespace lc = layerscope::core;
@@ -21,6 +25,23 @@ double ulps(const torch::Tensor& got, const torch::Tensor& want, torch::ScalarTy
 
 TEST(CpuKernels, FusedByDefault) { EXPECT_EQ(lc::cpuKernelMode(), "fused"); }
 
+// The LAYERSCOPE_* switches share one reader: unset or empty is "", a listed value is itself, a typo names the
+// variable and every value.
+TEST(CpuKernels, EnvironmentSwitchesRejectUnknownValues) {
+  ::unsetenv("LAYERSCOPE_TEST_SWITCH");
+  EXPECT_EQ(lc::envChoice("LAYERSCOPE_TEST_SWITCH", {"a", "b"}), "");
+  ::setenv("LAYERSCOPE_TEST_SWITCH", "b", 1);
+  EXPECT_EQ(lc::envChoice("LAYERSCOPE_TEST_SWITCH", {"a", "b"}), "b");
+  ::setenv("LAYERSCOPE_TEST_SWITCH", "c", 1);
+  try {
+    lc::envChoice("LAYERSCOPE_TEST_SWITCH", {"auto", "onednn", "libtorch"});
+    ADD_FAILURE() << "no error for an unknown value";
+  } catch (const layerscope::InvalidArgument& e) {
+    EXPECT_STREQ(e.what(), "LAYERSCOPE_TEST_SWITCH must be 'auto', 'onednn' or 'libtorch', found 'c'");
+  }
+  ::unsetenv("LAYERSCOPE_TEST_SWITCH");
+}
+
 TEST(CpuKernels, RmsNormMatchesTheOperations) {
   torch::manual_seed(5);
   torch::NoGradGuard noGrad;
@@ -33,8 +54,9 @@ TEST(CpuKernels, RmsNormMatchesTheOperations) {
       ASSERT_EQ(got.scalar_type(), dtype);
       // float32: the mean square's summation order only; bfloat16: at most one rounding of the result apart.
       EXPECT_LE(ulps(got, want, dtype), dtype == torch::kFloat32 ? 4.0 : 1.0) << c10::toString(dtype);
-      if (dtype == torch::kBFloat16)  // rarely a different rounding, never a different formula
+      if (dtype == torch::kBFloat16) {  // rarely a different rounding, never a different formula
         EXPECT_GT(torch::eq(got, want).to(torch::kFloat64).mean().item<double>(), 0.99);
+      }
     }
   }
 }

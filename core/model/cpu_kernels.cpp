@@ -1,6 +1,7 @@
 #include "core/model/cpu_kernels.h"
 
 #include <cmath>
+#include <vector>
 
 #include "core/base/env_choice.h"
 
@@ -85,6 +86,59 @@ torch::Tensor rmsNormLoop(const torch::Tensor& x, const torch::Tensor& w, double
   return y;
 }
 
+// One pass over x's rows; cos and sin are read through their broadcast strides (zero along broadcast dimensions),
+// so the per-forward [B|1, G|1, 1, T, Dh] angles are never expanded in memory.
+template <typename T>
+torch::Tensor ropeLoop(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned) {
+  const auto sizes = x.sizes();
+  const torch::Tensor c = cos.expand(sizes), s = sinSigned.expand(sizes);
+  const int64_t lead = x.dim() - 1, Dh = sizes.back(), half = Dh / 2, rows = x.numel() / Dh;
+  torch::Tensor y = torch::empty(sizes, x.options());  // contiguous
+  const T* xp = x.data_ptr<T>();
+  const T* cp = c.data_ptr<T>();
+  const T* sp = s.data_ptr<T>();
+  T* yp = y.data_ptr<T>();
+  std::vector<int64_t> at(size_t(lead), 0);
+  int64_t xo = 0, co = 0, so = 0;  // offsets of the current row
+  for (int64_t r = 0; r < rows; ++r) {  // one thread: at most kFusedMaxElements
+    const T* a = xp + xo;
+    const T* cr = cp + co;
+    const T* sr = sp + so;
+    T* o = yp + r * Dh;
+    for (int64_t i = 0; i < Dh; ++i) {
+      const T rotated = a[i < half ? i + half : i - half];
+      // As the operations: [x2, x1] * sinSigned rounded to T, x * cos rounded to T, their sum rounded to T. (This
+      // file is compiled for the baseline x86-64, without FMA, so the float32 product and sum stay two roundings.)
+      const T first = store<T>(load(rotated) * load(sr[i]));
+      const T second = store<T>(load(a[i]) * load(cr[i]));
+      o[i] = store<T>(load(first) + load(second));
+    }
+    for (int64_t d = lead - 1; d >= 0; --d) {  // next row: odometer over the leading dimensions
+      if (++at[size_t(d)] < sizes[d]) {
+        xo += x.stride(d), co += c.stride(d), so += s.stride(d);
+        break;
+      }
+      at[size_t(d)] = 0;
+      xo -= x.stride(d) * (sizes[d] - 1), co -= c.stride(d) * (sizes[d] - 1), so -= s.stride(d) * (sizes[d] - 1);
+    }
+  }
+  return y;
+}
+
+bool ropeFusable(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned) {
+  if (!fusedOn() || !x.defined() || !cos.defined() || !sinSigned.defined()) return false;
+  if (x.dim() < 1 || x.numel() == 0 || x.numel() > kFusedMaxElements || x.size(-1) % 2 != 0) return false;
+  const auto type = x.scalar_type();
+  if (type != torch::kFloat32 && type != torch::kBFloat16) return false;
+  for (const torch::Tensor* t : {&x, &cos, &sinSigned}) {
+    if (!t->device().is_cpu() || t->scalar_type() != type || t->dim() < 1 || t->stride(-1) != 1) return false;
+    if (torch::GradMode::is_enabled() && t->requires_grad()) return false;
+    if (t != &x && (t->dim() > x.dim() || !at::is_expandable_to(t->sizes(), x.sizes()) || t->size(-1) != x.size(-1)))
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string cpuKernelMode() { return fusedOn() ? "fused" : "ops"; }
@@ -94,6 +148,19 @@ torch::Tensor rmsNormOps(const torch::Tensor& x, const torch::Tensor& w, double 
   // The [.., 1] statistics are updated in place (the same values, fewer allocations).
   auto inv = xf.pow(2).mean(-1, /*keepdim=*/true).add_(eps).rsqrt_();
   return w * (xf * inv).to(x.scalar_type());
+}
+
+torch::Tensor ropeOps(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned) {
+  const int64_t half = x.size(-1) / 2;
+  torch::Tensor out = torch::cat({x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1) * sinSigned;
+  // Not addcmul_: LibTorch's float32 kernel fuses its multiply and add (one rounding), and HF rounds the product.
+  return out.add_(x * cos);
+}
+
+torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned) {
+  if (!ropeFusable(x, cos, sinSigned)) return ropeOps(x, cos, sinSigned);
+  return x.scalar_type() == torch::kFloat32 ? ropeLoop<float>(x, cos, sinSigned)
+                                            : ropeLoop<c10::BFloat16>(x, cos, sinSigned);
 }
 
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {

@@ -1,4 +1,5 @@
-// RMSNorm on the CPU as one loop (docs/performance.md, "Fused RMSNorm").
+// RMSNorm and the rotary embedding on the CPU as one loop each (docs/performance.md, "Fused RMSNorm", "Fused
+// RoPE").
 //
 // In a forward over few tokens most of the time outside the products is LibTorch's fixed cost per operation
 // (dispatch, allocation, TensorIterator set-up), and HF's RMSNorm is six operations on a few thousand numbers, two
@@ -8,7 +9,10 @@
 // the only difference. The loop applies to float32 and bfloat16 CPU tensors of at most 2^16 elements outside autograd;
 // anything else (float64, a GPU, an operand that needs a gradient, larger inputs, where LibTorch's vectorised kernels
 // win) takes the LibTorch operations, which are also the reference the tests compare with.
-// LAYERSCOPE_CPU_KERNELS=ops in the environment turns the loop off, for comparisons.
+// The rotary embedding is three operations per tensor (a concatenation for rotate_half, a product, a fused
+// multiply-add), twice a layer; its loop computes each element with the same two roundings in the same order, under
+// the same conditions and size limit.
+// LAYERSCOPE_CPU_KERNELS=ops in the environment turns the loops off, for comparisons.
 #pragma once
 
 #include <string>
@@ -24,7 +28,15 @@ torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps
 /// The same as LibTorch operations only (the reference for the loop, and its fall-back).
 torch::Tensor rmsNormOps(const torch::Tensor& x, const torch::Tensor& w, double eps);
 
-/// Whether the loop is on ("fused") or off ("ops", from LAYERSCOPE_CPU_KERNELS).
+/// HF's rotary embedding x cos + rotate_half(x) sin, computed as [x2, x1] * sinSigned + x * cos with sinSigned =
+/// [-sin1, sin2] (the same numbers: see model.cpp): the product rounded to x's dtype, then the sum. x [..., Dh] with
+/// Dh even; cos and sinSigned of x's dtype, broadcastable to x's shape. The result has x's shape, contiguous.
+torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned);
+
+/// The same as LibTorch operations only.
+torch::Tensor ropeOps(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned);
+
+/// Whether the loops are on ("fused") or off ("ops", from LAYERSCOPE_CPU_KERNELS).
 std::string cpuKernelMode();
 
 }  // namespace layerscope::core

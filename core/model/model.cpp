@@ -255,18 +255,6 @@ std::vector<std::pair<std::string, torch::Tensor>> LlamaModel::namedWeights() co
 
 namespace {
 
-// HF's rotary embedding, x cos + rotate_half(x) sin with rotate_half(x) = [-x2, x1], computed as [x2, x1] s + x cos
-// where s = [-sin1, sin2] (`sinSigned`, made once per forward): -x2 sin1 and x2 (-sin1) are the same number and the
-// sum is commutative, so the result is identical, in fewer operations, and contiguous in x's logical order (the
-// attention's batched products then read q and k without a copy). float32 adds x cos in place (rounded product, then
-// the sum, as HF); other dtypes round the product to the compute dtype first, as HF does.
-torch::Tensor applyRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned) {
-  const int64_t half = x.size(-1) / 2;
-  torch::Tensor out = torch::cat({x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1) * sinSigned;
-  if (x.scalar_type() == torch::kFloat32) return out.addcmul_(x, cos);
-  return out.add_(x * cos);
-}
-
 // Causal attention for one layer, HF eager numerics: scores = (q k^T in the compute dtype) * 1/sqrt(Dh), plus the
 // additive float32 bias, softmax in float32, probs (compute dtype) times v. Queries are grouped by the KV head they
 // read, [B,G,R,T,Dh], so keys are never repeated. Query blocks of kBlock rows only multiply the keys they can
@@ -426,7 +414,11 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
     torch::Tensor ang = posF * inv;                          // [B,G|1,T,Dh/2]
     torch::Tensor emb = torch::cat({ang, ang}, -1);          // [B,G|1,T,Dh]
     torch::Tensor sin = emb.sin().to(dtype_);
-    torch::Tensor sinSigned = torch::cat({-sin.narrow(-1, 0, Dh / 2), sin.narrow(-1, Dh / 2, Dh / 2)}, -1);  // see applyRope
+    // HF's rotary embedding is x cos + rotate_half(x) sin with rotate_half(x) = [-x2, x1]; rope() (cpu_kernels.h)
+    // computes [x2, x1] s + x cos with s = [-sin1, sin2]: -x2 sin1 and x2 (-sin1) are the same number and the sum is
+    // commutative, so the result is identical, in fewer operations, and contiguous in x's logical order (the
+    // attention's batched products then read q and k without a copy).
+    torch::Tensor sinSigned = torch::cat({-sin.narrow(-1, 0, Dh / 2), sin.narrow(-1, Dh / 2, Dh / 2)}, -1);
     return std::make_pair(emb.cos().to(dtype_), sinSigned);
   };
   auto basePair = ropeCosSin(torch::Tensor());
@@ -476,10 +468,10 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
         const torch::Tensor fixed = fixedAlpha_[size_t(l)].to(acc);  // [G]
         alpha = alpha.defined() ? alpha.to(acc) * fixed : fixed;        // [G] or [B,G]
       }
-      auto [cosT, sinT] = alpha.defined() ? ropeCosSin(alpha) : basePair;  // [B,G|1,T,Dh]; sinT signed (applyRope)
+      auto [cosT, sinT] = alpha.defined() ? ropeCosSin(alpha) : basePair;  // [B,G|1,T,Dh]; sinT signed (rope)
       torch::Tensor qg = q.reshape({B, G, R, T, Dh});  // query head h = g * n_rep + r reads KV head g
-      qg = applyRope(qg, cosT.unsqueeze(2), sinT.unsqueeze(2));
-      k = applyRope(k, cosT, sinT);
+      qg = rope(qg, cosT.unsqueeze(2), sinT.unsqueeze(2));
+      k = rope(k, cosT, sinT);
       if (want(l, Site::Q)) sink->record({l, Site::Q}, qg.reshape({B, H, T, Dh}));
       if (want(l, Site::K)) sink->record({l, Site::K}, k);
       // Scores per group without materialising repeated keys, in causal query blocks (see attention()).

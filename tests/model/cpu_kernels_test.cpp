@@ -1,7 +1,7 @@
 // cpu_kernels.h: the fused RMSNorm loop against LibTorch's operations (HF's numerics) in float32 and bfloat16, for
-// the layouts the forward passes (batched rows, narrowed columns, one row) and against float64, and the fall-back to
-// the operations where the loop does not apply (float64, an operand that needs a gradient, inputs above the size
-// limit).
+// the layouts the forward passes (batched rows, narrowed columns, one row) and against float64; the RoPE loop against
+// HF's formula written out, on the forward's strided queries and broadcast angles; and the fall-back to the
+// operations where the loops do not apply (float64, an operand that needs a gradient, inputs above the size limit).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -84,4 +84,61 @@ TEST(CpuKernels, FallsBackToTheOperations) {
   EXPECT_TRUE(torch::equal(lc::rmsNorm(x64, w.to(torch::kFloat64), 1e-6), lc::rmsNormOps(x64, w.to(torch::kFloat64), 1e-6)));
   const auto big = torch::randn({512, 256}), wb = torch::rand({256});  // above the loop's size limit
   EXPECT_TRUE(torch::equal(lc::rmsNorm(big, wb, 1e-6), lc::rmsNormOps(big, wb, 1e-6)));
+}
+
+namespace {
+
+// HF's apply_rotary_pos_emb written out: x * cos + rotate_half(x) * sin, rotate_half(x) = [-x2, x1].
+torch::Tensor hfRope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  return x * cos + torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1) * sin;
+}
+
+torch::Tensor signedSin(const torch::Tensor& sin) {
+  const int64_t half = sin.size(-1) / 2;
+  return torch::cat({-sin.narrow(-1, 0, half), sin.narrow(-1, half, half)}, -1);
+}
+
+}  // namespace
+
+// The loop and the operations round as HF does (two products, then the sum), so both are HF's formula to the bit, in
+// both dtypes, for the forward's layouts: queries [B,G,R,T,Dh] as a strided view of the projection, keys [B,G,T,Dh], and angles shared by
+// the batch and heads [1,1,1,T,Dh] or per row and KV head [B,G,1,T,Dh] (per-row RoPE multipliers).
+TEST(CpuKernels, RopeIsHfsFormula) {
+  torch::manual_seed(11);
+  torch::NoGradGuard noGrad;
+  const int64_t B = 2, G = 2, R = 3, T = 9, Dh = 16;
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    const auto q = (torch::randn({B, T, G * R, Dh}) * 2).to(dtype).transpose(1, 2).reshape({B, G, R, T, Dh});
+    const auto k = torch::randn({B, G, T, Dh}).to(dtype);
+    ASSERT_FALSE(q.is_contiguous());
+    for (const auto& ang : {torch::randn({1, 1, 1, T, Dh / 2}) * 5, torch::randn({B, G, 1, T, Dh / 2}) * 5}) {
+      const auto emb = torch::cat({ang, ang}, -1);
+      const auto cos = emb.cos().to(dtype), sin = emb.sin().to(dtype);
+      const auto got = lc::rope(q, cos, signedSin(sin));
+      ASSERT_TRUE(got.is_contiguous());
+      EXPECT_TRUE(torch::equal(got, hfRope(q, cos, sin))) << c10::toString(dtype) << " queries";
+      const auto cosK = cos.squeeze(2), sinK = sin.squeeze(2);  // [B|1, G|1, T, Dh]
+      EXPECT_TRUE(torch::equal(lc::rope(k, cosK, signedSin(sinK)), hfRope(k, cosK, sinK))) << c10::toString(dtype) << " keys";
+      EXPECT_TRUE(torch::equal(lc::ropeOps(q, cos, signedSin(sin)), got)) << c10::toString(dtype) << " operations";
+    }
+  }
+}
+
+TEST(CpuKernels, RopeFallsBackToTheOperations) {
+  torch::manual_seed(12);
+  const auto ang = torch::randn({1, 6, 8});
+  const auto cos = torch::cat({ang, ang}, -1).cos(), sin = signedSin(torch::cat({ang, ang}, -1).sin());
+  const auto x = torch::randn({2, 6, 16}).requires_grad_(true);
+  const auto y = lc::rope(x, cos, sin);
+  ASSERT_TRUE(y.requires_grad());
+  y.sum().backward();
+  EXPECT_TRUE(x.grad().defined());
+  torch::NoGradGuard noGrad;
+  const auto x64 = torch::randn({2, 6, 16}, torch::kFloat64);
+  EXPECT_TRUE(torch::equal(lc::rope(x64, cos.to(torch::kFloat64), sin.to(torch::kFloat64)),
+                           lc::ropeOps(x64, cos.to(torch::kFloat64), sin.to(torch::kFloat64))));
+  const auto big = torch::randn({64, 128, 16});  // above the loop's size limit
+  EXPECT_TRUE(torch::equal(lc::rope(big, cos.squeeze(0).narrow(0, 0, 1), sin.squeeze(0).narrow(0, 0, 1)),
+                           lc::ropeOps(big, cos.squeeze(0).narrow(0, 0, 1), sin.squeeze(0).narrow(0, 0, 1))));
 }

@@ -27,4 +27,17 @@ torch::Tensor cpuLinear(const torch::Tensor& x, const torch::Tensor& w, const to
 /// g w for g [..., N], w [N, K]: the input gradient of x w^T, with the same choice of library (no autograd).
 torch::Tensor cpuLinearInputGradient(const torch::Tensor& g, const torch::Tensor& w);
 
+/// x w^T + b for a bfloat16 weight, float32 in and out: x [..., K] float32, w [N, K] bfloat16, b [N] float32 or
+/// undefined; w is widened exactly to float32 (a bfloat16 is the top half of a float32) and every product is
+/// accumulated in float32. The threads split w's rows into panels; each widens a panel into a buffer that stays in
+/// its own cache and multiplies it on one thread, so the conversion runs in parallel and no product waits for the
+/// other thread (docs/performance.md, "bfloat16 products in panels"). For inputs of fewer than kPanelMaxRows rows
+/// (from 512 rows on, products.cpp's large slices multiplied on both threads are as fast). Undefined when oneDNN is
+/// not in use (cpuGemmLibrary() is "libtorch"), when an operand is not as described, when an operand needs a
+/// gradient, or from kPanelMaxRows rows on.
+torch::Tensor cpuLinearBf16Panels(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {});
+
+/// Input rows from which cpuLinearBf16Panels() declines (see there).
+inline constexpr int64_t kPanelMaxRows = 512;
+
 }  // namespace layerscope::core

@@ -65,3 +65,39 @@ TEST(CpuGemm, OperandsThatNeedAGradientKeepAutograd) {
   EXPECT_TRUE(torch::allclose(x.grad(), w.sum(0).expand({4, 16})));
   EXPECT_TRUE(lc::cpuGemmLibrary() == "onednn" || lc::cpuGemmLibrary() == "libtorch");
 }
+
+// bfloat16 weights in panels: the exactly widened weight's product in float64, for one row, a batch, narrowed input
+// columns, a bias, a weight with an odd row count that does not divide into panels, and products large enough to use
+// both threads (several panels a thread) and small enough for one; declined (undefined) where it does not apply.
+TEST(CpuGemm, Bf16PanelsMatchTheWidenedProduct) {
+  torch::manual_seed(6);
+  torch::NoGradGuard noGrad;
+  if (lc::cpuGemmLibrary() != "onednn") GTEST_SKIP() << "built without oneDNN";
+  const auto wide = torch::randn({37, 700});
+  struct Case {
+    const char* what;
+    torch::Tensor x, w, b;
+  } cases[] = {
+      {"one row", torch::randn({96}), torch::randn({130, 96}).to(torch::kBFloat16), {}},
+      {"batched, bias", torch::randn({3, 37, 96}), torch::randn({130, 96}).to(torch::kBFloat16), torch::randn({130})},
+      {"narrowed input columns", wide.narrow(-1, 300, 256), torch::randn({1001, 256}).to(torch::kBFloat16), {}},
+      {"two threads, odd rows", torch::randn({200, 512}), torch::randn({1531, 512}).to(torch::kBFloat16),
+       torch::randn({1531})},
+  };
+  for (const auto& c : cases) {
+    const auto want = torch::linear(c.x.to(torch::kFloat64), c.w.to(torch::kFloat64),
+                                    c.b.defined() ? c.b.to(torch::kFloat64) : c.b);
+    const auto got = lc::cpuLinearBf16Panels(c.x, c.w, c.b);
+    ASSERT_TRUE(got.defined()) << c.what;
+    EXPECT_EQ(got.sizes(), want.sizes()) << c.what;
+    EXPECT_EQ(got.scalar_type(), torch::kFloat32) << c.what;
+    EXPECT_LT(relError(got, want), 1e-5) << c.what;
+  }
+  const auto x = torch::randn({4, 96}), wb = torch::randn({8, 96}).to(torch::kBFloat16);
+  EXPECT_FALSE(lc::cpuLinearBf16Panels(x, wb.to(torch::kFloat32)).defined()) << "a float32 weight";
+  EXPECT_FALSE(lc::cpuLinearBf16Panels(x.to(torch::kBFloat16), wb).defined()) << "a bfloat16 input";
+  EXPECT_FALSE(lc::cpuLinearBf16Panels(torch::randn({4, 95}), wb).defined()) << "mismatched inner size";
+  EXPECT_FALSE(lc::cpuLinearBf16Panels(torch::randn({lc::kPanelMaxRows, 96}), wb).defined()) << "many rows";
+  torch::GradMode::set_enabled(true);
+  EXPECT_FALSE(lc::cpuLinearBf16Panels(x.clone().requires_grad_(true), wb).defined()) << "an input that needs a gradient";
+}

@@ -1,7 +1,9 @@
 #!/bin/bash
 # LayerScope `bench forward` against the PyTorch-eager peer (peer_forward.py) on one checkpoint, cell by cell,
 # alternating the two programs (LayerScope, peer, LayerScope, peer, ... ROUNDS times per cell) so that a change in
-# machine load hits both; prints the best and worst tokens/s of each and the ratio of the bests per cell.
+# machine load hits both; prints the best and worst tokens/s of each, the ratio of the bests per cell, and the
+# median (lowest-highest) of the per-round ratios: each LayerScope run against the peer run right after it, so a
+# load change between rounds cancels out (use --rounds 5 or more for that column to mean something).
 #
 # usage: scripts/bench/compare.sh MODEL_DIR [--batches 1,8] [--tokens 32,64,128,256,512,1024]
 #                                 [--dtypes float32,bfloat16] [--reps 5] [--rounds 2]
@@ -26,7 +28,8 @@ export OMP_WAIT_POLICY=PASSIVE
 threads=$(nproc)
 tps() { "$py" -c 'import json,sys; print("%.1f" % json.loads(sys.stdin.read().strip().splitlines()[-1])["tokens_per_second"])'; }
 echo "# $(date -Is) $(uname -n), $threads threads, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-9s %5s %6s | %21s | %21s | %6s\n' dtype batch tokens "LayerScope tok/s" "peer tok/s" ratio
+printf '%-9s %5s %6s | %21s | %21s | %6s | %s\n' dtype batch tokens "LayerScope tok/s" "peer tok/s" ratio \
+  "per-round ratio: median (lowest-highest)"
 for d in ${dtypes//,/ }; do
   for b in ${batches//,/ }; do
     for t in ${tokens//,/ }; do
@@ -42,7 +45,11 @@ import sys
 d, b, t, ls, pe = sys.argv[1:6]
 ls, pe = [float(x) for x in ls.split()], [float(x) for x in pe.split()]
 rng = lambda v: "%9.0f-%-9.0f" % (min(v), max(v))
-print("%-9s %5s %6s | %21s | %21s | %5.2fx" % (d, b, t, rng(ls), rng(pe), max(ls) / max(pe)))
+paired = sorted(a / p for a, p in zip(ls, pe))
+n = len(paired)
+median = paired[n // 2] if n % 2 else (paired[n // 2 - 1] + paired[n // 2]) / 2
+print("%-9s %5s %6s | %21s | %21s | %5.2fx | %.2fx (%.2f-%.2f)"
+      % (d, b, t, rng(ls), rng(pe), max(ls) / max(pe), median, paired[0], paired[-1]))
 PY
     done
   done

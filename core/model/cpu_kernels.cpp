@@ -34,15 +34,18 @@ int64_t rowStride(const torch::Tensor& t) {
 // "Fused RMSNorm").
 constexpr int64_t kFusedMaxElements = int64_t(1) << 16;
 
+// What every loop needs: the loops on, the first operand at most kFusedMaxElements, every operand a defined,
+// non-empty float32 or bfloat16 CPU tensor of the first one's dtype with a contiguous last dimension, none needing a
+// gradient. Each loop adds its own layout condition.
 bool fusable(std::initializer_list<const torch::Tensor*> ts) {
   if (!fusedOn()) return false;
-  if ((*ts.begin())->numel() > kFusedMaxElements) return false;
+  if (!(*ts.begin())->defined() || (*ts.begin())->numel() > kFusedMaxElements) return false;
   const auto type = (*ts.begin())->scalar_type();
   if (type != torch::kFloat32 && type != torch::kBFloat16) return false;
   for (const torch::Tensor* t : ts) {
     if (!t->defined() || !t->device().is_cpu() || t->scalar_type() != type || t->numel() == 0) return false;
+    if (t->dim() < 1 || t->stride(-1) != 1) return false;
     if (torch::GradMode::is_enabled() && t->requires_grad()) return false;
-    if (rowStride(*t) < 0) return false;
   }
   return true;
 }
@@ -125,17 +128,11 @@ torch::Tensor ropeLoop(const torch::Tensor& x, const torch::Tensor& cos, const t
   return y;
 }
 
+// x's rows may have any strides (the forward's queries are a view of the projection); the angles broadcast to x.
 bool ropeFusable(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned) {
-  if (!fusedOn() || !x.defined() || !cos.defined() || !sinSigned.defined()) return false;
-  if (x.dim() < 1 || x.numel() == 0 || x.numel() > kFusedMaxElements || x.size(-1) % 2 != 0) return false;
-  const auto type = x.scalar_type();
-  if (type != torch::kFloat32 && type != torch::kBFloat16) return false;
-  for (const torch::Tensor* t : {&x, &cos, &sinSigned}) {
-    if (!t->device().is_cpu() || t->scalar_type() != type || t->dim() < 1 || t->stride(-1) != 1) return false;
-    if (torch::GradMode::is_enabled() && t->requires_grad()) return false;
-    if (t != &x && (t->dim() > x.dim() || !at::is_expandable_to(t->sizes(), x.sizes()) || t->size(-1) != x.size(-1)))
-      return false;
-  }
+  if (!fusable({&x, &cos, &sinSigned}) || x.size(-1) % 2 != 0) return false;
+  for (const torch::Tensor* t : {&cos, &sinSigned})
+    if (t->dim() > x.dim() || !at::is_expandable_to(t->sizes(), x.sizes()) || t->size(-1) != x.size(-1)) return false;
   return true;
 }
 
@@ -164,7 +161,7 @@ torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch
 }
 
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
-  if (!fusable({&x, &w}) || w.dim() != 1 || w.size(0) != x.size(-1)) return rmsNormOps(x, w, eps);
+  if (!fusable({&x, &w}) || rowStride(x) < 0 || w.dim() != 1 || w.size(0) != x.size(-1)) return rmsNormOps(x, w, eps);
   return x.scalar_type() == torch::kFloat32 ? rmsNormLoop<float>(x, w, eps) : rmsNormLoop<c10::BFloat16>(x, w, eps);
 }
 

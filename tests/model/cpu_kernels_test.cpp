@@ -102,8 +102,8 @@ torch::Tensor signedSin(const torch::Tensor& sin) {
 }  // namespace
 
 // The loop and the operations round as HF does (two products, then the sum), so both are HF's formula to the bit, in
-// both dtypes, for the forward's layouts: queries [B,G,R,T,Dh] as a strided view of the projection, keys [B,G,T,Dh], and angles shared by
-// the batch and heads [1,1,1,T,Dh] or per row and KV head [B,G,1,T,Dh] (per-row RoPE multipliers).
+// both dtypes, for the forward's layouts: queries [B,G,R,T,Dh] as a strided view of the projection, keys [B,G,T,Dh],
+// and angles shared by the batch and heads [1,1,1,T,Dh] or per row and KV head [B,G,1,T,Dh] (per-row multipliers).
 TEST(CpuKernels, RopeIsHfsFormula) {
   torch::manual_seed(11);
   torch::NoGradGuard noGrad;

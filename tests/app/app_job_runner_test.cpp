@@ -34,6 +34,36 @@ struct Outcomes {
 
 }  // namespace
 
+// Nested stages "step: detail": the first report of every step is sent at once, however soon after the previous one
+// (a fast step must still reach the reproduce dialog's tree); the reports within a step stay throttled.
+TEST(JobRunner, EveryStepReachesTheGuiWhileReportsWithinAStepAreThrottled) {
+  app::JobRunner runner;
+  constexpr int kReports = 2000;
+  std::atomic<qint64> bodyMs{0};
+  app::Job* job = runner.start(QStringLiteral("steps"), [&bodyMs](app::JobContext& ctx) {
+    QElapsedTimer t;
+    t.start();
+    int done = 0;
+    for (const char* step : {"alpha", "beta", "gamma", "delta"})
+      for (int i = 1; i <= kReports / 4; ++i)
+        core::reportProgress(ctx.control(), {std::string(step) + ": item " + std::to_string(i), double(++done),
+                                             double(kReports) + 1});
+    bodyMs = t.elapsed();
+    return QVariant();
+  });
+  ASSERT_NE(job, nullptr);
+  Outcomes o(job);
+  ASSERT_TRUE(o.wait());
+  QStringList steps;
+  for (const auto& signal : o.progress) {
+    const QString step = signal.at(0).toString().section(QStringLiteral(": "), 0, 0);
+    if (steps.isEmpty() || steps.last() != step) steps << step;
+  }
+  EXPECT_EQ(steps.join(QLatin1Char(',')), QStringLiteral("alpha,beta,gamma,delta"));
+  EXPECT_LE(o.progress.count(), bodyMs.load() / 100 + 1 + 4);  // the interval's, plus one forced per step
+  EXPECT_LT(o.progress.count(), kReports / 10);
+}
+
 TEST(JobRunner, FinishesOnceWithDataInOrderAndThrottledProgress) {
   app::JobRunner runner;
   QSignalSpy busy(&runner, &app::JobRunner::busyChanged);

@@ -2,6 +2,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -12,6 +18,7 @@
 #if LAYERSCOPE_HAVE_ONEDNN
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
 #endif
 
 namespace layerscope::core {
@@ -106,6 +113,102 @@ void widenRow(const c10::BFloat16* __restrict src, float* __restrict dst, const 
     for (int j = 0; j < 8; ++j) dst[i + j] = std::bit_cast<float>(uint32_t(s[i + j]) << 16);
   for (; i < n; ++i) dst[i] = std::bit_cast<float>(uint32_t(s[i]) << 16);
 }
+
+// Native bfloat16 products (cpuNativeBf16): oneDNN's matmul primitive on bfloat16 operands, float32 accumulation,
+// bfloat16 output. A primitive is built once per shape, leading dimensions, bias and thread count (oneDNN plans
+// the split over threads when it builds one) and kept; building one takes far longer than a small product.
+bool cpuHasBf16Arithmetic() {
+  const auto isa = unsigned(dnnl_get_effective_cpu_isa());
+  const auto bf16 = unsigned(dnnl_cpu_isa_avx512_core_bf16);  // AMX's mask includes it
+  return (isa & bf16) == bf16;
+}
+
+const dnnl::engine& cpuEngine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+struct Bf16Matmul {
+  dnnl::memory::desc a, b, bias, c, scratch;
+  dnnl::matmul prim;
+};
+
+// C [M, N] = A [M, K] op(B) (+ bias [N]), row-major; transB 'T' reads B [N, K], 'N' reads B [K, N]. Null where oneDNN
+// has only its reference implementation (slower than widening).
+std::shared_ptr<const Bf16Matmul> bf16Matmul(char transB, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
+                                             bool bias, int threads) {
+  using Key = std::tuple<char, int64_t, int64_t, int64_t, int64_t, int64_t, bool, int>;
+  static std::mutex mutex;
+  static std::map<Key, std::shared_ptr<const Bf16Matmul>> built;
+  const Key key{transB, M, N, K, lda, ldb, bias, threads};
+  std::lock_guard lock(mutex);
+  if (auto it = built.find(key); it != built.end()) return it->second;
+  using dt = dnnl::memory::data_type;
+  auto m = std::make_shared<Bf16Matmul>();
+  m->a = dnnl::memory::desc({M, K}, dt::bf16, {lda, 1});
+  m->b = transB == 'T' ? dnnl::memory::desc({K, N}, dt::bf16, {1, ldb}) : dnnl::memory::desc({K, N}, dt::bf16, {ldb, 1});
+  if (bias) m->bias = dnnl::memory::desc({1, N}, dt::bf16, {N, 1});
+  m->c = dnnl::memory::desc({M, N}, dt::bf16, {N, 1});
+  std::shared_ptr<const Bf16Matmul> result;
+  try {
+    // A scratchpad per call (user mode): two threads may run the same primitive at once.
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(m->a, m->b, m->bias, m->c), attr, cpuEngine());
+    if (!std::string_view(pd.impl_info_str()).starts_with("ref")) {
+      m->scratch = pd.scratchpad_desc();
+      m->prim = dnnl::matmul(pd);
+      result = m;
+    }
+  } catch (const dnnl::error&) {  // no implementation for these descriptors: the caller widens
+  }
+  if (built.size() >= 1024) built.clear();  // shapes come from batch x tokens; bound the memory they hold
+  built.emplace(key, result);
+  return result;
+}
+
+bool plainBf16(const torch::Tensor& t) { return t.scalar_type() == torch::kBFloat16 && t.device().is_cpu(); }
+
+// a [..., inner] op(b) (+ bias [outer]) in bfloat16 (transB as product() above); undefined where it does not apply.
+torch::Tensor nativeBf16Product(const torch::Tensor& a, const torch::Tensor& b, char transB, const torch::Tensor& bias) {
+  if (!cpuNativeBf16() || !a.defined() || !b.defined() || !plainBf16(a) || !plainBf16(b) || b.dim() != 2 || a.dim() < 1)
+    return {};
+  const int64_t inner = a.size(-1), outer = transB == 'T' ? b.size(0) : b.size(1);
+  if ((transB == 'T' ? b.size(1) : b.size(0)) != inner || a.numel() == 0 || b.numel() == 0) return {};
+  if (bias.defined() && (!plainBf16(bias) || bias.dim() != 1 || bias.size(0) != outer)) return {};
+  if (torch::GradMode::is_enabled() && (needsGradient(a) || needsGradient(b) || needsGradient(bias))) return {};
+  const torch::Tensor a2 = rowMajor(a.reshape({-1, inner}));
+  const torch::Tensor bm = rowMajor(b);
+  const torch::Tensor bb = bias.defined() ? bias.contiguous() : bias;
+  const int64_t M = a2.size(0);
+  const int threads = omp_get_max_threads();
+  const bool one = threads > 1 && double(M) * double(outer) * double(inner) < kOneThreadMacs;  // as sgemm()
+  const auto mm = bf16Matmul(transB, M, outer, inner, a2.stride(0), bm.stride(0), bias.defined(), one ? 1 : threads);
+  if (!mm) return {};
+  torch::Tensor y = torch::empty({M, outer}, a.options());
+  const dnnl::engine& engine = cpuEngine();
+  thread_local dnnl::stream stream(engine);
+  const auto scratchBytes = int64_t(mm->scratch.get_size());
+  const torch::Tensor scratch = torch::empty({std::max<int64_t>(1, scratchBytes)}, a.options().dtype(torch::kUInt8));
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dnnl::memory(mm->a, engine, a2.data_ptr())},
+                                             {DNNL_ARG_WEIGHTS, dnnl::memory(mm->b, engine, bm.data_ptr())},
+                                             {DNNL_ARG_DST, dnnl::memory(mm->c, engine, y.data_ptr())},
+                                             {DNNL_ARG_SCRATCHPAD, dnnl::memory(mm->scratch, engine, scratch.data_ptr())}};
+  if (bias.defined()) args.emplace(DNNL_ARG_BIAS, dnnl::memory(mm->bias, engine, bb.data_ptr()));
+  if (one) omp_set_num_threads(1);  // this thread's setting only; restored right after
+  try {
+    mm->prim.execute(stream, args);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    if (one) omp_set_num_threads(threads);
+    throw Error(std::string("oneDNN bfloat16 matmul failed (") + e.what() + ") for a " + std::to_string(M) + " x " +
+                std::to_string(outer) + " x " + std::to_string(inner) + " product");
+  }
+  if (one) omp_set_num_threads(threads);
+  auto shape = a.sizes().vec();
+  shape.back() = outer;
+  return y.view(shape);
+}
 #endif
 
 }  // namespace
@@ -162,6 +265,45 @@ torch::Tensor cpuLinearBf16Panels(const torch::Tensor& x, const torch::Tensor& w
 }
 
 std::string cpuGemmLibrary() { return useOneDnn() ? "onednn" : "libtorch"; }
+
+bool cpuNativeBf16() {
+  static const bool on = [] {
+    const std::string s = envChoice("LAYERSCOPE_CPU_BF16", {"auto", "native", "widened"});
+    if (s == "widened" || !useOneDnn()) {
+      if (s == "native")
+        throw InvalidArgument("LAYERSCOPE_CPU_BF16=native needs oneDNN's products (a build with libdnnl-dev and "
+                              "LAYERSCOPE_CPU_GEMM other than libtorch)");
+      return false;
+    }
+#if LAYERSCOPE_HAVE_ONEDNN
+    const bool has = cpuHasBf16Arithmetic();
+    if (s == "native" && !has)
+      throw InvalidArgument("LAYERSCOPE_CPU_BF16=native, but this CPU has no bfloat16 arithmetic (AVX-512 BF16 or AMX)");
+    return has;
+#else
+    return false;
+#endif
+  }();
+  return on;
+}
+
+torch::Tensor cpuLinearBf16Native(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+#if LAYERSCOPE_HAVE_ONEDNN
+  return nativeBf16Product(x, w, 'T', b);
+#else
+  (void)x, (void)w, (void)b;
+  return {};
+#endif
+}
+
+torch::Tensor cpuLinearInputGradientBf16Native(const torch::Tensor& g, const torch::Tensor& w) {
+#if LAYERSCOPE_HAVE_ONEDNN
+  return nativeBf16Product(g, w, 'N', {});
+#else
+  (void)g, (void)w;
+  return {};
+#endif
+}
 
 torch::Tensor cpuLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
   if (!applies(x, w, b) || x.size(-1) != w.size(1) || (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0))))

@@ -40,4 +40,23 @@ torch::Tensor cpuLinearBf16Panels(const torch::Tensor& x, const torch::Tensor& w
 /// Input rows from which cpuLinearBf16Panels() declines (see there).
 inline constexpr int64_t kPanelMaxRows = 512;
 
+/// Whether bfloat16 CPU products run natively: oneDNN's matmul on bfloat16 operands with float32 accumulation, on
+/// CPUs with bfloat16 arithmetic (AVX-512 BF16 or AMX; docs/performance.md, "Native bfloat16 products"). Decided
+/// once per process from the CPU, never by timing, so a machine always computes the same sums:
+/// LAYERSCOPE_CPU_BF16=auto (default: native where the CPU has it), native (an error on CPUs without it), or
+/// widened (always the widened float32 products above). False in builds without oneDNN or with
+/// LAYERSCOPE_CPU_GEMM=libtorch.
+bool cpuNativeBf16();
+
+/// x w^T + b in bfloat16: x [..., K], w [N, K], b [N] or undefined, all bfloat16 on the CPU; every product is
+/// accumulated in float32 (bias included) and the output rounded once to bfloat16, as a bfloat16 GEMM does (and as
+/// the widened products compute it, up to the order of the sums). Undefined when cpuNativeBf16() is false, when an
+/// operand is not as described, when an operand needs a gradient, or when oneDNN has only its reference
+/// implementation for the shape.
+torch::Tensor cpuLinearBf16Native(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {});
+
+/// g w for g [..., N], w [N, K], bfloat16 on the CPU: the input gradient of x w^T, natively as above (undefined
+/// under the same conditions).
+torch::Tensor cpuLinearInputGradientBf16Native(const torch::Tensor& g, const torch::Tensor& w);
+
 }  // namespace layerscope::core

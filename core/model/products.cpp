@@ -11,7 +11,8 @@ namespace layerscope::core {
 
 namespace {
 
-// GEMMs in the compute dtype. LibTorch 1.13 has no vectorised bfloat16 GEMM on CPUs without AVX-512 (it runs a
+// GEMMs in the compute dtype. On CPUs with bfloat16 arithmetic (AVX-512 BF16, AMX) oneDNN multiplies bfloat16
+// operands natively (cpu_gemm.h, cpuNativeBf16). Elsewhere LibTorch 1.13 has no vectorised bfloat16 GEMM (it runs a
 // scalar loop at ~0.5 GFLOP/s), so bfloat16 products are computed from the exactly widened float32 operands with
 // float32 accumulation (what a bfloat16 GEMM with a float32 accumulator computes) and rounded once to bfloat16.
 bool widenGemm(const torch::Tensor& x) { return x.scalar_type() == torch::kBFloat16 && x.device().is_cpu(); }
@@ -30,6 +31,8 @@ int64_t widenSliceElements(int64_t rows) {
 }
 
 torch::Tensor widenedLinear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  // CPUs with bfloat16 arithmetic multiply the bfloat16 operands themselves (cpu_gemm.h, cpuNativeBf16).
+  if (torch::Tensor y = cpuLinearBf16Native(x, w, b); y.defined()) return y;
   const torch::Tensor xf = x.to(torch::kFloat32);
   const torch::Tensor bf = b.defined() ? b.to(torch::kFloat32) : b;
   // Fewer than kPanelMaxRows rows: each thread widens and multiplies its own panels of w (cpu_gemm.h); at 128 rows of
@@ -49,6 +52,7 @@ torch::Tensor widenedLinear(const torch::Tensor& x, const torch::Tensor& w, cons
 
 // d(x W^T)/dx = grad W, with W widened slice by slice as above.
 torch::Tensor widenedInputGradient(const torch::Tensor& grad, const torch::Tensor& w) {
+  if (torch::Tensor g = cpuLinearInputGradientBf16Native(grad, w); g.defined()) return g;
   const torch::Tensor gf = grad.to(torch::kFloat32);
   const int64_t slice = widenSliceElements(grad.numel() / std::max<int64_t>(1, grad.size(-1)));
   if (w.numel() <= slice) return cpuLinearInputGradient(gf, w.to(torch::kFloat32)).to(grad.scalar_type());
@@ -102,7 +106,9 @@ torch::Tensor linearAcc(const torch::Tensor& x, const torch::Tensor& w, const to
 }
 
 torch::Tensor matmulAcc(const torch::Tensor& a, const torch::Tensor& b) {
-  if (!widenGemm(a)) return torch::matmul(a, b);
+  // Where the CPU has bfloat16 arithmetic, LibTorch's own bfloat16 matmul runs on oneDNN (as the attention
+  // products of the PyTorch peer do) with float32 accumulation and one rounding.
+  if (!widenGemm(a) || cpuNativeBf16()) return torch::matmul(a, b);
   return torch::matmul(a.to(torch::kFloat32), b.to(torch::kFloat32)).to(a.scalar_type());
 }
 

@@ -1,7 +1,8 @@
 // The forward's products in the compute dtype, on any device (docs/design.md, "Model core"; docs/performance.md).
-// On the CPU, bfloat16 products widen their operands to float32 (LibTorch 1.13 has no vectorised bfloat16 GEMM
-// without AVX-512) and float32 products go through oneDNN's sgemm (cpu_gemm.h); a frozen weight (one that needs
-// no gradient) is never copied for the backward. Elsewhere, and in float64, they are LibTorch's.
+// On the CPU, bfloat16 products run natively through oneDNN on CPUs with bfloat16 arithmetic (AVX-512 BF16, AMX)
+// and elsewhere widen their operands to float32 (LibTorch 1.13 has no vectorised bfloat16 GEMM there); float32
+// products go through oneDNN's sgemm (cpu_gemm.h); a frozen weight (one that needs no gradient) is never copied for
+// the backward. Elsewhere, and in float64, they are LibTorch's.
 #pragma once
 
 #include <torch/torch.h>

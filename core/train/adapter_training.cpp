@@ -369,8 +369,9 @@ double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N,
   auto a = torch::randn({M, K}, opts).to(dtype);
   auto w = torch::randn({N, K}, opts).to(dtype);
   // The best way this machine multiplies `dtype` operands: LibTorch's own GEMM; on the CPU also the product the
-  // forward uses (cpu_gemm.h: oneDNN's sgemm for float32; for bfloat16 the widened float32 product with one
-  // rounding, where LibTorch 1.13 has no vectorised bfloat16 GEMM). Each candidate is timed; the best rate counts.
+  // forward uses (cpu_gemm.h: oneDNN's sgemm for float32; for bfloat16 oneDNN's native product where the CPU has
+  // bfloat16 arithmetic, and the widened float32 product with one rounding, where LibTorch 1.13 has no vectorised
+  // bfloat16 GEMM). Each candidate is timed; the best rate counts.
   // A scalar bfloat16 GEMM of 2048^3 takes half a minute, so LibTorch's bfloat16 GEMM is only timed in full when a
   // 256^3 probe shows it faster than the widened one.
   std::vector<std::function<void()>> candidates{[&] { torch::linear(a, w); }};
@@ -389,6 +390,7 @@ double measureGemmRate(torch::ScalarType dtype, int64_t M, int64_t K, int64_t N,
     };
     if (time([&] { widened(pa, pw); }) < time([&] { torch::linear(pa, pw); }))
       candidates = {[&, widened] { widened(a, w); }};
+    if (cpuNativeBf16()) candidates.push_back([&] { cpuLinearBf16Native(a, w); });  // AVX-512 BF16, AMX
   }
   double best = 0;
   for (const auto& gemm : candidates) {

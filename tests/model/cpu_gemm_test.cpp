@@ -1,6 +1,8 @@
 // cpu_gemm.h: oneDNN's float32 products against LibTorch's in float64, for the operand layouts the forward passes
 // (batched inputs, narrowed columns of a fused projection, a transposed weight, a bias, one-dimensional inputs), and
 // the fall-back to LibTorch's autograd when an operand needs a gradient.
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "core/model/cpu_gemm.h"
@@ -100,4 +102,54 @@ TEST(CpuGemm, Bf16PanelsMatchTheWidenedProduct) {
   EXPECT_FALSE(lc::cpuLinearBf16Panels(torch::randn({lc::kPanelMaxRows, 96}), wb).defined()) << "many rows";
   torch::GradMode::set_enabled(true);
   EXPECT_FALSE(lc::cpuLinearBf16Panels(x.clone().requires_grad_(true), wb).defined()) << "an input that needs a gradient";
+}
+
+// cpuNativeBf16: oneDNN's bfloat16 matmul on CPUs with bfloat16 arithmetic. Each output is the float32 sum of exact
+// products rounded once to bfloat16, so it lies within one bfloat16 step (2^-7 relative) of the float64 product
+// rounded to bfloat16, and within half a step of the float64 product.
+TEST(CpuGemm, NativeBf16IsTheRoundedBfloat16Product) {
+  torch::manual_seed(7);
+  torch::NoGradGuard noGrad;
+  if (!lc::cpuNativeBf16()) GTEST_SKIP() << "this CPU (or LAYERSCOPE_CPU_BF16) uses the widened bfloat16 products";
+  const auto bf = [](const torch::Tensor& t) { return t.to(torch::kBFloat16); };
+  const auto wide = bf(torch::randn({37, 700}));
+  struct Case {
+    const char* what;
+    torch::Tensor x, w, b;
+  } cases[] = {
+      {"one row", bf(torch::randn({96})), bf(torch::randn({130, 96})), {}},
+      {"batched, bias", bf(torch::randn({3, 37, 96})), bf(torch::randn({130, 96})), bf(torch::randn({130}))},
+      {"narrowed input columns", wide.narrow(-1, 300, 256), bf(torch::randn({1001, 256})), {}},
+      {"two threads, odd rows", bf(torch::randn({200, 512})), bf(torch::randn({1531, 512})), bf(torch::randn({1531}))},
+      {"many rows", bf(torch::randn({700, 64})), bf(torch::randn({96, 64})), {}},
+  };
+  const auto check = [](const char* what, const torch::Tensor& got, const torch::Tensor& want64) {
+    ASSERT_TRUE(got.defined()) << what;
+    EXPECT_EQ(got.sizes(), want64.sizes()) << what;
+    EXPECT_EQ(got.scalar_type(), torch::kBFloat16) << what;
+    const auto diff = (got.to(torch::kFloat64) - want64).abs();
+    // half a bfloat16 step of the exact value (the rounding) plus the float32 sums' own error
+    const auto bound = want64.abs() * std::ldexp(1.0, -8) + 1e-5 * want64.abs().max();
+    EXPECT_TRUE((diff <= bound).all().item<bool>())
+        << what << ": largest excess " << (diff - bound).max().item<double>();
+  };
+  for (const auto& c : cases) {
+    const auto want = torch::linear(c.x.to(torch::kFloat64), c.w.to(torch::kFloat64),
+                                    c.b.defined() ? c.b.to(torch::kFloat64) : c.b);
+    check(c.what, lc::cpuLinearBf16Native(c.x, c.w, c.b), want);
+    // the same product again: the primitive built for this shape is reused
+    EXPECT_TRUE(lc::cpuLinearBf16Native(c.x, c.w, c.b).equal(lc::cpuLinearBf16Native(c.x, c.w, c.b))) << c.what;
+  }
+  const auto g = bf(torch::randn({5, 7, 130})), w = bf(torch::randn({130, 96}));
+  check("input gradient", lc::cpuLinearInputGradientBf16Native(g, w),
+        torch::matmul(g.to(torch::kFloat64), w.to(torch::kFloat64)));
+
+  const auto x = bf(torch::randn({4, 96})), wb = bf(torch::randn({8, 96}));
+  EXPECT_FALSE(lc::cpuLinearBf16Native(x, wb.to(torch::kFloat32)).defined()) << "a float32 weight";
+  EXPECT_FALSE(lc::cpuLinearBf16Native(x.to(torch::kFloat32), wb).defined()) << "a float32 input";
+  EXPECT_FALSE(lc::cpuLinearBf16Native(x, wb, torch::randn({8})).defined()) << "a float32 bias";
+  EXPECT_FALSE(lc::cpuLinearBf16Native(bf(torch::randn({4, 95})), wb).defined()) << "mismatched inner size";
+  EXPECT_FALSE(lc::cpuLinearBf16Native(x, wb, bf(torch::randn({9}))).defined()) << "mismatched bias";
+  torch::GradMode::set_enabled(true);
+  EXPECT_FALSE(lc::cpuLinearBf16Native(x.clone().requires_grad_(true), wb).defined()) << "an input that needs a gradient";
 }

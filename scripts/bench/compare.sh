@@ -8,26 +8,33 @@
 # usage: scripts/bench/compare.sh MODEL_DIR [--batches 1,8] [--tokens 32,64,128,256,512,1024]
 #                                 [--dtypes float32,bfloat16] [--reps 5] [--rounds 2]
 # env:   LAYERSCOPE_CLI (default build/app/layerscope-cli), PYTHON (default /usr/bin/python3)
-# Needs python3-torch (benchmarks only; see scripts/bench/README.md). Both sides run with OMP_WAIT_POLICY=PASSIVE
-# and as many threads as online cores.
+# Needs python3-torch (benchmarks only; see scripts/bench/README.md). Both sides run with as many threads as online
+# cores. The peer runs with OMP_WAIT_POLICY=PASSIVE (issue 12's set-up); LayerScope with its own runtime defaults
+# (core/model/runtime.cpp: PASSIVE with a bounded spin, GOMP_SPINCOUNT=10000), unless OMP_WAIT_POLICY or
+# GOMP_SPINCOUNT is set in the caller's environment, which then applies to both sides.
+# --peer-spincount N also gives the peer GOMP_SPINCOUNT=N (e.g. 10000: the same bounded spin as LayerScope's).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cli=${LAYERSCOPE_CLI:-$here/../../build/app/layerscope-cli}
 py=${PYTHON:-/usr/bin/python3}
 model=${1:?usage: compare.sh MODEL_DIR [--batches 1,8] [--tokens ...] [--dtypes ...] [--reps 5] [--rounds 2]}
 shift
-batches=1,8 tokens=32,64,128,256,512,1024 dtypes=float32,bfloat16 reps=5 rounds=2
+batches=1,8 tokens=32,64,128,256,512,1024 dtypes=float32,bfloat16 reps=5 rounds=2 peer_spin=
 while [ $# -gt 0 ]; do
   case $1 in
     --batches) batches=$2 ;; --tokens) tokens=$2 ;; --dtypes) dtypes=$2 ;; --reps) reps=$2 ;; --rounds) rounds=$2 ;;
+    --peer-spincount) peer_spin=$2 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift 2
 done
-export OMP_WAIT_POLICY=PASSIVE
+peer_env=(OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}")
+[ -n "${GOMP_SPINCOUNT:-}" ] && peer_env+=(GOMP_SPINCOUNT="$GOMP_SPINCOUNT")
+[ -n "$peer_spin" ] && peer_env+=(GOMP_SPINCOUNT="$peer_spin")
 threads=$(nproc)
 tps() { "$py" -c 'import json,sys; print("%.1f" % json.loads(sys.stdin.read().strip().splitlines()[-1])["tokens_per_second"])'; }
 echo "# $(date -Is) $(uname -n), $threads threads, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# peer: ${peer_env[*]}; LayerScope: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(its default)} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-(its default)}"
 printf '%-9s %5s %6s | %21s | %21s | %6s | %s\n' dtype batch tokens "LayerScope tok/s" "peer tok/s" ratio \
   "per-round ratio: median (lowest-highest)"
 for d in ${dtypes//,/ }; do
@@ -37,7 +44,7 @@ for d in ${dtypes//,/ }; do
       for ((r = 0; r < rounds; ++r)); do
         ls+=("$("$cli" bench forward "$model" --sweep --batches "$b" --tokens-list "$t" --dtypes "$d" --reps "$reps" \
                  --no-gemm-rate 2>/dev/null | tps)")
-        pe+=("$("$py" "$here/peer_forward.py" "$model" --batch "$b" --tokens "$t" --dtype "$d" --reps "$reps" \
+        pe+=("$(env "${peer_env[@]}" "$py" "$here/peer_forward.py" "$model" --batch "$b" --tokens "$t" --dtype "$d" --reps "$reps" \
                  --threads "$threads" | tps)")
       done
       "$py" - "$d" "$b" "$t" "${ls[*]}" "${pe[*]}" <<'PY'

@@ -62,15 +62,21 @@ void wheel(QWidget* w, int steps) {
 TEST(NewUser, GuiExecutableRunsOpenMpPassiveUnlessTheUserSaysOtherwise) {
   // libgomp prints the policy it read at load time (OMP_DISPLAY_ENV); the GUI gets PASSIVE from the model
   // library's .preinit_array (core/model/runtime.cpp) with the variable unset in its parent.
+  // With a bounded spin before sleeping (GOMP_SPINCOUNT) unless the user chose a policy. The settings travel in
+  // lendable environment entries (runtime.cpp): three are given here, whatever the test's own environment has.
   QProcessEnvironment env = withoutDisplay();
-  env.insert(QStringLiteral("OMP_DISPLAY_ENV"), QStringLiteral("true"));
+  env.remove(QStringLiteral("GOMP_SPINCOUNT"));
+  for (const char* v : {"_", "OLDPWD", "SHLVL"}) env.insert(QString::fromLatin1(v), QStringLiteral("1"));
+  env.insert(QStringLiteral("OMP_DISPLAY_ENV"), QStringLiteral("verbose"));
   env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
   auto [rc, out] = runGui({QStringLiteral("--version")}, env);
   EXPECT_EQ(rc, 0) << out.toStdString();
   EXPECT_TRUE(out.contains(QStringLiteral("OMP_WAIT_POLICY = 'PASSIVE'"))) << out.toStdString();
+  EXPECT_TRUE(out.contains(QStringLiteral("GOMP_SPINCOUNT = '10000'"))) << out.toStdString();
   env.insert(QStringLiteral("OMP_WAIT_POLICY"), QStringLiteral("ACTIVE"));
   std::tie(rc, out) = runGui({QStringLiteral("--version")}, env);
   EXPECT_TRUE(out.contains(QStringLiteral("OMP_WAIT_POLICY = 'ACTIVE'"))) << out.toStdString();
+  EXPECT_FALSE(out.contains(QStringLiteral("GOMP_SPINCOUNT = '10000'"))) << out.toStdString();
 }
 
 TEST(NewUser, HelpAndVersionWorkWithoutADisplay) {

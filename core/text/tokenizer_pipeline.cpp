@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
+#include "core/text/tokenizer_bpe.h"
 #include "core/text/tokenizer_json.h"
 #include "core/text/tokenizer_regex.h"
 #include "core/text/unicode_props.h"
@@ -337,6 +338,20 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const json& j, const std::string&
                        "Metaspace, Digits)");
 }
 
+namespace {
+
+// A token id of the post-processor: an integer in 0..kMaxTokenId-1. A float (1e21) or an integer beyond int32 went
+// through get<int32_t>(): an out-of-range conversion (UBSan, found by fuzz_tokenizer) or a silent truncation.
+int32_t postProcessorId(const json& v, const std::string& where) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<uint64_t>() >= uint64_t(kMaxTokenId)
+                                                         : (v.get<int64_t>() < 0 || v.get<int64_t>() >= kMaxTokenId)))
+    throw TokenizerError(where + ": token id " + v.dump().substr(0, 40) + " must be an integer in 0.." +
+                         std::to_string(kMaxTokenId - 1));
+  return int32_t(v.get<int64_t>());
+}
+
+}  // namespace
+
 PostProcessor makePostProcessor(const json& j, const std::string& origin) {
   PostProcessor pp;
   if (j.is_null()) return pp;
@@ -366,7 +381,7 @@ PostProcessor makePostProcessor(const json& j, const std::string& origin) {
         if (it == specials.end())
           throw TokenizerError(where + " TemplateProcessing: special token '" + name + "' missing from special_tokens");
         auto& dst = seenSequence ? pp.after : pp.before;
-        for (const auto& id : it->at("ids")) dst.push_back(id.get<int32_t>());
+        for (const auto& id : it->at("ids")) dst.push_back(postProcessorId(id, where + " TemplateProcessing"));
       } else {
         throw TokenizerError(where + " TemplateProcessing: unknown template item " + item.dump());
       }
@@ -374,8 +389,8 @@ PostProcessor makePostProcessor(const json& j, const std::string& origin) {
     return pp;
   }
   if (type == "RobertaProcessing" || type == "BertProcessing") {
-    pp.before.push_back(j.at("cls").at(1).get<int32_t>());
-    pp.after.push_back(j.at("sep").at(1).get<int32_t>());
+    pp.before.push_back(postProcessorId(j.at("cls").at(1), where + " " + type + " cls"));
+    pp.after.push_back(postProcessorId(j.at("sep").at(1), where + " " + type + " sep"));
     return pp;
   }
   throw TokenizerError(where + " type '" + type + "' is not supported (supported: Sequence, ByteLevel, "

@@ -64,6 +64,22 @@ TEST(TokenizerMalformed, PostProcessorIdsMustBeInTheVocabulary) {
   EXPECT_NE(msg.find("post_processor names token id 7, outside the vocabulary (0..1)"), std::string::npos) << msg;
 }
 
+TEST(TokenizerMalformed, PostProcessorIdsMustBeIntegersInRange) {
+  // Found by fuzz_tokenizer (2026-12-02): ids [2.56922e21] went through get<int32_t>() (UBSan: outside the range
+  // of int); 4294967297 was truncated to 1, a token of the vocabulary.
+  for (const char* id : {"2.56922e21", "4294967297", "-1", "1.5", "9223372036854775808", "\"1\""}) {
+    const std::string msg = loadError(tiny(std::string(R"("post_processor": {"type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+        "special_tokens": {"<s>": {"id": "<s>", "ids": [)") + id + R"(], "tokens": ["<s>"]}}})"));
+    EXPECT_NE(msg.find("post_processor TemplateProcessing: token id"), std::string::npos) << id << ": " << msg;
+    EXPECT_NE(msg.find("must be an integer in 0.."), std::string::npos) << id << ": " << msg;
+  }
+  const std::string msg = loadError(tiny(R"("post_processor": {"type": "BertProcessing", "cls": ["a", 1e30],
+      "sep": ["b", 1]})"));
+  EXPECT_NE(msg.find("post_processor BertProcessing cls: token id"), std::string::npos) << msg;
+  EXPECT_EQ(loadError(tiny(R"("post_processor": {"type": "BertProcessing", "cls": ["a", 0], "sep": ["b", 1]})")), "");
+}
+
 TEST(TokenizerMalformed, NumberTooLargeForADoubleIsMalformedJson) {
   // Found by fuzz_tokenizer: nlohmann's out_of_range.406 ("number overflow parsing '1e30878'") is not a
   // parse_error and escaped parseJson.

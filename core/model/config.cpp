@@ -232,12 +232,18 @@ ModelConfig parseModelConfig(const json& j, const std::string& src) {
       j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", src, 1, kMaxPositions) : 0;
   parseSlidingWindow(j, src, c);
   if (j.contains("torch_dtype") && j.at("torch_dtype").is_string()) c.torchDtype = j.at("torch_dtype").get<std::string>();
-  c.bosTokenId = j.contains("bos_token_id") && j.at("bos_token_id").is_number_integer()
-                     ? std::optional<int>(j.at("bos_token_id").get<int>())
-                     : std::nullopt;
-  c.eosTokenId = j.contains("eos_token_id") && j.at("eos_token_id").is_number_integer()
-                     ? std::optional<int>(j.at("eos_token_id").get<int>())
-                     : std::nullopt;
+  // Informational (the tokenizer decides BOS and EOS): a single id in 0..kMaxVocab-1, else none (Llama 3.1 lists
+  // several EOS ids; get<int>() would have truncated 4294967297 to 1).
+  auto tokenId = [&j](const char* key) -> std::optional<int> {
+    if (!j.contains(key) || !j.at(key).is_number_integer()) return std::nullopt;
+    const json& v = j.at(key);
+    if (v.is_number_unsigned() ? v.get<unsigned long long>() >= (unsigned long long)kMaxVocab
+                               : (v.get<long long>() < 0 || v.get<long long>() >= kMaxVocab))
+      return std::nullopt;
+    return int(v.get<long long>());
+  };
+  c.bosTokenId = tokenId("bos_token_id");
+  c.eosTokenId = tokenId("eos_token_id");
   return c;
 }
 

@@ -243,3 +243,19 @@ TEST_F(CheckpointLinks, CacheSnapshotIntoAnotherReposBlobsIsRefused) {
   fs::copy_file(src_.path() / "model.safetensors", fake / "model.safetensors");
   EXPECT_NE(openError(fake).find("leads outside the model folder"), std::string::npos) << openError(fake);
 }
+
+// bos_token_id / eos_token_id are informational (the tokenizer decides): one id in range, or none. get<int>() used
+// to truncate 4294967297 to 1, a real token of the vocabulary.
+TEST(ConfigHardening, TokenIdsOutOfRangeAreDroppedNotTruncated) {
+  json j = small();
+  for (const auto& [value, want] : std::vector<std::pair<json, std::optional<int>>>{
+           {json(5), 5}, {json(4294967297LL), std::nullopt}, {json(-1), std::nullopt},
+           {json(18446744073709551615ULL), std::nullopt}, {json::array({128001, 128009}), std::nullopt},
+           {json(1.0), std::nullopt}}) {
+    j["bos_token_id"] = value;
+    j["eos_token_id"] = value;
+    const ModelConfig c = parseModelConfig(j, "/m/config.json");
+    EXPECT_EQ(c.bosTokenId, want) << value.dump();
+    EXPECT_EQ(c.eosTokenId, want) << value.dump();
+  }
+}

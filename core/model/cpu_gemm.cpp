@@ -183,6 +183,16 @@ torch::Tensor nativeBf16Product(const torch::Tensor& a, const torch::Tensor& b, 
   const int64_t M = a2.size(0);
   const int threads = omp_get_max_threads();
   const bool one = threads > 1 && double(M) * double(outer) * double(inner) < kOneThreadMacs;  // as sgemm()
+  // This thread's setting only, from before the primitive is built (oneDNN plans its split over threads then) until
+  // after it ran.
+  struct OneThread {
+    bool on;
+    int restore;
+    ~OneThread() {
+      if (on) omp_set_num_threads(restore);
+    }
+  } guard{one, threads};
+  if (one) omp_set_num_threads(1);
   const auto mm = bf16Matmul(transB, M, outer, inner, a2.stride(0), bm.stride(0), bias.defined(), one ? 1 : threads);
   if (!mm) return {};
   torch::Tensor y = torch::empty({M, outer}, a.options());
@@ -195,16 +205,13 @@ torch::Tensor nativeBf16Product(const torch::Tensor& a, const torch::Tensor& b, 
                                              {DNNL_ARG_DST, dnnl::memory(mm->c, engine, y.data_ptr())},
                                              {DNNL_ARG_SCRATCHPAD, dnnl::memory(mm->scratch, engine, scratch.data_ptr())}};
   if (bias.defined()) args.emplace(DNNL_ARG_BIAS, dnnl::memory(mm->bias, engine, bb.data_ptr()));
-  if (one) omp_set_num_threads(1);  // this thread's setting only; restored right after
   try {
     mm->prim.execute(stream, args);
     stream.wait();
   } catch (const dnnl::error& e) {
-    if (one) omp_set_num_threads(threads);
     throw Error(std::string("oneDNN bfloat16 matmul failed (") + e.what() + ") for a " + std::to_string(M) + " x " +
                 std::to_string(outer) + " x " + std::to_string(inner) + " product");
   }
-  if (one) omp_set_num_threads(threads);
   auto shape = a.sizes().vec();
   shape.back() = outer;
   return y.view(shape);

@@ -66,14 +66,34 @@ torch::Tensor rowMajor(const torch::Tensor& t) {
 // forward each weight comes from memory once, and two cores fetch it faster.) OpenBLAS uses the same limit.
 constexpr double kOneThreadMacs = double(int64_t(1) << 18);
 
+// While it lives, this thread's OpenMP regions run on one thread if an M x N x K product is below kOneThreadMacs
+// (the calling thread's setting only; restored on every path). threads() is the count the product runs on.
+class ThreadsForProduct {
+ public:
+  ThreadsForProduct(int64_t M, int64_t N, int64_t K)
+      : outer_(omp_get_max_threads()), one_(outer_ > 1 && double(M) * double(N) * double(K) < kOneThreadMacs) {
+    if (one_) omp_set_num_threads(1);
+  }
+  ~ThreadsForProduct() {
+    if (one_) omp_set_num_threads(outer_);
+  }
+  ThreadsForProduct(const ThreadsForProduct&) = delete;
+  ThreadsForProduct& operator=(const ThreadsForProduct&) = delete;
+  int threads() const { return one_ ? 1 : outer_; }
+
+ private:
+  int outer_;
+  bool one_;
+};
+
 // C = A op(B) (+ beta C), row-major; transB 'T' reads B [N, K], 'N' reads B [K, N].
 void sgemm(char transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
            float beta, float* C, int64_t ldc) {
-  const int threads = omp_get_max_threads();
-  const bool one = threads > 1 && double(M) * double(N) * double(K) < kOneThreadMacs;
-  if (one) omp_set_num_threads(1);  // this thread's setting only; restored right after
-  const dnnl_status_t status = dnnl_sgemm('N', transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-  if (one) omp_set_num_threads(threads);
+  dnnl_status_t status;
+  {
+    const ThreadsForProduct scope(M, N, K);
+    status = dnnl_sgemm('N', transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+  }
   if (status != dnnl_success)
     throw Error("oneDNN sgemm failed (status " + std::to_string(int(status)) + ") for a " + std::to_string(M) + " x " +
                 std::to_string(N) + " x " + std::to_string(K) + " product");
@@ -181,19 +201,9 @@ torch::Tensor nativeBf16Product(const torch::Tensor& a, const torch::Tensor& b, 
   const torch::Tensor bm = rowMajor(b);
   const torch::Tensor bb = bias.defined() ? bias.contiguous() : bias;
   const int64_t M = a2.size(0);
-  const int threads = omp_get_max_threads();
-  const bool one = threads > 1 && double(M) * double(outer) * double(inner) < kOneThreadMacs;  // as sgemm()
-  // This thread's setting only, from before the primitive is built (oneDNN plans its split over threads then) until
-  // after it ran.
-  struct OneThread {
-    bool on;
-    int restore;
-    ~OneThread() {
-      if (on) omp_set_num_threads(restore);
-    }
-  } guard{one, threads};
-  if (one) omp_set_num_threads(1);
-  const auto mm = bf16Matmul(transB, M, outer, inner, a2.stride(0), bm.stride(0), bias.defined(), one ? 1 : threads);
+  // From before the primitive is built (oneDNN plans its split over threads then) until after it ran.
+  const ThreadsForProduct scope(M, outer, inner);
+  const auto mm = bf16Matmul(transB, M, outer, inner, a2.stride(0), bm.stride(0), bias.defined(), scope.threads());
   if (!mm) return {};
   torch::Tensor y = torch::empty({M, outer}, a.options());
   const dnnl::engine& engine = cpuEngine();

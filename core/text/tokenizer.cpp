@@ -220,7 +220,7 @@ Tokenizer Tokenizer::fromJson(std::string_view tokenizerJson, std::string_view c
     int32_t maxId = impl->model->size() - 1;
     for (const auto& t : j.value("added_tokens", json::array())) {
       auto a = std::make_unique<AddedToken>();
-      if (!t.at("id").is_number_integer() || t.at("id").get<int64_t>() < 0 || t.at("id").get<int64_t>() >= kMaxTokenId)
+      if (!isTokenId(t.at("id")))
         throw TokenizerError(origin + ": added_tokens entry " + t.dump().substr(0, 80) + ": 'id' must be an integer in 0.." +
                              std::to_string(kMaxTokenId - 1));
       a->id = t.at("id").get<int32_t>();

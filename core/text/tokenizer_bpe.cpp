@@ -60,6 +60,12 @@ uint64_t packPair(int32_t a, int32_t b) {
 
 }  // namespace
 
+bool isTokenId(const nlohmann::json& v) {
+  if (!v.is_number_integer()) return false;
+  return v.is_number_unsigned() ? v.get<uint64_t>() < uint64_t(kMaxTokenId)
+                                : v.get<int64_t>() >= 0 && v.get<int64_t>() < kMaxTokenId;
+}
+
 Bpe::Bpe(const nlohmann::json& model, const std::string& origin) {
   const auto& vocab = model.at("vocab");
   if (!vocab.is_object()) throw TokenizerError(origin + ": model.vocab must be an object of token -> id");

@@ -18,6 +18,10 @@ namespace layerscope::core::tokenizer_detail {
 /// hundred thousand): they index tables, so a file claiming id 2^31 - 1 must not make us allocate for it.
 inline constexpr int32_t kMaxTokenId = 1 << 22;
 
+/// Whether a JSON value is a token id: an integer in 0..kMaxTokenId-1 (not a float, and no integer that get<int32_t>()
+/// would truncate or convert out of range).
+bool isTokenId(const nlohmann::json& v);
+
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }

@@ -343,8 +343,7 @@ namespace {
 // A token id of the post-processor: an integer in 0..kMaxTokenId-1. A float (1e21) or an integer beyond int32 went
 // through get<int32_t>(): an out-of-range conversion (UBSan, found by fuzz_tokenizer) or a silent truncation.
 int32_t postProcessorId(const json& v, const std::string& where) {
-  if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<uint64_t>() >= uint64_t(kMaxTokenId)
-                                                         : (v.get<int64_t>() < 0 || v.get<int64_t>() >= kMaxTokenId)))
+  if (!isTokenId(v))
     throw TokenizerError(where + ": token id " + v.dump().substr(0, 40) + " must be an integer in 0.." +
                          std::to_string(kMaxTokenId - 1));
   return int32_t(v.get<int64_t>());

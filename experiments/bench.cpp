@@ -35,6 +35,31 @@ double gemmRate(torch::ScalarType dtype, std::int64_t M, const core::ModelConfig
                    core::measureGemmRate(dtype, M, c.intermediateSize, c.hiddenSize, device)});
 }
 
+// The best of `reps` timed runs of `run` after one warm-up, on `device` (GPU work is timed to completion).
+double bestSeconds(int reps, c10::Device device, const std::function<void()>& run) {
+  run();
+  core::synchronize(device);
+  double best = 1e300;
+  for (int i = 0; i < reps; ++i) {
+    auto s = Clock::now();
+    run();
+    core::synchronize(device);
+    best = std::min(best, core::secondsSince(s));
+  }
+  return best;
+}
+
+// The forward's own limit: its weight products alone, on its weights, for `rows` input rows (LlamaModel::runProducts).
+// Unlike the GEMM rate (one matrix reused from cache), the weights stream from memory as in the forward.
+json productsOnly(const core::LlamaModel& model, std::int64_t rows, bool inputGradients, int reps, double stepSeconds,
+                  c10::Device device) {
+  double flops = 0;
+  const double best = bestSeconds(reps, device, [&] { flops = model.runProducts(rows, inputGradients); });
+  return {{"products_seconds_best", best},
+          {"products_gflops", flops / best / 1e9},
+          {"fraction_of_products", best / stepSeconds}};
+}
+
 // Random token ids on the host from the seeded host generator: the same inputs on every device.
 torch::Tensor randomIds(std::int64_t vocab, std::int64_t rows, std::int64_t cols) {
   torch::manual_seed(0);
@@ -64,20 +89,14 @@ json benchForward(const ForwardBenchRequest& r) {
   c10::InferenceMode guard;
   core::ForwardInput in;
   in.inputIds = randomIds(c.vocabSize, r.batch, r.tokens).to(device);
-  model->forward(in);  // warm-up (also faults in the mapped weights)
-  core::synchronize(device);
-  double best = 1e300;
-  for (int i = 0; i < r.reps; ++i) {
-    auto s = Clock::now();
-    model->forward(in);
-    core::synchronize(device);  // GPU kernels are asynchronous: time to completion
-    best = std::min(best, core::secondsSince(s));
-  }
+  // The warm-up also faults in the mapped weights.
+  const double best = bestSeconds(r.reps, device, [&] { model->forward(in); });
   const long long rssAfterForward = peakRssBytes();
+  const json products = productsOnly(*model, r.batch * r.tokens, false, r.reps, best, device);
   const double gemm = gemmRate(dtype, r.batch * r.tokens, c, device);
   const double flops = 2.0 * double(c.parameterCount()) * double(r.batch * r.tokens);
   const double achieved = flops / best;
-  return {{"model", r.modelDir.string()},
+  json out = {{"model", r.modelDir.string()},
           {"parameters", c.parameterCount()},
           {"dtype", core::computeDtypeName(dtype)},
           {"device", core::deviceName(device)},
@@ -97,6 +116,9 @@ json benchForward(const ForwardBenchRequest& r) {
           {"peak_rss_bytes_after_load", rssAfterLoad},
           {"peak_rss_bytes_after_forward", rssAfterForward},
           {"peak_rss_after_forward_over_file_size", double(rssAfterForward) / double(ck.fileBytes())}};
+  out.update(products);
+  out["products_fraction_of_gemm"] = products.at("products_gflops").get<double>() * 1e9 / gemm;
+  return out;
 }
 
 void benchForwardSweep(const ForwardSweepRequest& r, const std::function<void(const json&)>& onCell) {
@@ -114,15 +136,7 @@ void benchForwardSweep(const ForwardSweepRequest& r, const std::function<void(co
         if (batch < 1 || tokens < 1) throw InvalidArgument("batch sizes and token counts must be positive");
         core::ForwardInput in;
         in.inputIds = randomIds(c.vocabSize, batch, tokens).to(device);
-        model->forward(in);  // warm-up
-        core::synchronize(device);
-        double best = 1e300;
-        for (int i = 0; i < r.reps; ++i) {
-          auto s = Clock::now();
-          model->forward(in);
-          core::synchronize(device);
-          best = std::min(best, core::secondsSince(s));
-        }
+        const double best = bestSeconds(r.reps, device, [&] { model->forward(in); });
         json cell = {{"batch", batch}, {"tokens", tokens}, {"dtype", core::computeDtypeName(dtype)},
                      {"threads", torch::get_num_threads()}, {"seconds_best", best},
                      {"tokens_per_second", double(batch * tokens) / best}};
@@ -131,6 +145,7 @@ void benchForwardSweep(const ForwardSweepRequest& r, const std::function<void(co
           const double gemm = gemmRate(dtype, batch * tokens, c, device);
           cell["gemm_gflops"] = gemm / 1e9;
           cell["fraction_of_gemm"] = flops / best / gemm;
+          cell.update(productsOnly(*model, batch * tokens, false, r.reps, best, device));
         }
         onCell(cell);
       }
@@ -181,7 +196,8 @@ json benchTrain(const TrainBenchRequest& r) {
   // Frozen-base adapter step: forward 2PT + input gradients 2PT (no weight gradients for the base): ~4PT.
   const double flops = 4.0 * double(c.parameterCount()) * double(M);
   const double achieved = flops / best;
-  return {{"model", r.modelDir.string()},
+  const json products = productsOnly(*model, M, true, r.steps, best, device);
+  json out = {{"model", r.modelDir.string()},
           {"parameters", c.parameterCount()},
           {"trainable_parameters", adapters.loraParameterCount() + adapters.garfaParameterCount()},
           {"lora_layers", core::formatLayerList(spec.lora.layers)},
@@ -200,6 +216,9 @@ json benchTrain(const TrainBenchRequest& r) {
           {"train_gflops", achieved / 1e9},
           {"gemm_gflops", gemm / 1e9},
           {"fraction_of_gemm", achieved / gemm}};
+  out.update(products);
+  out["products_fraction_of_gemm"] = products.at("products_gflops").get<double>() * 1e9 / gemm;
+  return out;
 }
 
 AnalyzeBenchResult benchAnalyze(const AnalyzeBenchRequest& r) {

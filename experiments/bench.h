@@ -20,7 +20,9 @@ struct ForwardBenchRequest {
   std::string device = "auto";     ///< cpu | cuda | cuda:N | auto (cuda when available, else cpu)
   int reps = 5;  ///< timed forwards after one warm-up; the best is reported
 };
-/// tokens/s, forward GFLOP/s (2 x params x tokens), the GEMM rate, load time and peak RSS (JSON object).
+/// tokens/s, forward GFLOP/s (2 x params x tokens), the GEMM rate, the forward's weight products alone (the
+/// forward's own limit: LlamaModel::runProducts, timed the same way; fraction_of_products is their time over the
+/// forward's), load time and peak RSS (JSON object).
 nlohmann::json benchForward(const ForwardBenchRequest& request);
 
 struct ForwardSweepRequest {
@@ -32,7 +34,8 @@ struct ForwardSweepRequest {
   bool gemmRate = true;   ///< also measure the GEMM rate per cell (~2 s a cell); off for side-by-side runs
 };
 /// One benchForward-style cell per (dtype, batch, tokens), in that order, each passed to `onCell` as soon as it
-/// is measured (JSON object: batch, tokens, dtype, tokens_per_second, and fraction_of_gemm when measured).
+/// is measured (JSON object: batch, tokens, dtype, tokens_per_second, and fraction_of_gemm and the products-only
+/// figures when the GEMM rate is measured).
 void benchForwardSweep(const ForwardSweepRequest& request, const std::function<void(const nlohmann::json&)>& onCell);
 
 struct TrainBenchRequest {
@@ -45,7 +48,7 @@ struct TrainBenchRequest {
   int loraRank = 16;
 };
 /// One frozen-base adapter step on random sequences: seconds, tokens/s, GFLOP/s (4 x params x tokens) and the
-/// fraction of the GEMM rate (JSON object).
+/// fraction of the GEMM rate, and the same products alone with their input gradients (JSON object).
 nlohmann::json benchTrain(const TrainBenchRequest& request);
 
 struct AnalyzeBenchRequest {

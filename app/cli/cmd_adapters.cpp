@@ -185,7 +185,8 @@ const CommandRegistrar kAblate(
 const CommandRegistrar kBenchTrain(
     {"bench train", "MODEL_DIR [--tokens 128] [--batch 4] [--dtype bfloat16] [--steps 4] [--lora-layers all] "
                     "[--garfa-layers all] [--lora-rank 16] [--device D]",
-     "adapter training tokens/s and the fraction of this machine's GEMM rate (4 x params x tokens per step)", runBenchTrain});
+     "adapter training tokens/s and the fraction of this machine's GEMM rate (4 x params x tokens per step), also of "
+     "the step's weight products alone", runBenchTrain});
 
 }  // namespace
 }  // namespace layerscope::app

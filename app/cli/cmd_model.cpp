@@ -135,15 +135,17 @@ int runBenchForwardSweep(Args& args, const fs::path& dir) {
   r.gemmRate = !args.flag("--no-gemm-rate");
   r.device = deviceOption(args);
   args.finish();
-  std::cerr << "dtype      batch  tokens      tok/s  of GEMM\n";
+  // "of GEMM": of the machine's GEMM rate; "of products": of the forward's weight products alone (bench.h).
+  std::cerr << "dtype      batch  tokens      tok/s  of GEMM  of products\n";
   experiments::benchForwardSweep(r, [&](const nlohmann::json& cell) {
     std::cout << cell.dump() << std::endl;
-    char line[128];
-    std::snprintf(line, sizeof line, "%-9s %6lld %7lld %10.0f  %s\n", cell["dtype"].get<std::string>().c_str(),
+    auto percent = [&](const char* key) {
+      return cell.contains(key) ? std::to_string(int(std::lround(100 * cell[key].get<double>()))) + "%" : "-";
+    };
+    char line[160];
+    std::snprintf(line, sizeof line, "%-9s %6lld %7lld %10.0f  %7s  %11s\n", cell["dtype"].get<std::string>().c_str(),
                   cell["batch"].get<long long>(), cell["tokens"].get<long long>(), cell["tokens_per_second"].get<double>(),
-                  cell.contains("fraction_of_gemm")
-                      ? (std::to_string(int(std::lround(100 * cell["fraction_of_gemm"].get<double>()))) + "%").c_str()
-                      : "-");
+                  percent("fraction_of_gemm").c_str(), percent("fraction_of_products").c_str());
     std::cerr << line;
   });
   return 0;
@@ -177,7 +179,8 @@ const CommandRegistrar kBenchForward(
     {"bench forward",
      "MODEL_DIR [--tokens 128] [--batch 1] [--dtype bfloat16] [--reps 5] [--device D] | MODEL_DIR --sweep [--batches 1,8] "
      "[--tokens-list 32,64,128,256,512,1024] [--dtypes float32,bfloat16] [--reps 5] [--no-gemm-rate] [--device D]",
-     "forward tokens/s, this machine's GEMM rate measured in the same run, and the fraction achieved (--sweep: a grid)",
+     "forward tokens/s, this machine's GEMM rate measured in the same run, and the fraction achieved, also of the "
+     "forward's weight products alone (--sweep: a grid)",
      runBenchForward});
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "core/base/env_choice.h"
 #include "core/base/error.h"
 #include "core/model/rope.h"
+#include "core/model/runtime.h"
 #include "core/model/torch_compat.h"
 
 namespace layerscope::core {
@@ -333,6 +334,42 @@ torch::Tensor project(const ProjInput& in, const torch::Tensor& w, const torch::
 }
 
 }  // namespace
+
+double LlamaModel::runProducts(int64_t rows, bool inputGradients) const {
+  if (rows < 1) throw InvalidArgument("runProducts: rows must be positive");
+  std::map<int64_t, torch::Tensor> inputs, outputGrads;  // one input per width and one output gradient per width
+  auto filled = [&](std::map<int64_t, torch::Tensor>& cache, int64_t width) -> const torch::Tensor& {
+    auto& t = cache[width];
+    if (!t.defined()) t = (torch::randn({rows, width}, options(torch::kFloat32)) * 0.02).to(dtype_);
+    return t;
+  };
+  double flops = 0;
+  auto product = [&](const torch::Tensor& w, const torch::Tensor& b) {
+    flops += (inputGradients ? 4.0 : 2.0) * double(rows) * double(w.numel());  // the input gradient: as many again
+    if (!inputGradients) {
+      c10::InferenceMode guard;
+      linearAcc(filled(inputs, w.size(1)), w, b);
+      return;
+    }
+    torch::AutoGradMode grad(true);
+    const torch::Tensor x = filled(inputs, w.size(1)).detach().requires_grad_(true);
+    const torch::Tensor y = linearAcc(x, w, b);
+    torch::autograd::grad({y}, {x}, {filled(outputGrads, w.size(0))});
+  };
+  for (const Layer& W : layers_) {
+    if (W.qkv.w.defined()) product(W.qkv.w, W.qkv.b);
+    else
+      for (int p = 0; p < 3; ++p) product(W.w[size_t(p)], W.b[size_t(p)]);
+    product(W.w[3], W.b[3]);
+    if (W.gateUp.w.defined()) product(W.gateUp.w, W.gateUp.b);
+    else
+      for (int p = 4; p < 6; ++p) product(W.w[size_t(p)], W.b[size_t(p)]);
+    product(W.w[6], W.b[6]);
+  }
+  product(lmHead_, {});
+  synchronize(device_);
+  return flops;
+}
 
 ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* iv, CaptureSink* sink,
                                   const ForwardOptions& opt, const JobControl* job) const {

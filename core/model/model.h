@@ -193,6 +193,14 @@ class LlamaModel {
   ForwardOutput forward(const ForwardInput& in, const Interventions* iv = nullptr, CaptureSink* sink = nullptr,
                         const ForwardOptions& opt = {}, const JobControl* job = nullptr) const;
 
+  /// Runs the weight products of one forward over `rows` input rows and nothing else: each layer's projections
+  /// (fused where the forward fuses them) and the LM head, in the forward's order, through the forward's product
+  /// function, on these weights, with inputs of the compute dtype. With `inputGradients` each product also computes
+  /// its input's gradient as a frozen-base adapter step's backward does (autograd through the same function).
+  /// Benchmarks time it as the forward's own limit (docs/performance.md): the forward can at best match it. Returns
+  /// the multiply-adds done, times two (FLOPs): 2 x rows x weights, twice that with input gradients.
+  double runProducts(int64_t rows, bool inputGradients = false) const;
+
  private:
   using Getter = std::function<torch::Tensor(const std::string&)>;
   static std::shared_ptr<const LlamaModel> build(const ModelConfig& c, const Getter& get,

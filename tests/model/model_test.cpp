@@ -213,6 +213,21 @@ TEST_F(SmallModel, CancelBetweenLayersAndProgress) {
   EXPECT_EQ(calls, 2);
 }
 
+// The products-only pass of the benchmarks: every projection of every layer and the LM head, nothing else, forward
+// alone or with the input gradients of a frozen-base step.
+TEST_F(SmallModel, RunProductsMultipliesEveryWeightOnce) {
+  const ModelConfig& c = model_->config();
+  double weights = double(c.vocabSize) * double(c.hiddenSize);  // LM head
+  for (int l = 0; l < c.numLayers; ++l)
+    for (Proj p : kAllProj) weights += double(model_->weight(l, p).numel());
+  for (bool gradients : {false, true}) {
+    EXPECT_DOUBLE_EQ(model_->runProducts(7, gradients), (gradients ? 4.0 : 2.0) * 7 * weights)
+        << "input gradients " << gradients;
+    EXPECT_TRUE(torch::GradMode::is_enabled()) << "the caller's gradient mode is restored";
+  }
+  EXPECT_THROW(model_->runProducts(0), InvalidArgument);
+}
+
 TEST_F(SmallModel, BadInputsAreErrors) {
   c10::InferenceMode guard;
   ForwardInput in;

@@ -1,7 +1,15 @@
 #include "core/model/cpu_kernels.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
+
+#include <ATen/Parallel.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "core/base/env_choice.h"
 
@@ -136,7 +144,92 @@ bool ropeFusable(const torch::Tensor& x, const torch::Tensor& cos, const torch::
   return true;
 }
 
+// LibTorch's bfloat16 silu of every bfloat16 value, by bit pattern: LibTorch 1.13 rounds each step of
+// x / (1 + exp(-x)) to bfloat16 (exp, the sum, the quotient), so the table is built from LibTorch's own kernel on a
+// contiguous tensor of all 65,536 values (its vectorised path; its scalar path gives the same finite numbers).
+const std::vector<uint16_t>& bf16SiluTable() {
+  static const std::vector<uint16_t> table = [] {
+    c10::InferenceMode guard;
+    const torch::Tensor all = torch::arange(0, 65536, torch::kInt32).to(torch::kInt16).view(torch::kBFloat16);
+    const torch::Tensor silu = torch::silu(all).contiguous();
+    const auto* p = reinterpret_cast<const uint16_t*>(silu.data_ptr<c10::BFloat16>());
+    return std::vector<uint16_t>(p, p + 65536);
+  }();
+  return table;
+}
+
+// One row of siluMul, 8 elements at a time with AVX2 (where the CPU has it; chosen at run time, as this file is
+// compiled for the baseline x86-64): silu(g) gathered from the table as float32 bits, the float32 product, and the
+// rounding to nearest even of c10::BFloat16 (NaN becomes its quiet NaN 0x7FC0), in integer arithmetic.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define LAYERSCOPE_SILU_AVX2 1
+__attribute__((target("avx2"))) void siluMulRowAvx2(const uint16_t* g, const c10::BFloat16* u, c10::BFloat16* o,
+                                                    int64_t n, const int32_t* table32, const uint16_t* table) {
+  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7FFF), quietNan = _mm256_set1_epi32(0x7FC0);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i gi = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + i)));
+    const __m256 s = _mm256_castsi256_ps(_mm256_i32gather_epi32(table32, gi, 4));
+    const __m256i ui =
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i))), 16);
+    const __m256 p = _mm256_mul_ps(s, _mm256_castsi256_ps(ui));
+    const __m256i b = _mm256_castps_si256(p);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), one);
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(b, bias), lsb), 16);
+    r = _mm256_blendv_epi8(r, quietNan, _mm256_castps_si256(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)));
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);  // 8 x 16 bits in the low half
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + i), _mm256_castsi256_si128(packed));
+  }
+  for (; i < n; ++i) o[i] = c10::BFloat16(float(c10::BFloat16(table[g[i]], c10::BFloat16::from_bits())) * float(u[i]));
+}
+#endif
+
+bool siluMulFusable(const torch::Tensor& gate, const torch::Tensor& up) {
+  if (!fusedOn() || !gate.defined() || !up.defined() || gate.sizes() != up.sizes() || gate.numel() == 0) return false;
+  for (const torch::Tensor* t : {&gate, &up})
+    if (!t->device().is_cpu() || t->scalar_type() != torch::kBFloat16 || rowStride(*t) < 0) return false;
+  return !(torch::GradMode::is_enabled() && (gate.requires_grad() || up.requires_grad()));
+}
+
 }  // namespace
+
+torch::Tensor siluMulOps(const torch::Tensor& gate, const torch::Tensor& up) { return torch::silu(gate) * up; }
+
+torch::Tensor siluMul(const torch::Tensor& gate, const torch::Tensor& up) {
+  if (!siluMulFusable(gate, up)) return siluMulOps(gate, up);
+  const uint16_t* table = bf16SiluTable().data();
+#ifdef LAYERSCOPE_SILU_AVX2
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  static const std::vector<int32_t> table32 = [&] {  // the table as float32 bits, for the gather
+    std::vector<int32_t> t(65536);
+    for (size_t i = 0; i < t.size(); ++i) t[i] = int32_t(uint32_t(table[i]) << 16);
+    return t;
+  }();
+#endif
+  const int64_t F = gate.size(-1), rows = gate.numel() / F, gs = rowStride(gate), us = rowStride(up);
+  torch::Tensor y = torch::empty(gate.sizes(), gate.options());  // contiguous
+  const auto* gp = reinterpret_cast<const uint16_t*>(gate.data_ptr<c10::BFloat16>());
+  const c10::BFloat16* upp = up.data_ptr<c10::BFloat16>();
+  c10::BFloat16* yp = y.data_ptr<c10::BFloat16>();
+  // silu(g) from the table, then LibTorch's bfloat16 product: the float32 product (exact for two bfloat16
+  // operands), rounded to nearest even.
+  at::parallel_for(0, rows, std::max<int64_t>(1, (int64_t(1) << 15) / F), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint16_t* g = gp + r * gs;
+      const c10::BFloat16* u = upp + r * us;
+      c10::BFloat16* o = yp + r * F;
+#ifdef LAYERSCOPE_SILU_AVX2
+      if (avx2) {
+        siluMulRowAvx2(g, u, o, F, table32.data(), table);
+        continue;
+      }
+#endif
+      for (int64_t i = 0; i < F; ++i)
+        o[i] = c10::BFloat16(float(c10::BFloat16(table[g[i]], c10::BFloat16::from_bits())) * float(u[i]));
+    }
+  });
+  return y;
+}
 
 std::string cpuKernelMode() { return fusedOn() ? "fused" : "ops"; }
 

@@ -36,6 +36,15 @@ torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch
 /// The same as LibTorch operations only.
 torch::Tensor ropeOps(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sinSigned);
 
+/// silu(gate) * up, each rounded to the dtype as LibTorch's torch::silu(gate) * up computes it (the same bits). For
+/// bfloat16 CPU tensors outside autograd, one parallel pass that reads silu from a table of LibTorch's own bfloat16
+/// silu over all 65,536 values; otherwise (float32, a GPU, an operand that needs a gradient) LibTorch's operations.
+/// gate and up have one shape; rows may be strided (a narrowed fused projection). The result is contiguous.
+torch::Tensor siluMul(const torch::Tensor& gate, const torch::Tensor& up);
+
+/// The same as LibTorch operations only.
+torch::Tensor siluMulOps(const torch::Tensor& gate, const torch::Tensor& up);
+
 /// Whether the loops are on ("fused") or off ("ops", from LAYERSCOPE_CPU_KERNELS).
 std::string cpuKernelMode();
 

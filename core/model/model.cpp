@@ -539,7 +539,7 @@ ForwardOutput LlamaModel::forward(const ForwardInput& in, const Interventions* i
         gate = project(x, W.w[4], W.b[4], slot(Proj::Gate), training);
         up = project(x, W.w[5], W.b[5], slot(Proj::Up), training);
       }
-      torch::Tensor mlpOut = project({torch::silu(gate) * up, {}}, W.w[6], W.b[6], slot(Proj::Down), training);  // [B,T,D]
+      torch::Tensor mlpOut = project({siluMul(gate, up), {}}, W.w[6], W.b[6], slot(Proj::Down), training);  // [B,T,D]
       if (want(l, Site::MlpOut)) sink->record({l, Site::MlpOut}, mlpOut);
       h = h + mlpOut;
     }

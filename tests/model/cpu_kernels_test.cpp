@@ -142,3 +142,52 @@ TEST(CpuKernels, RopeFallsBackToTheOperations) {
   EXPECT_TRUE(torch::equal(lc::rope(big, cos.squeeze(0).narrow(0, 0, 1), sin.squeeze(0).narrow(0, 0, 1)),
                            lc::ropeOps(big, cos.squeeze(0).narrow(0, 0, 1), sin.squeeze(0).narrow(0, 0, 1))));
 }
+
+namespace {
+
+// Bit for bit where the operations give a number; NaN where they give NaN (whose payload LibTorch's kernels vary).
+void expectSameBf16(const torch::Tensor& got, const torch::Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.sizes(), want.sizes()) << what;
+  const auto nan = want.isnan();
+  EXPECT_TRUE(torch::equal(got.isnan(), nan)) << what;
+  const auto g = got.contiguous().view(torch::kInt16), w = want.contiguous().view(torch::kInt16);
+  EXPECT_TRUE(torch::equal(g.masked_select(nan.logical_not()), w.masked_select(nan.logical_not()))) << what;
+}
+
+}  // namespace
+
+// The fused silu(gate) * up is LibTorch's torch::silu(gate) * up to the bit in bfloat16: every one of the 65,536 gate
+// values, the forward's layouts (contiguous, a narrowed fused [gate; up] projection, odd widths, one row) and a size
+// that the pass splits over threads.
+TEST(CpuKernels, SiluMulIsLibTorchsInBfloat16) {
+  torch::manual_seed(13);
+  torch::NoGradGuard noGrad;
+  const auto bf = torch::kBFloat16;
+  const auto every = torch::arange(0, 65536, torch::kInt32).to(torch::kInt16).view(bf).view({256, 256});
+  for (const auto& up : {torch::ones({256, 256}).to(bf), (torch::randn({256, 256}) * 4).to(bf)})
+    expectSameBf16(lc::siluMul(every, up), lc::siluMulOps(every, up), "every gate value");
+  const auto both = (torch::randn({5, 7, 96}) * 3).to(bf);
+  const auto gate = both.narrow(-1, 0, 48), up = both.narrow(-1, 48, 48);
+  ASSERT_FALSE(gate.is_contiguous());
+  expectSameBf16(lc::siluMul(gate, up), lc::siluMulOps(gate, up), "narrowed fused projection");
+  for (const auto& shape : {std::vector<int64_t>{2, 3, 37}, {1, 1, 5}, {1, 128, 8192}}) {
+    const auto g = (torch::randn(shape) * 3).to(bf), u = torch::randn(shape).to(bf);
+    const auto got = lc::siluMul(g, u);
+    ASSERT_TRUE(got.is_contiguous());
+    expectSameBf16(got, lc::siluMulOps(g, u), "shape " + c10::str(g.sizes()));
+  }
+}
+
+TEST(CpuKernels, SiluMulFallsBackToTheOperations) {
+  torch::manual_seed(14);
+  const auto g = torch::randn({3, 40}), u = torch::randn({3, 40});
+  EXPECT_TRUE(torch::equal(lc::siluMul(g, u), lc::siluMulOps(g, u))) << "float32";
+  const auto gb = g.to(torch::kBFloat16).requires_grad_(true);
+  const auto y = lc::siluMul(gb, u.to(torch::kBFloat16));
+  ASSERT_TRUE(y.requires_grad()) << "an operand that needs a gradient takes the differentiable operations";
+  y.sum().backward();
+  EXPECT_TRUE(gb.grad().defined());
+  torch::NoGradGuard noGrad;
+  EXPECT_THROW(lc::siluMul(g.to(torch::kBFloat16), u.to(torch::kBFloat16).narrow(1, 0, 20)), c10::Error)
+      << "shapes that do not match are LibTorch's error";
+}

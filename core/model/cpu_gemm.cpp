@@ -86,13 +86,14 @@ class ThreadsForProduct {
   bool one_;
 };
 
-// C = A op(B) (+ beta C), row-major; transB 'T' reads B [N, K], 'N' reads B [K, N].
-void sgemm(char transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-           float beta, float* C, int64_t ldc) {
+// C [M, N] = op(A) op(B) (+ beta C), row-major; transA 'N' reads A [M, K], 'T' reads A [K, M]; transB 'T' reads
+// B [N, K], 'N' reads B [K, N].
+void sgemm(char transA, char transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc) {
   dnnl_status_t status;
   {
     const ThreadsForProduct scope(M, N, K);
-    status = dnnl_sgemm('N', transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    status = dnnl_sgemm(transA, transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
   }
   if (status != dnnl_success)
     throw Error("oneDNN sgemm failed (status " + std::to_string(int(status)) + ") for a " + std::to_string(M) + " x " +
@@ -108,7 +109,7 @@ torch::Tensor product(const torch::Tensor& a, const torch::Tensor& b, char trans
   const int64_t M = a2.size(0);
   torch::Tensor y = torch::empty({M, outer}, a.options());
   if (bias.defined()) y.copy_(bias.view({1, outer}).expand({M, outer}));
-  sgemm(transB, M, outer, inner, a2.data_ptr<float>(), a2.stride(0), bm.data_ptr<float>(), bm.stride(0),
+  sgemm('N', transB, M, outer, inner, a2.data_ptr<float>(), a2.stride(0), bm.data_ptr<float>(), bm.stride(0),
         bias.defined() ? 1.0f : 0.0f, y.data_ptr<float>(), outer);
   auto shape = a.sizes().vec();
   shape.back() = outer;
@@ -329,6 +330,23 @@ torch::Tensor cpuLinear(const torch::Tensor& x, const torch::Tensor& w, const to
   return product(x, w, 'T', b);
 #else
   return torch::linear(x, w, b);
+#endif
+}
+
+torch::Tensor cpuLinearWeightGradient(const torch::Tensor& g, const torch::Tensor& x) {
+  const auto rows = [](const torch::Tensor& t) { return t.reshape({-1, t.size(-1)}); };
+  if (!applies(g, rows(x), {}) || g.dim() != x.dim() || g.sizes().slice(0, g.dim() - 1) != x.sizes().slice(0, x.dim() - 1))
+    return torch::matmul(rows(g).t(), rows(x));
+#if LAYERSCOPE_HAVE_ONEDNN
+  // [N, K] = g^T [N, M] x [M, K]: g's rows read as columns (transA), no transposed copy.
+  const torch::Tensor g2 = rowMajor(rows(g)), x2 = rowMajor(rows(x));
+  const int64_t M = g2.size(0), N = g2.size(1), K = x2.size(1);
+  torch::Tensor y = torch::empty({N, K}, g.options());
+  sgemm('T', 'N', N, K, M, g2.data_ptr<float>(), g2.stride(0), x2.data_ptr<float>(), x2.stride(0), 0.0f,
+        y.data_ptr<float>(), K);
+  return y;
+#else
+  return torch::matmul(rows(g).t(), rows(x));
 #endif
 }
 

@@ -27,6 +27,10 @@ torch::Tensor cpuLinear(const torch::Tensor& x, const torch::Tensor& w, const to
 /// g w for g [..., N], w [N, K]: the input gradient of x w^T, with the same choice of library (no autograd).
 torch::Tensor cpuLinearInputGradient(const torch::Tensor& g, const torch::Tensor& w);
 
+/// g^T x summed over rows, for g [..., N] and x [..., K] with the same leading dimensions: the weight gradient of
+/// x w^T, [N, K], with the same choice of library (no autograd).
+torch::Tensor cpuLinearWeightGradient(const torch::Tensor& g, const torch::Tensor& x);
+
 /// x w^T + b for a bfloat16 weight, float32 in and out: x [..., K] float32, w [N, K] bfloat16, b [N] float32 or
 /// undefined; w is widened exactly to float32 (a bfloat16 is the top half of a float32) and every product is
 /// accumulated in float32. The threads split w's rows into panels; each widens a panel into a buffer that stays in

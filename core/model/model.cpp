@@ -324,8 +324,8 @@ torch::Tensor addLora(const torch::Tensor& y, const ProjInput& in, const LoraSlo
   if (training && slot->dropout > 0) xf = xf * dropoutKeepScale(xf.sizes(), slot->dropout, xf.device());
   // The scale goes on the rank-r intermediate, not on the [.., out] product: same value, r/out the work.
   // Adapters live on the model's device (to() is then a no-op; across devices it stays differentiable).
-  torch::Tensor down = torch::linear(xf, slot->A.to(xf.device())) * slot->scale;
-  return y + torch::linear(down, slot->B.to(xf.device())).to(y.scalar_type());
+  torch::Tensor down = linearAcc(xf, slot->A.to(xf.device())) * slot->scale;
+  return y + linearAcc(down, slot->B.to(xf.device())).to(y.scalar_type());
 }
 
 torch::Tensor project(const ProjInput& in, const torch::Tensor& w, const torch::Tensor& b, const LoraSlot* slot,

@@ -95,6 +95,23 @@ struct FrozenWeightLinear : torch::autograd::Function<FrozenWeightLinear> {
   }
 };
 
+// A float32 CPU product whose weight is trained (LoRA's A and B): oneDNN's sgemm in both directions, where
+// LibTorch's own autograd would send the product and its two gradients to OpenBLAS, 2-3x slower on these skinny
+// shapes (rank 16 against the model's widths; docs/performance.md). Same values up to the order of the sums.
+struct TrainedWeightLinear : torch::autograd::Function<TrainedWeightLinear> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w) {
+    ctx->save_for_backward({x, w});
+    return cpuLinear(x, w);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor& g = grad[0];
+    return {ctx->needs_input_grad(0) ? cpuLinearInputGradient(g, saved[1]) : torch::Tensor(),
+            ctx->needs_input_grad(1) ? cpuLinearWeightGradient(g, saved[0]) : torch::Tensor()};
+  }
+};
+
 }  // namespace
 
 torch::Tensor linearAcc(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
@@ -102,7 +119,10 @@ torch::Tensor linearAcc(const torch::Tensor& x, const torch::Tensor& w, const to
   if (!widenGemm(x) && !cpuFloat32) return torch::linear(x, w, b);  // GPUs, float64 (tests)
   const bool frozen = !w.requires_grad() && !(b.defined() && b.requires_grad());
   if (frozen && x.requires_grad() && torch::GradMode::is_enabled()) return FrozenWeightLinear::apply(x, FrozenParameters{w, b});
-  return denseLinear(x, w, b);  // LibTorch's autograd where the weight needs a gradient (cpuLinear falls back)
+  if (cpuFloat32 && !frozen && !b.defined() && w.scalar_type() == torch::kFloat32 && w.device().is_cpu() &&
+      torch::GradMode::is_enabled())
+    return TrainedWeightLinear::apply(x, w);
+  return denseLinear(x, w, b);  // LibTorch's autograd elsewhere (cpuLinear falls back)
 }
 
 torch::Tensor matmulAcc(const torch::Tensor& a, const torch::Tensor& b) {

@@ -1,11 +1,13 @@
 // cpu_gemm.h: oneDNN's float32 products against LibTorch's in float64, for the operand layouts the forward passes
 // (batched inputs, narrowed columns of a fused projection, a transposed weight, a bias, one-dimensional inputs), and
-// the fall-back to LibTorch's autograd when an operand needs a gradient.
+// the fall-back to LibTorch's autograd when an operand needs a gradient; the weight gradient, and linearAcc's own
+// autograd for a trained float32 weight (LoRA).
 #include <cmath>
 
 #include <gtest/gtest.h>
 
 #include "core/model/cpu_gemm.h"
+#include "core/model/products.h"
 
 namespace lc = layerscope::core;
 
@@ -55,6 +57,50 @@ TEST(CpuGemm, InputGradientMatchesFloat64) {
     EXPECT_EQ(got.sizes(), want.sizes());
     EXPECT_LT(relError(got, want), 1e-5);
   }
+}
+
+TEST(CpuGemm, WeightGradientMatchesFloat64) {
+  torch::manual_seed(5);
+  torch::NoGradGuard noGrad;
+  struct Case {
+    const char* what;
+    torch::Tensor g, x;
+  } cases[] = {
+      {"batched", torch::randn({3, 37, 16}), torch::randn({3, 37, 96})},
+      {"narrowed columns", torch::randn({40, 300}).narrow(-1, 20, 130), torch::randn({40, 200}).narrow(-1, 7, 96)},
+      {"one row", torch::randn({16}), torch::randn({96})},
+      {"many rows (two threads)", torch::randn({2048, 16}), torch::randn({2048, 512})},
+  };
+  for (const auto& c : cases) {
+    const auto rows = [](const torch::Tensor& t) { return t.reshape({-1, t.size(-1)}).to(torch::kFloat64); };
+    const auto want = torch::matmul(rows(c.g).t(), rows(c.x));
+    const auto got = lc::cpuLinearWeightGradient(c.g, c.x);
+    EXPECT_EQ(got.sizes(), want.sizes()) << c.what;
+    EXPECT_LT(relError(got, want), 1e-5) << c.what;
+  }
+  EXPECT_THROW(lc::cpuLinearWeightGradient(torch::randn({4, 16}), torch::randn({5, 96})), c10::Error)
+      << "rows that do not pair up are LibTorch's error";
+}
+
+// A trained float32 weight (LoRA's A and B): linearAcc's own autograd gives the float64 gradients of both operands.
+TEST(CpuGemm, TrainedWeightProductAndGradientsMatchFloat64) {
+  torch::manual_seed(6);
+  const auto x0 = torch::randn({4, 33, 96}), w0 = torch::randn({16, 96}) * 0.1, r = torch::randn({4, 33, 16});
+  const auto x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true);
+  const auto y = lc::linearAcc(x, w);
+  ASSERT_TRUE(y.grad_fn());
+  EXPECT_NE(y.grad_fn()->name().find("TrainedWeightLinear"), std::string::npos) << y.grad_fn()->name();
+  (y * r).sum().backward();
+  const auto x64 = x0.to(torch::kFloat64).requires_grad_(true), w64 = w0.to(torch::kFloat64).requires_grad_(true);
+  const auto y64 = torch::linear(x64, w64);
+  (y64 * r.to(torch::kFloat64)).sum().backward();
+  EXPECT_LT(relError(y.detach(), y64.detach()), 1e-5);
+  EXPECT_LT(relError(x.grad(), x64.grad()), 1e-5);
+  EXPECT_LT(relError(w.grad(), w64.grad()), 1e-5);
+  // Only the weight trained (a frozen input): no input gradient is computed or needed.
+  const auto w2 = w0.clone().requires_grad_(true);
+  lc::linearAcc(x0, w2).sum().backward();
+  EXPECT_LT(relError(w2.grad(), x0.reshape({-1, 96}).to(torch::kFloat64).sum(0).expand({16, 96})), 1e-5);
 }
 
 // An operand that needs a gradient goes through LibTorch, whose autograd records the product.

@@ -17,6 +17,13 @@ namespace layerscope::core {
 /// alike. Throws InvalidArgument unless 0 <= p < 1.
 torch::Tensor dropoutKeepScale(at::IntArrayRef shape, double p, c10::Device device = hostDevice());
 
+/// x * dropoutKeepScale(x.sizes(), p, x.device()), the same numbers (the same seed drawn from torch's host
+/// generator, the same mask, the same products), differentiable in x. For float32 CPU tensors the mask never exists in
+/// memory: one pass multiplies x by each mask value as it is generated, and the backward multiplies the gradient by
+/// the mask regenerated from its seed (the forward keeps 8 bytes instead of a float32 mask the size of x, for every
+/// LoRA slot until the backward). Elsewhere it is that product. Throws InvalidArgument unless 0 <= p < 1.
+torch::Tensor applyDropout(const torch::Tensor& x, double p);
+
 /// How a mask is computed: a host loop (CPU only), or int64 tensor operations on the target device (the GPU
 /// path; splitmix64 in wrapping int64 arithmetic with logical shifts). Both give identical masks.
 enum class MaskPath { Auto, HostLoop, TensorOps };

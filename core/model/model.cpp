@@ -321,7 +321,7 @@ struct ProjInput {
 torch::Tensor addLora(const torch::Tensor& y, const ProjInput& in, const LoraSlot* slot, bool training) {
   if (!slot || !slot->active()) return y;
   torch::Tensor xf = in.asFloat32();
-  if (training && slot->dropout > 0) xf = xf * dropoutKeepScale(xf.sizes(), slot->dropout, xf.device());
+  if (training && slot->dropout > 0) xf = applyDropout(xf, slot->dropout);
   // The scale goes on the rank-r intermediate, not on the [.., out] product: same value, r/out the work.
   // Adapters live on the model's device (to() is then a no-op; across devices it stays differentiable).
   torch::Tensor down = linearAcc(xf, slot->A.to(xf.device())) * slot->scale;

@@ -55,3 +55,36 @@ TEST(CoreDropout, ZeroKeepsEverythingAndBadPThrows) {
   EXPECT_THROW(lc::dropoutKeepScale({2}, -0.1), layerscope::InvalidArgument);
   EXPECT_THROW(lc::dropoutKeepScale({2}, std::nan("")), layerscope::InvalidArgument);
 }
+
+// applyDropout is x * the mask dropoutKeepScale would draw at the same point of the generator, to the bit, with and
+// without autograd, for a contiguous and a strided input; its gradient is the upstream gradient times that mask; the
+// generator advances as it would (so training runs keep their masks); and other dtypes take the product.
+TEST(CoreDropout, ApplyDropoutIsTheProductWithTheMask) {
+  const auto x = torch::randn({6, 33, 40}) * 3;
+  for (const auto& in : {x, x.transpose(0, 1)}) {
+    torch::manual_seed(21);
+    const auto mask = lc::dropoutKeepScale(in.sizes(), 0.3);
+    const auto next = torch::randint(0, 1000, {1}).item<int64_t>();
+    const auto want = in * mask;
+    torch::manual_seed(21);
+    {
+      torch::NoGradGuard noGrad;
+      EXPECT_TRUE(torch::equal(lc::applyDropout(in, 0.3), want)) << "outside autograd";
+    }
+    EXPECT_EQ(torch::randint(0, 1000, {1}).item<int64_t>(), next) << "one seed drawn per mask";
+    torch::manual_seed(21);
+    const auto leaf = in.detach().clone().requires_grad_(true);
+    const auto y = lc::applyDropout(leaf, 0.3);
+    EXPECT_TRUE(torch::equal(y.detach(), want)) << "under autograd";
+    const auto g = torch::randn(in.sizes());
+    y.backward(g);
+    EXPECT_TRUE(torch::equal(leaf.grad(), g * mask)) << "gradient";
+  }
+  torch::manual_seed(22);
+  const auto x64 = torch::randn({5, 9}, torch::kFloat64);
+  torch::manual_seed(23);
+  const auto want64 = x64 * lc::dropoutKeepScale(x64.sizes(), 0.1);
+  torch::manual_seed(23);
+  EXPECT_TRUE(torch::equal(lc::applyDropout(x64, 0.1), want64)) << "float64 takes the product";
+  EXPECT_THROW(lc::applyDropout(x, 1.0), layerscope::InvalidArgument);
+}

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -45,9 +47,9 @@ constexpr int64_t kFusedMaxElements = int64_t(1) << 16;
 // What every loop needs: the loops on, the first operand at most kFusedMaxElements, every operand a defined,
 // non-empty float32 or bfloat16 CPU tensor of the first one's dtype with a contiguous last dimension, none needing a
 // gradient. Each loop adds its own layout condition.
-bool fusable(std::initializer_list<const torch::Tensor*> ts) {
+bool fusable(std::initializer_list<const torch::Tensor*> ts, int64_t maxElements = kFusedMaxElements) {
   if (!fusedOn()) return false;
-  if (!(*ts.begin())->defined() || (*ts.begin())->numel() > kFusedMaxElements) return false;
+  if (!(*ts.begin())->defined() || (*ts.begin())->numel() > maxElements) return false;
   const auto type = (*ts.begin())->scalar_type();
   if (type != torch::kFloat32 && type != torch::kBFloat16) return false;
   for (const torch::Tensor* t : ts) {
@@ -65,6 +67,98 @@ T store(float v) {
   return T(v);  // c10::BFloat16(float) rounds to nearest even, as LibTorch's casts
 }
 
+// AVX2 versions of the row loops below, chosen at run time where the CPU has AVX2 (this file is compiled for the
+// baseline x86-64). Each computes the scalar loop's numbers to the bit: the same operations in the same order, one
+// rounding each (no FMA is enabled, so no product and sum fuse), and float32 -> bfloat16 by c10's rounding to
+// nearest even (NaN becomes the quiet NaN 0x7FC0).
+#if defined(__x86_64__) && defined(__GNUC__)
+#define LAYERSCOPE_CPU_AVX2 1
+bool cpuHasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+
+__attribute__((target("avx2"))) inline __m256 loadFloat8(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2"))) inline __m256 loadFloat8(const c10::BFloat16* p) {
+  return _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+// float32 -> bfloat16 bits in the low 16 bits of each 32-bit lane.
+__attribute__((target("avx2"))) inline __m256i bf16Bits8(__m256 v) {
+  const __m256i b = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+  const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7FFF)), lsb), 16);
+  return _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7FC0), _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+}
+__attribute__((target("avx2"))) inline void store8(float* p, __m256 v) { _mm256_storeu_ps(p, v); }
+__attribute__((target("avx2"))) inline void store8(c10::BFloat16* p, __m256 v) {
+  const __m256i r = bf16Bits8(v);
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);  // 8 x 16 bits in the low half
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+}
+// v rounded to T and back to float32 (the identity for float32).
+__attribute__((target("avx2"))) inline __m256 rounded(__m256 v, float*) { return v; }
+__attribute__((target("avx2"))) inline __m256 rounded(__m256 v, c10::BFloat16*) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(bf16Bits8(v), 16));
+}
+
+// The sum of squares in float64 with lanes j = i mod 4 (the scalar loop's four running sums), then the scaled row.
+template <typename T>
+__attribute__((target("avx2"))) void rmsNormRowAvx2(const T* a, const T* w, T* o, int64_t D, double eps) {
+  __m256d part = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 4 <= D; i += 4) {
+    __m256d v;
+    if constexpr (std::is_same_v<T, float>) {
+      v = _mm256_cvtps_pd(_mm_loadu_ps(a + i));
+    } else {
+      const __m128i bits = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a + i)));
+      v = _mm256_cvtps_pd(_mm_castsi128_ps(_mm_slli_epi32(bits, 16)));
+    }
+    part = _mm256_add_pd(part, _mm256_mul_pd(v, v));
+  }
+  alignas(32) double p[4];
+  _mm256_store_pd(p, part);
+  for (; i < D; ++i) {
+    const double v = load(a[i]);
+    p[0] += v * v;
+  }
+  const double ss = (p[0] + p[1]) + (p[2] + p[3]);
+  const float inv = 1.0f / std::sqrt(float(ss / double(D)) + float(eps));
+  const __m256 inv8 = _mm256_set1_ps(inv);
+  for (i = 0; i + 8 <= D; i += 8) {
+    const __m256 normed = rounded(_mm256_mul_ps(loadFloat8(a + i), inv8), static_cast<T*>(nullptr));
+    store8(o + i, _mm256_mul_ps(loadFloat8(w + i), normed));
+  }
+  for (; i < D; ++i) o[i] = store<T>(load(w[i]) * load(store<T>(load(a[i]) * inv)));
+}
+#endif
+
+template <typename T>
+void rmsNormRow(const T* a, const T* wp, T* o, int64_t D, double eps) {
+#ifdef LAYERSCOPE_CPU_AVX2
+  if (cpuHasAvx2()) return rmsNormRowAvx2(a, wp, o, D, eps);
+#endif
+  double part[4] = {0, 0, 0, 0};  // four running sums: no chain of dependent additions
+  int64_t i = 0;
+  for (; i + 4 <= D; i += 4)
+    for (int j = 0; j < 4; ++j) {
+      const double v = load(a[i + j]);
+      part[j] += v * v;
+    }
+  for (; i < D; ++i) {
+    const double v = load(a[i]);
+    part[0] += v * v;
+  }
+  const double ss = (part[0] + part[1]) + (part[2] + part[3]);
+  // HF: mean in float32, + eps, rsqrt in float32; x * inv rounded to float32, cast to T, then w * that in T.
+  const float inv = 1.0f / std::sqrt(float(ss / double(D)) + float(eps));
+  for (i = 0; i < D; ++i) {
+    const T normed = store<T>(load(a[i]) * inv);
+    o[i] = store<T>(load(wp[i]) * load(normed));
+  }
+}
+
 template <typename T>
 torch::Tensor rmsNormLoop(const torch::Tensor& x, const torch::Tensor& w, double eps) {
   const int64_t D = x.size(-1), rows = x.numel() / D, xs = rowStride(x);
@@ -72,28 +166,10 @@ torch::Tensor rmsNormLoop(const torch::Tensor& x, const torch::Tensor& w, double
   const T* xp = x.data_ptr<T>();
   const T* wp = w.data_ptr<T>();
   T* yp = y.data_ptr<T>();
-  for (int64_t r = 0; r < rows; ++r) {  // one thread: at most kFusedMaxElements
-    const T* a = xp + r * xs;
-    T* o = yp + r * D;
-    double part[4] = {0, 0, 0, 0};  // four running sums: no chain of dependent additions
-    int64_t i = 0;
-    for (; i + 4 <= D; i += 4)
-      for (int j = 0; j < 4; ++j) {
-        const double v = load(a[i + j]);
-        part[j] += v * v;
-      }
-    for (; i < D; ++i) {
-      const double v = load(a[i]);
-      part[0] += v * v;
-    }
-    const double ss = (part[0] + part[1]) + (part[2] + part[3]);
-    // HF: mean in float32, + eps, rsqrt in float32; x * inv rounded to float32, cast to T, then w * that in T.
-    const float inv = 1.0f / std::sqrt(float(ss / double(D)) + float(eps));
-    for (i = 0; i < D; ++i) {
-      const T normed = store<T>(load(a[i]) * inv);
-      o[i] = store<T>(load(wp[i]) * load(normed));
-    }
-  }
+  // Rows split over threads above about 2^15 elements a thread; each row is computed the same way on any thread.
+  at::parallel_for(0, rows, std::max<int64_t>(1, (int64_t(1) << 15) / D), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) rmsNormRow(xp + r * xs, wp, yp + r * D, D, eps);
+  });
   return y;
 }
 
@@ -158,27 +234,16 @@ const std::vector<uint16_t>& bf16SiluTable() {
   return table;
 }
 
-// One row of siluMul, 8 elements at a time with AVX2 (where the CPU has it; chosen at run time, as this file is
-// compiled for the baseline x86-64): silu(g) gathered from the table as float32 bits, the float32 product, and the
-// rounding to nearest even of c10::BFloat16 (NaN becomes its quiet NaN 0x7FC0), in integer arithmetic.
-#if defined(__x86_64__) && defined(__GNUC__)
-#define LAYERSCOPE_SILU_AVX2 1
+// One row of siluMul, 8 elements at a time with AVX2: silu(g) gathered from the table as float32 bits, the float32
+// product, and the rounding to bfloat16 of store8().
+#ifdef LAYERSCOPE_CPU_AVX2
 __attribute__((target("avx2"))) void siluMulRowAvx2(const uint16_t* g, const c10::BFloat16* u, c10::BFloat16* o,
                                                     int64_t n, const int32_t* table32, const uint16_t* table) {
-  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7FFF), quietNan = _mm256_set1_epi32(0x7FC0);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i gi = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + i)));
     const __m256 s = _mm256_castsi256_ps(_mm256_i32gather_epi32(table32, gi, 4));
-    const __m256i ui =
-        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i))), 16);
-    const __m256 p = _mm256_mul_ps(s, _mm256_castsi256_ps(ui));
-    const __m256i b = _mm256_castps_si256(p);
-    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), one);
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(b, bias), lsb), 16);
-    r = _mm256_blendv_epi8(r, quietNan, _mm256_castps_si256(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)));
-    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);  // 8 x 16 bits in the low half
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + i), _mm256_castsi256_si128(packed));
+    store8(o + i, _mm256_mul_ps(s, loadFloat8(u + i)));
   }
   for (; i < n; ++i) o[i] = c10::BFloat16(float(c10::BFloat16(table[g[i]], c10::BFloat16::from_bits())) * float(u[i]));
 }
@@ -198,8 +263,7 @@ torch::Tensor siluMulOps(const torch::Tensor& gate, const torch::Tensor& up) { r
 torch::Tensor siluMul(const torch::Tensor& gate, const torch::Tensor& up) {
   if (!siluMulFusable(gate, up)) return siluMulOps(gate, up);
   const uint16_t* table = bf16SiluTable().data();
-#ifdef LAYERSCOPE_SILU_AVX2
-  static const bool avx2 = __builtin_cpu_supports("avx2");
+#ifdef LAYERSCOPE_CPU_AVX2
   static const std::vector<int32_t> table32 = [&] {  // the table as float32 bits, for the gather
     std::vector<int32_t> t(65536);
     for (size_t i = 0; i < t.size(); ++i) t[i] = int32_t(uint32_t(table[i]) << 16);
@@ -218,8 +282,8 @@ torch::Tensor siluMul(const torch::Tensor& gate, const torch::Tensor& up) {
       const uint16_t* g = gp + r * gs;
       const c10::BFloat16* u = upp + r * us;
       c10::BFloat16* o = yp + r * F;
-#ifdef LAYERSCOPE_SILU_AVX2
-      if (avx2) {
+#ifdef LAYERSCOPE_CPU_AVX2
+      if (cpuHasAvx2()) {
         siluMulRowAvx2(g, u, o, F, table32.data(), table);
         continue;
       }
@@ -254,7 +318,10 @@ torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch
 }
 
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
-  if (!fusable({&x, &w}) || rowStride(x) < 0 || w.dim() != 1 || w.size(0) != x.size(-1)) return rmsNormOps(x, w, eps);
+  // Any size: the rows split over threads and each row runs vectorised where the CPU has AVX2.
+  if (!fusable({&x, &w}, std::numeric_limits<int64_t>::max()) || rowStride(x) < 0 || w.dim() != 1 ||
+      w.size(0) != x.size(-1))
+    return rmsNormOps(x, w, eps);
   return x.scalar_type() == torch::kFloat32 ? rmsNormLoop<float>(x, w, eps) : rmsNormLoop<c10::BFloat16>(x, w, eps);
 }
 

@@ -1,7 +1,8 @@
 // cpu_kernels.h: the fused RMSNorm loop against LibTorch's operations (HF's numerics) in float32 and bfloat16, for
-// the layouts the forward passes (batched rows, narrowed columns, one row) and against float64; the RoPE loop against
-// HF's formula written out, on the forward's strided queries and broadcast angles; and the fall-back to the
-// operations where the loops do not apply (float64, an operand that needs a gradient, inputs above the size limit).
+// the layouts the forward passes (batched rows, narrowed columns, one row), against float64, and against its formula
+// written out at every size; the RoPE loop against HF's formula written out, on the forward's strided queries and
+// broadcast angles; silu(gate) * up against LibTorch's operations to the bit; and the fall-back to the operations
+// where the loops do not apply (float64, an operand that needs a gradient, RoPE inputs above its size limit).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -82,8 +83,49 @@ TEST(CpuKernels, FallsBackToTheOperations) {
   torch::NoGradGuard noGrad;
   const auto x64 = torch::randn({4, 64}, torch::kFloat64);
   EXPECT_TRUE(torch::equal(lc::rmsNorm(x64, w.to(torch::kFloat64), 1e-6), lc::rmsNormOps(x64, w.to(torch::kFloat64), 1e-6)));
-  const auto big = torch::randn({512, 256}), wb = torch::rand({256});  // above the loop's size limit
-  EXPECT_TRUE(torch::equal(lc::rmsNorm(big, wb, 1e-6), lc::rmsNormOps(big, wb, 1e-6)));
+}
+
+namespace {
+
+// The RMSNorm loop's formula written out (cpu_kernels.cpp), one element at a time: the mean square in float64 over
+// four running sums (element i of the whole groups of four into sum i mod 4, the rest into the first), the inverse
+// root in float32, x * inv rounded to the dtype, then w * that rounded to the dtype.
+torch::Tensor rmsNormFormula(const torch::Tensor& x, const torch::Tensor& w, double eps) {
+  const auto xr = x.reshape({-1, x.size(-1)}).to(torch::kFloat32).contiguous();
+  const auto wf = w.to(torch::kFloat32).contiguous();
+  const int64_t rows = xr.size(0), D = xr.size(1);
+  auto out = torch::empty({rows, D});
+  const auto round = [&](float v) { return x.scalar_type() == torch::kBFloat16 ? float(c10::BFloat16(v)) : v; };
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* a = xr.data_ptr<float>() + r * D;
+    double part[4] = {0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 4 <= D; i += 4)
+      for (int j = 0; j < 4; ++j) part[j] += double(a[i + j]) * double(a[i + j]);
+    for (; i < D; ++i) part[0] += double(a[i]) * double(a[i]);
+    const double ss = (part[0] + part[1]) + (part[2] + part[3]);
+    const float inv = 1.0f / std::sqrt(float(ss / double(D)) + float(eps));
+    float* o = out.data_ptr<float>() + r * D;
+    for (i = 0; i < D; ++i) o[i] = round(wf.data_ptr<float>()[i] * round(a[i] * inv));
+  }
+  return out.to(x.scalar_type()).view(x.sizes());
+}
+
+}  // namespace
+
+// The loop at every size (rows split over threads, vectorised rows where the CPU has AVX2, odd widths with scalar
+// tails) is its formula to the bit, and within the summation order of the operations.
+TEST(CpuKernels, RmsNormLoopIsItsFormulaAtEverySize) {
+  torch::manual_seed(9);
+  torch::NoGradGuard noGrad;
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16})
+    for (const auto& shape : {std::vector<int64_t>{1, 3, 37}, {2, 300, 301}, {1, 128, 2048}, {4, 7}}) {
+      const auto x = (torch::randn(shape) * 3).to(dtype), w = (torch::rand({shape.back()}) + 0.5).to(dtype);
+      const auto got = lc::rmsNorm(x, w, 1e-5);
+      const std::string what = c10::toString(dtype) + std::string(" ") + c10::str(x.sizes());
+      EXPECT_TRUE(torch::equal(got, rmsNormFormula(x, w, 1e-5))) << what;
+      EXPECT_LE(ulps(got, lc::rmsNormOps(x, w, 1e-5), dtype), dtype == torch::kFloat32 ? 4.0 : 1.0) << what;
+    }
 }
 
 namespace {

@@ -40,11 +40,11 @@ int64_t rowStride(const torch::Tensor& t) {
 }
 
 // Above this many elements LibTorch's vectorised kernels (AVX2; this file is compiled for the baseline x86-64) win
-// over one scalar pass: the fixed cost per operation that the loop saves is then small (docs/performance.md,
-// "Fused RMSNorm").
+// over one scalar pass on one thread: the fixed cost per operation that the loop saves is then small
+// (docs/performance.md, "Fused RMSNorm"). The RoPE loop's limit; the RMSNorm loop is parallel and vectorised.
 constexpr int64_t kFusedMaxElements = int64_t(1) << 16;
 
-// What every loop needs: the loops on, the first operand at most kFusedMaxElements, every operand a defined,
+// What every loop needs: the loops on, the first operand at most maxElements, every operand a defined,
 // non-empty float32 or bfloat16 CPU tensor of the first one's dtype with a contiguous last dimension, none needing a
 // gradient. Each loop adds its own layout condition.
 bool fusable(std::initializer_list<const torch::Tensor*> ts, int64_t maxElements = kFusedMaxElements) {

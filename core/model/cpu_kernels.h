@@ -1,17 +1,18 @@
-// RMSNorm and the rotary embedding on the CPU as one loop each (docs/performance.md, "Fused RMSNorm", "Fused
-// RoPE").
+// RMSNorm, the rotary embedding and silu(gate) * up on the CPU as one loop each (docs/performance.md, "Fused
+// RMSNorm", "Fused RoPE", "The forward's own limit").
 //
 // In a forward over few tokens most of the time outside the products is LibTorch's fixed cost per operation
-// (dispatch, allocation, TensorIterator set-up), and HF's RMSNorm is six operations on a few thousand numbers, two
-// of them reductions (about 30 us per call on the demo's 32 x 128 activations, 25 calls per forward). rmsNorm
-// computes the same numbers in one pass per row with the same roundings (float32 statistics; the normalised value
-// rounded to the input's dtype before the scale), accumulating the mean square in float64: the summation order is
-// the only difference. The loop applies to float32 and bfloat16 CPU tensors of at most 2^16 elements outside autograd;
-// anything else (float64, a GPU, an operand that needs a gradient, larger inputs, where LibTorch's vectorised kernels
-// win) takes the LibTorch operations, which are also the reference the tests compare with.
+// (dispatch, allocation, TensorIterator set-up), and HF's RMSNorm is six operations, two of them reductions (about
+// 30 us per call on the demo's 32 x 128 activations, 25 calls per forward); over many tokens its passes and
+// allocations cost as much. rmsNorm computes the same numbers in one pass per row with the same roundings (float32
+// statistics; the normalised value rounded to the input's dtype before the scale), accumulating the mean square in
+// float64: the summation order is the only difference. The loop applies to float32 and bfloat16 CPU tensors of any
+// size outside autograd (rows split over threads, AVX2 rows where the CPU has it, the same numbers either way);
+// anything else (float64, a GPU, an operand that needs a gradient) takes the LibTorch operations, which are also the
+// reference the tests compare with.
 // The rotary embedding is three operations per tensor (a concatenation for rotate_half, a product, a fused
 // multiply-add), twice a layer; its loop computes each element with the same two roundings in the same order, under
-// the same conditions and size limit.
+// the same conditions, on one thread up to 2^16 elements (above that LibTorch's vectorised operations win).
 // LAYERSCOPE_CPU_KERNELS=ops in the environment turns the loops off, for comparisons.
 #pragma once
 

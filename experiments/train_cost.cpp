@@ -57,9 +57,10 @@ double trainingActivationBytes(const core::ModelConfig& c, const core::AdapterSp
   const int backward = L - firstAdaptedLayer(spec, L);
   const double BT = double(batch) * tokens, e = elementBytes;
   const analysis::MemoryShape shape{batch, tokens, 0, elementBytes};
-  // LoRA's extra saved tensors per adapted layer and token (core/model/model.cpp `project`): with dropout, every
-  // slot keeps its float32 mask and masked input; without, each shared input's float32 copy (bfloat16 only; a
-  // float32 input is the tensor the layer keeps anyway). Every slot keeps its rank-r intermediate and its scaled copy.
+  // LoRA's extra saved tensors per adapted layer and token (core/model/model.cpp `addLora`): with dropout, every
+  // slot keeps its float32 masked input (the mask itself is regenerated from its seed in the backward,
+  // core/model/dropout.h applyDropout); without, each shared input's float32 copy (bfloat16 only; a float32 input is
+  // the tensor the layer keeps anyway). Every slot keeps its rank-r intermediate and its scaled copy.
   double loraPerToken = 0;
   if (!spec.lora.layers.empty()) {
     std::set<double> sharedInputs;  // q, k, v read one input, gate and up another
@@ -70,7 +71,7 @@ double trainingActivationBytes(const core::ModelConfig& c, const core::AdapterSp
                         : (p == core::Proj::Gate || p == core::Proj::Up)                   ? 1
                         : p == core::Proj::O                                              ? 2
                                                                                            : 3;
-      if (spec.lora.dropout > 0) perLayer += 2 * in * 4;
+      if (spec.lora.dropout > 0) perLayer += in * 4;
       else if (e != 4 && sharedInputs.insert(group).second) perLayer += in * 4;
       perLayer += 2.0 * spec.lora.rank * 4;
     }

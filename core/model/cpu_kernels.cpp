@@ -67,6 +67,26 @@ T store(float v) {
   return T(v);  // c10::BFloat16(float) rounds to nearest even, as LibTorch's casts
 }
 
+// RMSNorm's pieces shared by the scalar and AVX2 rows. HF: mean in float32, + eps, rsqrt in float32, from the mean
+// square summed in float64 in four running sums.
+float rmsInverse(const double part[4], int64_t D, double eps) {
+  const double ss = (part[0] + part[1]) + (part[2] + part[3]);
+  return 1.0f / std::sqrt(float(ss / double(D)) + float(eps));
+}
+// The squares of a[from..D) into the first running sum (the elements after the last whole group of four).
+template <typename T>
+void sumSquaresTail(const T* a, int64_t from, int64_t D, double part[4]) {
+  for (int64_t i = from; i < D; ++i) {
+    const double v = load(a[i]);
+    part[0] += v * v;
+  }
+}
+// o[from..D): x * inv rounded to float32, cast to T, then w * that in T.
+template <typename T>
+void scaleRow(const T* a, const T* w, T* o, int64_t from, int64_t D, float inv) {
+  for (int64_t i = from; i < D; ++i) o[i] = store<T>(load(w[i]) * load(store<T>(load(a[i]) * inv)));
+}
+
 // AVX2 versions of the row loops below, chosen at run time where the CPU has AVX2 (this file is compiled for the
 // baseline x86-64). Each computes the scalar loop's numbers to the bit: the same operations in the same order, one
 // rounding each (no FMA is enabled, so no product and sum fuse), and float32 -> bfloat16 by c10's rounding to
@@ -119,18 +139,14 @@ __attribute__((target("avx2"))) void rmsNormRowAvx2(const T* a, const T* w, T* o
   }
   alignas(32) double p[4];
   _mm256_store_pd(p, part);
-  for (; i < D; ++i) {
-    const double v = load(a[i]);
-    p[0] += v * v;
-  }
-  const double ss = (p[0] + p[1]) + (p[2] + p[3]);
-  const float inv = 1.0f / std::sqrt(float(ss / double(D)) + float(eps));
+  sumSquaresTail(a, i, D, p);
+  const float inv = rmsInverse(p, D, eps);
   const __m256 inv8 = _mm256_set1_ps(inv);
   for (i = 0; i + 8 <= D; i += 8) {
     const __m256 normed = rounded(_mm256_mul_ps(loadFloat8(a + i), inv8), static_cast<T*>(nullptr));
     store8(o + i, _mm256_mul_ps(loadFloat8(w + i), normed));
   }
-  for (; i < D; ++i) o[i] = store<T>(load(w[i]) * load(store<T>(load(a[i]) * inv)));
+  scaleRow(a, w, o, i, D, inv);
 }
 #endif
 
@@ -146,17 +162,8 @@ void rmsNormRow(const T* a, const T* wp, T* o, int64_t D, double eps) {
       const double v = load(a[i + j]);
       part[j] += v * v;
     }
-  for (; i < D; ++i) {
-    const double v = load(a[i]);
-    part[0] += v * v;
-  }
-  const double ss = (part[0] + part[1]) + (part[2] + part[3]);
-  // HF: mean in float32, + eps, rsqrt in float32; x * inv rounded to float32, cast to T, then w * that in T.
-  const float inv = 1.0f / std::sqrt(float(ss / double(D)) + float(eps));
-  for (i = 0; i < D; ++i) {
-    const T normed = store<T>(load(a[i]) * inv);
-    o[i] = store<T>(load(wp[i]) * load(normed));
-  }
+  sumSquaresTail(a, i, D, part);
+  scaleRow(a, wp, o, 0, D, rmsInverse(part, D, eps));
 }
 
 template <typename T>
@@ -234,6 +241,12 @@ const std::vector<uint16_t>& bf16SiluTable() {
   return table;
 }
 
+// One element of siluMul: silu(g) from the table, then LibTorch's bfloat16 product (the float32 product, exact for
+// two bfloat16 factors, rounded to nearest even).
+c10::BFloat16 siluTimes(const uint16_t* table, uint16_t g, c10::BFloat16 u) {
+  return c10::BFloat16(float(c10::BFloat16(table[g], c10::BFloat16::from_bits())) * float(u));
+}
+
 // One row of siluMul, 8 elements at a time with AVX2: silu(g) gathered from the table as float32 bits, the float32
 // product, and the rounding to bfloat16 of store8().
 #ifdef LAYERSCOPE_CPU_AVX2
@@ -245,7 +258,7 @@ __attribute__((target("avx2"))) void siluMulRowAvx2(const uint16_t* g, const c10
     const __m256 s = _mm256_castsi256_ps(_mm256_i32gather_epi32(table32, gi, 4));
     store8(o + i, _mm256_mul_ps(s, loadFloat8(u + i)));
   }
-  for (; i < n; ++i) o[i] = c10::BFloat16(float(c10::BFloat16(table[g[i]], c10::BFloat16::from_bits())) * float(u[i]));
+  for (; i < n; ++i) o[i] = siluTimes(table, g[i], u[i]);
 }
 #endif
 
@@ -275,8 +288,6 @@ torch::Tensor siluMul(const torch::Tensor& gate, const torch::Tensor& up) {
   const auto* gp = reinterpret_cast<const uint16_t*>(gate.data_ptr<c10::BFloat16>());
   const c10::BFloat16* upp = up.data_ptr<c10::BFloat16>();
   c10::BFloat16* yp = y.data_ptr<c10::BFloat16>();
-  // silu(g) from the table, then LibTorch's bfloat16 product: the float32 product (exact for two bfloat16
-  // operands), rounded to nearest even.
   at::parallel_for(0, rows, std::max<int64_t>(1, (int64_t(1) << 15) / F), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const uint16_t* g = gp + r * gs;
@@ -288,8 +299,7 @@ torch::Tensor siluMul(const torch::Tensor& gate, const torch::Tensor& up) {
         continue;
       }
 #endif
-      for (int64_t i = 0; i < F; ++i)
-        o[i] = c10::BFloat16(float(c10::BFloat16(table[g[i]], c10::BFloat16::from_bits())) * float(u[i]));
+      for (int64_t i = 0; i < F; ++i) o[i] = siluTimes(table, g[i], u[i]);
     }
   });
   return y;

@@ -334,20 +334,19 @@ torch::Tensor cpuLinear(const torch::Tensor& x, const torch::Tensor& w, const to
 }
 
 torch::Tensor cpuLinearWeightGradient(const torch::Tensor& g, const torch::Tensor& x) {
-  const auto rows = [](const torch::Tensor& t) { return t.reshape({-1, t.size(-1)}); };
-  if (!applies(g, rows(x), {}) || g.dim() != x.dim() || g.sizes().slice(0, g.dim() - 1) != x.sizes().slice(0, x.dim() - 1))
-    return torch::matmul(rows(g).t(), rows(x));
+  const torch::Tensor g2 = g.reshape({-1, g.size(-1)}), x2 = x.reshape({-1, x.size(-1)});
 #if LAYERSCOPE_HAVE_ONEDNN
-  // [N, K] = g^T [N, M] x [M, K]: g's rows read as columns (transA), no transposed copy.
-  const torch::Tensor g2 = rowMajor(rows(g)), x2 = rowMajor(rows(x));
-  const int64_t M = g2.size(0), N = g2.size(1), K = x2.size(1);
-  torch::Tensor y = torch::empty({N, K}, g.options());
-  sgemm('T', 'N', N, K, M, g2.data_ptr<float>(), g2.stride(0), x2.data_ptr<float>(), x2.stride(0), 0.0f,
-        y.data_ptr<float>(), K);
-  return y;
-#else
-  return torch::matmul(rows(g).t(), rows(x));
+  if (applies(g2, x2, {}) && g.dim() == x.dim() && g.sizes().slice(0, g.dim() - 1) == x.sizes().slice(0, x.dim() - 1)) {
+    // [N, K] = g^T [N, M] x [M, K]: g's rows read as columns (transA), no transposed copy.
+    const torch::Tensor gm = rowMajor(g2), xm = rowMajor(x2);
+    const int64_t M = gm.size(0), N = gm.size(1), K = xm.size(1);
+    torch::Tensor y = torch::empty({N, K}, g.options());
+    sgemm('T', 'N', N, K, M, gm.data_ptr<float>(), gm.stride(0), xm.data_ptr<float>(), xm.stride(0), 0.0f,
+          y.data_ptr<float>(), K);
+    return y;
+  }
 #endif
+  return torch::matmul(g2.t(), x2);  // LibTorch's product, and its error for rows that do not pair up
 }
 
 torch::Tensor cpuLinearInputGradient(const torch::Tensor& g, const torch::Tensor& w) {

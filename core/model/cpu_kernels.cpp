@@ -43,6 +43,12 @@ int64_t rowStride(const torch::Tensor& t) {
 // over one scalar pass on one thread: the fixed cost per operation that the loop saves is then small
 // (docs/performance.md, "Fused RMSNorm"). The RoPE loop's limit; the RMSNorm loop is parallel and vectorised.
 constexpr int64_t kFusedMaxElements = int64_t(1) << 16;
+// The limit of the loops that run in parallel and vectorised (RMSNorm, silu(gate) * up): none.
+constexpr int64_t kAnySize = std::numeric_limits<int64_t>::max();
+
+// Rows per parallel task for rows of `width` elements: about 2^15 elements a task. Each row is computed the same way
+// on any thread.
+int64_t rowsPerTask(int64_t width) { return std::max<int64_t>(1, (int64_t(1) << 15) / width); }
 
 // What every loop needs: the loops on, the first operand at most maxElements, every operand a defined,
 // non-empty float32 or bfloat16 CPU tensor of the first one's dtype with a contiguous last dimension, none needing a
@@ -173,8 +179,7 @@ torch::Tensor rmsNormLoop(const torch::Tensor& x, const torch::Tensor& w, double
   const T* xp = x.data_ptr<T>();
   const T* wp = w.data_ptr<T>();
   T* yp = y.data_ptr<T>();
-  // Rows split over threads above about 2^15 elements a thread; each row is computed the same way on any thread.
-  at::parallel_for(0, rows, std::max<int64_t>(1, (int64_t(1) << 15) / D), [&](int64_t r0, int64_t r1) {
+  at::parallel_for(0, rows, rowsPerTask(D), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) rmsNormRow(xp + r * xs, wp, yp + r * D, D, eps);
   });
   return y;
@@ -227,46 +232,42 @@ bool ropeFusable(const torch::Tensor& x, const torch::Tensor& cos, const torch::
   return true;
 }
 
-// LibTorch's bfloat16 silu of every bfloat16 value, by bit pattern: LibTorch 1.13 rounds each step of
-// x / (1 + exp(-x)) to bfloat16 (exp, the sum, the quotient), so the table is built from LibTorch's own kernel on a
-// contiguous tensor of all 65,536 values (its vectorised path; its scalar path gives the same finite numbers).
-const std::vector<uint16_t>& bf16SiluTable() {
-  static const std::vector<uint16_t> table = [] {
+// LibTorch's bfloat16 silu of every bfloat16 value, indexed by bit pattern, as float32 (exact): LibTorch 1.13 rounds
+// each step of x / (1 + exp(-x)) to bfloat16 (exp, the sum, the quotient), so the table is built from LibTorch's own
+// kernel on a contiguous tensor of all 65,536 values (its vectorised path; its scalar path gives the same finite
+// numbers).
+const std::vector<float>& bf16SiluTable() {
+  static const std::vector<float> table = [] {
     c10::InferenceMode guard;
     const torch::Tensor all = torch::arange(0, 65536, torch::kInt32).to(torch::kInt16).view(torch::kBFloat16);
-    const torch::Tensor silu = torch::silu(all).contiguous();
-    const auto* p = reinterpret_cast<const uint16_t*>(silu.data_ptr<c10::BFloat16>());
-    return std::vector<uint16_t>(p, p + 65536);
+    const torch::Tensor silu = torch::silu(all).to(torch::kFloat32).contiguous();
+    return std::vector<float>(silu.data_ptr<float>(), silu.data_ptr<float>() + 65536);
   }();
   return table;
 }
 
 // One element of siluMul: silu(g) from the table, then LibTorch's bfloat16 product (the float32 product, exact for
 // two bfloat16 factors, rounded to nearest even).
-c10::BFloat16 siluTimes(const uint16_t* table, uint16_t g, c10::BFloat16 u) {
-  return c10::BFloat16(float(c10::BFloat16(table[g], c10::BFloat16::from_bits())) * float(u));
-}
+c10::BFloat16 siluTimes(const float* table, uint16_t g, c10::BFloat16 u) { return c10::BFloat16(table[g] * float(u)); }
 
-// One row of siluMul, 8 elements at a time with AVX2: silu(g) gathered from the table as float32 bits, the float32
-// product, and the rounding to bfloat16 of store8().
+// One row of siluMul, 8 elements at a time with AVX2: silu(g) gathered from the table, the float32 product, and the
+// rounding to bfloat16 of store8().
 #ifdef LAYERSCOPE_CPU_AVX2
 __attribute__((target("avx2"))) void siluMulRowAvx2(const uint16_t* g, const c10::BFloat16* u, c10::BFloat16* o,
-                                                    int64_t n, const int32_t* table32, const uint16_t* table) {
+                                                    int64_t n, const float* table) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i gi = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(g + i)));
-    const __m256 s = _mm256_castsi256_ps(_mm256_i32gather_epi32(table32, gi, 4));
-    store8(o + i, _mm256_mul_ps(s, loadFloat8(u + i)));
+    store8(o + i, _mm256_mul_ps(_mm256_i32gather_ps(table, gi, 4), loadFloat8(u + i)));
   }
   for (; i < n; ++i) o[i] = siluTimes(table, g[i], u[i]);
 }
 #endif
 
+// fusable()'s conditions at any size, for two bfloat16 operands of one shape whose rows collapse to one stride.
 bool siluMulFusable(const torch::Tensor& gate, const torch::Tensor& up) {
-  if (!fusedOn() || !gate.defined() || !up.defined() || gate.sizes() != up.sizes() || gate.numel() == 0) return false;
-  for (const torch::Tensor* t : {&gate, &up})
-    if (!t->device().is_cpu() || t->scalar_type() != torch::kBFloat16 || rowStride(*t) < 0) return false;
-  return !(torch::GradMode::is_enabled() && (gate.requires_grad() || up.requires_grad()));
+  return fusable({&gate, &up}, kAnySize) && gate.scalar_type() == torch::kBFloat16 && gate.sizes() == up.sizes() &&
+         rowStride(gate) >= 0 && rowStride(up) >= 0;
 }
 
 }  // namespace
@@ -275,27 +276,20 @@ torch::Tensor siluMulOps(const torch::Tensor& gate, const torch::Tensor& up) { r
 
 torch::Tensor siluMul(const torch::Tensor& gate, const torch::Tensor& up) {
   if (!siluMulFusable(gate, up)) return siluMulOps(gate, up);
-  const uint16_t* table = bf16SiluTable().data();
-#ifdef LAYERSCOPE_CPU_AVX2
-  static const std::vector<int32_t> table32 = [&] {  // the table as float32 bits, for the gather
-    std::vector<int32_t> t(65536);
-    for (size_t i = 0; i < t.size(); ++i) t[i] = int32_t(uint32_t(table[i]) << 16);
-    return t;
-  }();
-#endif
+  const float* table = bf16SiluTable().data();
   const int64_t F = gate.size(-1), rows = gate.numel() / F, gs = rowStride(gate), us = rowStride(up);
   torch::Tensor y = torch::empty(gate.sizes(), gate.options());  // contiguous
   const auto* gp = reinterpret_cast<const uint16_t*>(gate.data_ptr<c10::BFloat16>());
   const c10::BFloat16* upp = up.data_ptr<c10::BFloat16>();
   c10::BFloat16* yp = y.data_ptr<c10::BFloat16>();
-  at::parallel_for(0, rows, std::max<int64_t>(1, (int64_t(1) << 15) / F), [&](int64_t r0, int64_t r1) {
+  at::parallel_for(0, rows, rowsPerTask(F), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const uint16_t* g = gp + r * gs;
       const c10::BFloat16* u = upp + r * us;
       c10::BFloat16* o = yp + r * F;
 #ifdef LAYERSCOPE_CPU_AVX2
       if (cpuHasAvx2()) {
-        siluMulRowAvx2(g, u, o, F, table32.data(), table);
+        siluMulRowAvx2(g, u, o, F, table);
         continue;
       }
 #endif
@@ -329,8 +323,7 @@ torch::Tensor rope(const torch::Tensor& x, const torch::Tensor& cos, const torch
 
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
   // Any size: the rows split over threads and each row runs vectorised where the CPU has AVX2.
-  if (!fusable({&x, &w}, std::numeric_limits<int64_t>::max()) || rowStride(x) < 0 || w.dim() != 1 ||
-      w.size(0) != x.size(-1))
+  if (!fusable({&x, &w}, kAnySize) || rowStride(x) < 0 || w.dim() != 1 || w.size(0) != x.size(-1))
     return rmsNormOps(x, w, eps);
   return x.scalar_type() == torch::kFloat32 ? rmsNormLoop<float>(x, w, eps) : rmsNormLoop<c10::BFloat16>(x, w, eps);
 }

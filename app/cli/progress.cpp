@@ -41,8 +41,12 @@ void CliJob::line(const std::string& text) {
 
 void CliJob::draw(const core::Progress& p) {
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_ < std::chrono::milliseconds(250) && p.done < p.total) return;
+  std::string step = core::progressStep(p.stage);
+  // A new step is drawn at once (a step shorter than the interval would otherwise never show); reports within one
+  // step at most every 250 ms.
+  if (now - last_ < std::chrono::milliseconds(250) && p.done < p.total && step == drawnStep_) return;
   last_ = now;
+  drawnStep_ = std::move(step);
   const double el = std::chrono::duration<double>(now - t0_).count();
   const double f = p.total > 0 ? p.done / p.total : 0;
   std::ostringstream os;

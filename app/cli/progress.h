@@ -27,7 +27,8 @@ class CancelOnSigint {
 };
 
 /// A JobControl for the lifetime of this object: Ctrl-C cancels; progress is drawn as one rewritten line
-/// ("42% 12.3s, ETA 17.0s  stage") at most 4 times a second. `lines`: print the log lines a job emits on their
+/// ("42% 12.3s, ETA 17.0s  stage") at most 4 times a second, except that the first report of a new step
+/// (core::progressStep) is drawn at once. `lines`: print the log lines a job emits on their
 /// own lines above the progress display.
 class CliJob {
  public:
@@ -44,6 +45,7 @@ class CliJob {
   core::JobControl control_;
   std::chrono::steady_clock::time_point t0_, last_{};
   std::string shown_;
+  std::string drawnStep_;  // core::progressStep of the stage last drawn
 };
 
 }  // namespace layerscope::app

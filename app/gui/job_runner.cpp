@@ -14,15 +14,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr qint64 kMinIntervalMs = 100;  // at most ~10 progress signals a second: the GUI queue never floods
-
-// The step of a stage "a: b: c" (nested StageJobs, experiments/common.h): "a"; empty for a stage without ": ". A
-// report that starts a new step is sent at once, so a step that ends within the interval still reaches the GUI (the
-// reproduce dialog's tree lists every step); steps are few, the reports within one are throttled.
-QString stepOf(const QString& stage) {
-  const qsizetype colon = stage.indexOf(QStringLiteral(": "));
-  return colon < 0 ? QString() : stage.left(colon);
-}
+// At most ~10 progress signals a second: the GUI queue never floods. A report that starts a new step
+// (core::progressStep) is sent at once, so every step reaches the GUI (the reproduce dialog's tree lists them all).
+constexpr qint64 kMinIntervalMs = 100;
 
 }  // namespace
 
@@ -64,7 +58,7 @@ void JobContext::onProgress(const core::Progress& p) {
     etaStartFraction_ = fraction_;
   }
   stageDirty_ = true;
-  flush(fraction_ >= 1 || stepOf(stage_) != emittedStep_);
+  flush(fraction_ >= 1 || core::progressStep(p.stage) != emittedStep_);
 }
 
 void JobContext::flush(bool force) {
@@ -82,7 +76,7 @@ void JobContext::flush(bool force) {
   const double gained = fraction_ - etaStartFraction_;
   if (fraction_ >= 0 && etaStartMs_ >= 0 && gained > 0.01)
     eta = double(now - etaStartMs_) / 1000.0 * (1 - fraction_) / gained;
-  emittedStep_ = stepOf(stage_);
+  emittedStep_ = core::progressStep(stage_.toStdString());
   Q_EMIT worker_.progress(id_, stage_, fraction_, eta);
 }
 

@@ -55,7 +55,7 @@ class JobContext {
   double fraction_ = -1;
   bool stageDirty_ = false;
   qint64 lastEmitMs_ = -1;
-  QString emittedStep_;  // the step ("a" of a stage "a: b: c") of the last stage sent
+  std::string emittedStep_;  // the step (core::progressStep) of the last stage sent
   qint64 etaStartMs_ = -1;  // first report with a known fraction: the ETA excludes model loading
   double etaStartFraction_ = 0;
   QElapsedTimer clock_;

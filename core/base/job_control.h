@@ -10,6 +10,14 @@
 
 namespace layerscope::core {
 
+/// The step of a stage "a: b: c" (nested stages, experiments/common.h StageJob): "a"; empty for a stage without ": ".
+/// Progress displays (the CLI's line, the GUI's worker) show the first report of a new step at once, so that a step
+/// ending within their throttle interval is still seen, and throttle the reports within a step (steps are few).
+inline std::string progressStep(const std::string& stage) {
+  const auto colon = stage.find(": ");
+  return colon == std::string::npos ? std::string() : stage.substr(0, colon);
+}
+
 /// One progress report: `done` of `total` units of the named stage.
 struct Progress {
   std::string stage;  ///< what is running ("forward", "layer 3", "bootstrap")

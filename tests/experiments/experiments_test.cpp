@@ -62,6 +62,22 @@ class Experiments : public ::testing::Test {
   static inline fs::path model_;
 };
 
+// A nested stage's reports carry the outer label as their step (core::progressStep), the rule by which the CLI's and
+// the GUI's progress displays show every step at once however short it is; a stage without ": " has no step.
+TEST(StageJob, NestedReportsHaveTheOuterLabelAsTheirStep) {
+  std::vector<std::string> stages;
+  const core::JobControl outer(std::stop_token{}, [&](const core::Progress& p) { stages.push_back(p.stage); });
+  experiments::StageJob rope(&outer, "rope influence", 0, 1, 2);
+  rope.get()->report({"gradient", 1, 4});
+  experiments::StageJob plain(&outer, "redundancy", 1, 2, 2);
+  plain.get()->report({"", 1, 1});
+  ASSERT_EQ(stages.size(), 2u);
+  EXPECT_EQ(stages[0], "rope influence: gradient");
+  EXPECT_EQ(core::progressStep(stages[0]), "rope influence");
+  EXPECT_EQ(core::progressStep("a: b: c"), "a");
+  EXPECT_EQ(core::progressStep(stages[1]), "");
+}
+
 TEST(AblationArms, PlacementsFollowTheTopKSetsAndControlsAreSeededRandomSetsOfTheSameSize) {
   const std::vector<int> sens = {5, 6, 7}, rope = {0, 1};
   const auto arms = experiments::ablationArms(sens, rope, 8, 42, 3);

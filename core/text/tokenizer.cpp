@@ -127,12 +127,11 @@ struct Impl {
   std::unique_ptr<Normalizer> normalizer;
   std::unique_ptr<PreTokenizer> preTokenizer;
   std::unique_ptr<Decoder> decoder;
-  PostProcessor post;
+  Specials fromTemplate;  ///< the post-processor's ids; BOS / EOS its first / last
   std::vector<std::unique_ptr<AddedToken>> added;
   std::unordered_map<int32_t, const AddedToken*> addedById;
   StringIdMap addedByContent;
   AddedMatcher rawMatcher, normalizedMatcher;
-  std::optional<int32_t> bos, eos;
   int32_t vocabSize = 0;
 
   void encodeText(std::string_view text, bool first, std::vector<int32_t>& ids) const {
@@ -179,7 +178,10 @@ std::optional<std::string> tokenText(const json& cfg, const char* key) {
 
 }  // namespace
 
-Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tokenizer::Tokenizer(std::shared_ptr<const Impl> impl, tokenizer_detail::Specials specials)
+    : impl_(std::move(impl)), specials_(std::move(specials)) {}
+Tokenizer::Tokenizer(const Tokenizer&) = default;
+Tokenizer& Tokenizer::operator=(const Tokenizer&) = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
@@ -215,7 +217,9 @@ Tokenizer Tokenizer::fromJson(std::string_view tokenizerJson, std::string_view c
     impl->normalizer = makeNormalizer(j.value("normalizer", json()), origin);
     impl->preTokenizer = makePreTokenizer(j.value("pre_tokenizer", json()), origin);
     impl->decoder = makeDecoder(j.value("decoder", json()), origin);
-    impl->post = makePostProcessor(j.value("post_processor", json()), origin);
+    const PostProcessor post = makePostProcessor(j.value("post_processor", json()), origin);
+    impl->fromTemplate.before = post.before;
+    impl->fromTemplate.after = post.after;
 
     int32_t maxId = impl->model->size() - 1;
     for (const auto& t : j.value("added_tokens", json::array())) {
@@ -241,7 +245,7 @@ Tokenizer Tokenizer::fromJson(std::string_view tokenizerJson, std::string_view c
       (a->normalized ? impl->normalizedMatcher : impl->rawMatcher).add(a.get());
     }
     impl->vocabSize = maxId + 1;
-    for (const auto* ids : {&impl->post.before, &impl->post.after})
+    for (const auto* ids : {&impl->fromTemplate.before, &impl->fromTemplate.after})
       for (int32_t id : *ids)
         if (id < 0 || id >= impl->vocabSize)
           throw TokenizerError(origin + ": post_processor names token id " + std::to_string(id) +
@@ -250,49 +254,54 @@ Tokenizer Tokenizer::fromJson(std::string_view tokenizerJson, std::string_view c
     throw TokenizerError(origin + ": unexpected structure: " + e.what());
   }
 
-  Tokenizer tok(std::move(impl));
-  Impl& im = *tok.impl_;
-  if (!im.post.before.empty()) im.bos = im.post.before.front();
-  if (!im.post.after.empty()) im.eos = im.post.after.back();
-  if (!configJson.empty()) {
-    const std::string cfgOrigin = std::filesystem::path(origin).parent_path().empty()
-                                      ? std::string("tokenizer_config.json")
-                                      : (std::filesystem::path(origin).parent_path() / "tokenizer_config.json").string();
-    const json cfg = parseJson(configJson, cfgOrigin);
-    auto resolve = [&](const char* key) -> std::optional<int32_t> {
-      std::optional<std::string> text;
-      try {
-        text = tokenText(cfg, key);
-      } catch (const TokenizerError& e) {
-        throw TokenizerError(cfgOrigin + ": " + e.what());
-      }
-      if (!text) return std::nullopt;
-      auto id = tok.tokenToId(*text);
-      if (!id) throw TokenizerError(cfgOrigin + ": " + key + " '" + *text + "' is not in the vocabulary");
-      return id;
-    };
-    if (auto b = resolve("bos_token")) im.bos = b;
-    if (auto e = resolve("eos_token")) im.eos = e;
-    // add_bos_token / add_eos_token, when present, decide the special tokens (as transformers'
-    // LlamaTokenizerFast.update_post_processor does), replacing the tokenizer.json template.
-    if (cfg.contains("add_bos_token") || cfg.contains("add_eos_token")) {
-      auto flag = [&](const char* key) {
-        auto it = cfg.find(key);
-        if (it == cfg.end() || it->is_null()) return false;
-        if (!it->is_boolean())
-          throw TokenizerError(cfgOrigin + ": '" + key + "' must be true, false or null, found " + it->dump());
-        return it->get<bool>();
-      };
-      const bool addBos = flag("add_bos_token"), addEos = flag("add_eos_token");
-      if ((addBos && !im.bos) || (addEos && !im.eos))
-        throw TokenizerError(cfgOrigin + ": add_bos_token/add_eos_token set but bos_token/eos_token missing");
-      im.post.before.clear();
-      im.post.after.clear();
-      if (addBos) im.post.before.push_back(*im.bos);
-      if (addEos) im.post.after.push_back(*im.eos);
+  Specials& t = impl->fromTemplate;
+  if (!t.before.empty()) t.bos = t.before.front();
+  if (!t.after.empty()) t.eos = t.after.back();
+  Specials specials = t;
+  Tokenizer tok(std::move(impl), std::move(specials));
+  if (configJson.empty()) return tok;
+  const std::filesystem::path dir = std::filesystem::path(origin).parent_path();
+  return tok.withConfig(configJson, dir.empty() ? std::string("tokenizer_config.json")
+                                                : (dir / "tokenizer_config.json").string());
+}
+
+Tokenizer Tokenizer::withConfig(std::string_view configJson, const std::string& origin) const {
+  using tokenizer_detail::Specials;
+  const json cfg = parseJson(configJson, origin);
+  Specials sp = impl_->fromTemplate;
+  auto resolve = [&](const char* key) -> std::optional<int32_t> {
+    std::optional<std::string> text;
+    try {
+      text = tokenText(cfg, key);
+    } catch (const TokenizerError& e) {
+      throw TokenizerError(origin + ": " + e.what());
     }
+    if (!text) return std::nullopt;
+    auto id = tokenToId(*text);
+    if (!id) throw TokenizerError(origin + ": " + key + " '" + *text + "' is not in the vocabulary");
+    return id;
+  };
+  if (auto b = resolve("bos_token")) sp.bos = b;
+  if (auto e = resolve("eos_token")) sp.eos = e;
+  // add_bos_token / add_eos_token, when present, decide the special tokens (as transformers'
+  // LlamaTokenizerFast.update_post_processor does), replacing the tokenizer.json template.
+  if (cfg.contains("add_bos_token") || cfg.contains("add_eos_token")) {
+    auto flag = [&](const char* key) {
+      auto it = cfg.find(key);
+      if (it == cfg.end() || it->is_null()) return false;
+      if (!it->is_boolean())
+        throw TokenizerError(origin + ": '" + key + "' must be true, false or null, found " + it->dump());
+      return it->get<bool>();
+    };
+    const bool addBos = flag("add_bos_token"), addEos = flag("add_eos_token");
+    if ((addBos && !sp.bos) || (addEos && !sp.eos))
+      throw TokenizerError(origin + ": add_bos_token/add_eos_token set but bos_token/eos_token missing");
+    sp.before.clear();
+    sp.after.clear();
+    if (addBos) sp.before.push_back(*sp.bos);
+    if (addEos) sp.after.push_back(*sp.eos);
   }
-  return tok;
+  return Tokenizer(impl_, std::move(sp));
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
@@ -319,15 +328,16 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
         im.encodeText(std::string_view(normalized).substr(n.begin, n.end - n.begin), s.begin == 0 && n.begin == 0, ids);
     }
   }
-  if (options.addSpecialTokens && (!im.post.before.empty() || !im.post.after.empty())) {
-    size_t nBefore = im.post.before.size();
+  const tokenizer_detail::Specials& sp = specials_;
+  if (options.addSpecialTokens && (!sp.before.empty() || !sp.after.empty())) {
+    size_t nBefore = sp.before.size();
     // Never a second BOS: text that already starts with the BOS keeps only its own.
-    if (nBefore > 0 && !ids.empty() && im.bos && ids.front() == *im.bos && im.post.before.back() == *im.bos) --nBefore;
+    if (nBefore > 0 && !ids.empty() && sp.bos && ids.front() == *sp.bos && sp.before.back() == *sp.bos) --nBefore;
     std::vector<int32_t> out;
-    out.reserve(ids.size() + nBefore + im.post.after.size());
-    out.insert(out.end(), im.post.before.begin(), im.post.before.begin() + long(nBefore));
+    out.reserve(ids.size() + nBefore + sp.after.size());
+    out.insert(out.end(), sp.before.begin(), sp.before.begin() + long(nBefore));
     out.insert(out.end(), ids.begin(), ids.end());
-    out.insert(out.end(), im.post.after.begin(), im.post.after.end());
+    out.insert(out.end(), sp.after.begin(), sp.after.end());
     return out;
   }
   return ids;
@@ -378,8 +388,8 @@ bool Tokenizer::isSpecial(int32_t id) const {
   return it != impl_->addedById.end() && it->second->special;
 }
 
-std::optional<int32_t> Tokenizer::bosId() const { return impl_->bos; }
-std::optional<int32_t> Tokenizer::eosId() const { return impl_->eos; }
+std::optional<int32_t> Tokenizer::bosId() const { return specials_.bos; }
+std::optional<int32_t> Tokenizer::eosId() const { return specials_.eos; }
 
 // ---------------------------------------------------------------- streaming
 

@@ -26,10 +26,18 @@ struct EncodeOptions {
 
 namespace tokenizer_detail {
 struct Impl;
-}
+/// The part of a tokenizer that tokenizer_config.json may set: the ids added around a sequence by
+/// encode(addSpecialTokens) and the BOS / EOS ids.
+struct Specials {
+  std::vector<int32_t> before;  ///< ids placed before the sequence
+  std::vector<int32_t> after;   ///< ids placed after it
+  std::optional<int32_t> bos, eos;
+};
+}  // namespace tokenizer_detail
 
 /// An immutable tokenizer loaded from tokenizer.json (+ tokenizer_config.json beside it, if present).
 /// encode/decode are const and safe to call from several threads at once (the BPE word cache is locked).
+/// Copies are cheap: they share the vocabulary, merges and components.
 ///
 ///   auto tok = Tokenizer::fromFile("models/llama-3.1-8b");           // or ".../tokenizer.json"
 ///   std::vector<int32_t> ids = tok.encode("Hello", {.addSpecialTokens = true});   // {128000, 9906}
@@ -44,7 +52,14 @@ class Tokenizer {
   /// source in error messages.
   static Tokenizer fromJson(std::string_view tokenizerJson, std::string_view configJson = {},
                             const std::string& origin = "tokenizer.json");
+  /// This tokenizer with `configJson` (tokenizer_config.json text) applied over tokenizer.json's own template:
+  /// bos_token / eos_token, and add_bos_token / add_eos_token, which when present decide the special tokens.
+  /// A config applied before is replaced, not combined. Shares the vocabulary with this tokenizer (no copy).
+  /// `origin` names the config file in errors. fromJson(t, c) is fromJson(t).withConfig(c).
+  Tokenizer withConfig(std::string_view configJson, const std::string& origin = "tokenizer_config.json") const;
 
+  Tokenizer(const Tokenizer&);
+  Tokenizer& operator=(const Tokenizer&);
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
@@ -68,8 +83,9 @@ class Tokenizer {
   std::optional<int32_t> eosId() const;
 
  private:
-  explicit Tokenizer(std::unique_ptr<tokenizer_detail::Impl> impl);
-  std::unique_ptr<tokenizer_detail::Impl> impl_;
+  Tokenizer(std::shared_ptr<const tokenizer_detail::Impl> impl, tokenizer_detail::Specials specials);
+  std::shared_ptr<const tokenizer_detail::Impl> impl_;  ///< everything tokenizer.json defines, shared by copies
+  tokenizer_detail::Specials specials_;                 ///< tokenizer.json's template, or a config's
   friend class StreamingDecoder;
 };
 

@@ -250,6 +250,46 @@ TEST(TokenizerJson, ConfigAddBosAddEos) {
   EXPECT_EQ(tok.encode("a"), std::vector<int32_t>{0});
 }
 
+
+TEST(TokenizerJson, WithConfigReplacesTheConfigAndLeavesTheOriginal) {
+  // Template: <s> before the sequence. withConfig starts from that template each time, whatever the tokenizer
+  // it is called on had; the tokenizer it is called on, and its copies, keep their own specials.
+  std::string json = R"({"added_tokens":[
+      {"id":1,"content":"<s>","normalized":false,"special":true},{"id":2,"content":"</s>","normalized":false,"special":true}],
+    "model":{"type":"BPE","vocab":{"a":0,"<s>":1,"</s>":2},"merges":[]},
+    "post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},
+      {"Sequence":{"id":"A","type_id":0}}],"pair":[],"special_tokens":{"<s>":{"id":"<s>","ids":[1],"tokens":["<s>"]}}}})";
+  const std::string eosOnly = R"({"bos_token":"<s>","eos_token":"</s>","add_bos_token":false,"add_eos_token":true})";
+  const std::string eosName = R"({"eos_token":"</s>"})";
+  const auto base = Tokenizer::fromJson(json);
+  const std::vector<int32_t> bosA{1, 0}, aEos{0, 2};
+  EXPECT_EQ(base.encode("a", {.addSpecialTokens = true}), bosA);
+  EXPECT_EQ(base.eosId(), std::nullopt);
+
+  const auto swapped = base.withConfig(eosOnly);
+  EXPECT_EQ(swapped.encode("a", {.addSpecialTokens = true}), aEos);
+  EXPECT_EQ(swapped.bosId(), 1);
+  EXPECT_EQ(swapped.eosId(), 2);
+  const auto fromBoth = Tokenizer::fromJson(json, eosOnly);
+  EXPECT_EQ(fromBoth.encode("a", {.addSpecialTokens = true}), aEos);
+  EXPECT_EQ(fromBoth.eosId(), 2);
+  EXPECT_EQ(base.encode("a", {.addSpecialTokens = true}), bosA);  // unchanged
+
+  // A second config replaces the first: only names the EOS, so the template's <s> is back.
+  const auto renamed = swapped.withConfig(eosName);
+  EXPECT_EQ(renamed.encode("a", {.addSpecialTokens = true}), bosA);
+  EXPECT_EQ(renamed.eosId(), 2);
+  const Tokenizer copy = swapped;  // NOLINT(performance-unnecessary-copy-initialization): the copy is the test
+  EXPECT_EQ(copy.encode("a", {.addSpecialTokens = true}), aEos);
+
+  try {
+    (void)base.withConfig(R"({"eos_token":"</x>"})", "m/tokenizer_config.json");
+    ADD_FAILURE() << "a token outside the vocabulary was accepted";
+  } catch (const TokenizerError& e) {
+    EXPECT_NE(std::string(e.what()).find("m/tokenizer_config.json: eos_token '</x>' is not in the vocabulary"),
+              std::string::npos) << e.what();
+  }
+}
 TEST(TokenizerJson, MetaspaceDecoderAndStrip) {
   // Metaspace (prepend always, split) pre-tokenizer + decoder: "a b" -> "▁a", "▁b" -> "a b".
   std::string json = R"({"added_tokens":[],"pre_tokenizer":{"type":"Metaspace","replacement":"▁",

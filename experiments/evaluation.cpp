@@ -4,6 +4,7 @@
 
 #include "core/base/atomic_file.h"
 #include "core/base/error.h"
+#include "core/base/shard_range.h"
 #include "core/model/eval_parts.h"
 #include "core/train/adapter_training.h"
 #include "core/train/adapters.h"
@@ -15,11 +16,11 @@ core::EvalResult evaluateDataParallel(const core::LlamaModel& model, const core:
                                       const core::JobControl* job) {
   if (!dp.distributed()) return core::evaluateWithAdapter(model, adapter, tok, task, so, job);
   if (!dp.allGather) throw InvalidArgument("data-parallel evaluation needs the all-gather of the process group");
-  // This rank's contiguous share (core::dist::shardOf's split): concatenated in rank order, the item order.
-  const std::size_t n = task.items.size(), r = std::size_t(dp.rank), w = std::size_t(dp.size);
-  const std::size_t begin = r * (n / w) + std::min(r, n % w), end = begin + n / w + (r < n % w ? 1 : 0);
+  // This rank's contiguous share (core::shardOf): concatenated in rank order, the item order.
+  const std::size_t n = task.items.size();
+  const core::ShardRange share = core::shardOf(std::int64_t(n), dp.rank, dp.size);
   core::PreparedTask mine = task;
-  mine.items.assign(task.items.begin() + std::ptrdiff_t(begin), task.items.begin() + std::ptrdiff_t(end));
+  mine.items.assign(task.items.begin() + std::ptrdiff_t(share.begin), task.items.begin() + std::ptrdiff_t(share.end));
   core::EvalResult part;
   part.kind = task.kind;
   part.options = so;

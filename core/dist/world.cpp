@@ -125,15 +125,6 @@ std::optional<WorldOptions> worldOptionsFromEnvironment() {
   return o;
 }
 
-ShardRange shardOf(std::int64_t count, int rank, int worldSize) {
-  if (worldSize < 1 || rank < 0 || rank >= worldSize || count < 0)
-    throw InvalidArgument("shardOf: rank " + std::to_string(rank) + " of " + std::to_string(worldSize) +
-                          " over " + std::to_string(count) + " items");
-  const std::int64_t base = count / worldSize, extra = count % worldSize;
-  const std::int64_t begin = rank * base + std::min<std::int64_t>(rank, extra);
-  return {begin, begin + base + (rank < extra ? 1 : 0)};
-}
-
 #ifdef LAYERSCOPE_NO_GLOO
 using Group = c10d::ProcessGroup;
 #else

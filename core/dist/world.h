@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "core/base/error.h"
+#include "core/base/shard_range.h"
 
 namespace layerscope::core::dist {
 
@@ -98,12 +99,8 @@ class World {
   std::unique_ptr<Impl> impl_;
 };
 
-/// The items [begin, end) of `count` that `rank` of `worldSize` owns: contiguous, in order, sizes differing by at
-/// most one (the first count % worldSize ranks get one more). Concatenating every rank's range in rank order gives
-/// 0 .. count-1, so gathered per-item values come back in the single-process order.
-struct ShardRange {
-  std::int64_t begin = 0, end = 0;
-};
-ShardRange shardOf(std::int64_t count, int rank, int worldSize);
+/// core::shardOf (core/base/shard_range.h), the split every data-parallel job uses.
+using core::ShardRange;
+using core::shardOf;
 
 }  // namespace layerscope::core::dist

@@ -13,6 +13,7 @@
 
 #include "core/base/atomic_file.h"
 #include "core/base/error.h"
+#include "core/base/shard_range.h"
 #include "core/model/cpu_gemm.h"
 #include "core/data/task_suite.h"
 #include "layerscope/version.h"
@@ -99,12 +100,11 @@ std::vector<size_t> batchIndices(uint64_t seed, size_t n, int64_t step, int micr
 
 namespace {
 // The tokens completionLoss averages over: every completion token that has a position before it.
-// Rank `dp.rank`'s contiguous share [begin, end) of n rows (core::dist::shardOf's split): training micro-batches
-// and the held-out items are split the same way.
+// Rank `dp.rank`'s contiguous share [begin, end) of n rows (core::shardOf): training micro-batches and the
+// held-out items are split as every data-parallel job splits its items.
 std::pair<size_t, size_t> rankShare(size_t n, const DataParallel& dp) {
-  const size_t r = size_t(dp.rank), w = size_t(std::max(1, dp.size));
-  const size_t begin = r * (n / w) + std::min(r, n % w);
-  return {begin, begin + n / w + (r < n % w ? 1 : 0)};
+  const ShardRange s = shardOf(int64_t(n), dp.rank, std::max(1, dp.size));
+  return {size_t(s.begin), size_t(s.end)};
 }
 
 int64_t lossTokens(const TrainSequence& s) {
@@ -278,7 +278,7 @@ AdapterTrainResult trainAdapters(const LlamaModel& model, AdapterSet& adapters, 
       for (size_t i : idx) batch.push_back(&seqs[i]);
       return completionLoss(model, iv, batch);
     }
-    // This rank's contiguous share of the micro-batch (core::dist::shardOf's split). Its mean loss is weighted by
+    // This rank's contiguous share of the micro-batch (core::shardOf). Its mean loss is weighted by
     // its share of the micro-batch's loss tokens, so the sum over ranks is the whole micro-batch's mean.
     const size_t n = idx.size();
     const auto [begin, end] = rankShare(n, dp);

@@ -61,6 +61,7 @@ class AnalysisPanel : public QGroupBox {
 
   QPushButton* runButton() const { return runButton_; }
   QPushButton* cancelButton() const { return cancelButton_; }
+  QLabel* statusLabel() const { return status_; }
 
  Q_SIGNALS:
   /// Run was clicked: the window completes the job and calls start().

@@ -102,6 +102,7 @@ class TrainPanel : public QWidget {
   views::LossCurveView* lossView() const { return loss_; }
   QLabel* resultLabel() const { return result_; }
   QLabel* evalResultLabel() const { return evalResult_; }
+  QLabel* statusLabel() const { return status_; }
   QDoubleSpinBox* smoothingSpin() const { return smoothing_; }
   QCheckBox* logScaleBox() const { return logScale_; }
 

@@ -224,10 +224,7 @@ ModelConfig parseModelConfig(const json& j, const std::string& src) {
     if (!act.is_string() || act.get<std::string>() != "silu")
       fail(src, "unsupported hidden_act " + act.dump() + " (only \"silu\", the Llama family's SwiGLU, is implemented)");
   }
-  if (j.contains("pretraining_tp") && j.at("pretraining_tp").is_number_integer() &&
-      j.at("pretraining_tp").get<int>() != 1) {
-    // pretraining_tp > 1 only changes how HF splits the matmuls, not the maths; accepted.
-  }
+  // pretraining_tp (> 1 in some Llama 2 configs) only changes how HF splits the matmuls, not the maths: not read.
   c.maxPositionEmbeddings =
       j.contains("max_position_embeddings") ? requireInt(j, "max_position_embeddings", src, 1, kMaxPositions) : 0;
   parseSlidingWindow(j, src, c);

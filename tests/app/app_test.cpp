@@ -8,14 +8,17 @@
 #include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTabWidget>
 #include <QTemporaryDir>
+#include <QTest>
 #include <QXmlStreamReader>
 #include <filesystem>
 
 #include "app/gui/analysis_panel.h"
+#include "app/gui/job_runner.h"
 #include "app/gui/main_window.h"
 #include "tests/app/export_checks.h"
 #include "core/text/byte_tokenizer.h"
@@ -173,6 +176,41 @@ TEST_F(Fixture, EstimateShowsTheCostBeforeRunning) {
     EXPECT_TRUE(text.contains(QLatin1String(part))) << part << " missing from " << text.toStdString();
   EXPECT_TRUE(panel->runButton()->isEnabled());
   EXPECT_FALSE(w->bundle().has_value());  // nothing ran
+}
+
+// Cancel during the estimate: the job stops, nothing is shown where the estimate goes (no half table, no
+// estimateShown), the status says so and the window can run or estimate again at once.
+TEST_F(Fixture, CancelledEstimateShowsNothingAndFreesTheWindow) {
+  const fs::path model = tmp.filePath(QStringLiteral("tiny")).toStdString();
+  core::writeRandomCheckpoint(model, core::presetConfig("tiny"), {.seed = 3, .weightStd = 0.3});
+  core::writeByteLevelTokenizer(model);
+  auto w = window();
+  w->show();
+  w->setModelDir(QString::fromStdString(model.string()));
+  w->addTaskFile(QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/tasks/demo/copy.mc.jsonl"));
+  app::AnalysisPanel* panel = w->analysisPanel();
+  QSignalSpy shown(panel, &app::AnalysisPanel::estimateShown);
+  QSignalSpy busy(w->jobRunner(), &app::JobRunner::busyChanged);
+  panel->estimateButton()->click();
+  ASSERT_TRUE(w->jobRunner()->isBusy());
+  EXPECT_FALSE(panel->runButton()->isEnabled());
+  ASSERT_TRUE(panel->cancelButton()->isEnabled());
+  panel->cancelButton()->click();  // before the outcome reaches the window: the cancel wins
+  EXPECT_FALSE(panel->cancelButton()->isEnabled()) << "cancel is asked once";
+  ASSERT_TRUE(QTest::qWaitFor([&] { return !w->jobRunner()->isBusy(); }, 120000));
+  QCoreApplication::processEvents();
+  EXPECT_EQ(shown.count(), 0);
+  EXPECT_TRUE(panel->estimateText().isEmpty()) << panel->estimateText().toStdString();
+  EXPECT_EQ(panel->statusLabel()->text(), QStringLiteral("Estimate cancelled."));
+  EXPECT_TRUE(panel->runButton()->isEnabled());
+  EXPECT_TRUE(panel->estimateButton()->isEnabled());
+  EXPECT_FALSE(panel->cancelButton()->isEnabled());
+  EXPECT_FALSE(w->bundle().has_value());
+  // The next estimate runs to the end.
+  panel->estimateButton()->click();
+  ASSERT_TRUE(shown.wait(120000));
+  EXPECT_TRUE(shown.first().first().toBool());
+  EXPECT_FALSE(panel->estimateText().isEmpty());
 }
 
 int main(int argc, char** argv) {

@@ -309,3 +309,25 @@ TEST_F(TrainFixture, EstimateShowsPeakMemoryAndTimeBeforeStart) {
   EXPECT_TRUE(panel()->estimateText().contains(QStringLiteral("both layer sets are empty"))) << panel()->estimateText().toStdString();
   EXPECT_TRUE(panel()->estimateButton()->isEnabled());
 }
+
+// Cancel during the estimate: no estimate and no estimateShown, the status says it was cancelled, the dock is
+// usable again (Start and Estimate enabled, Cancel not).
+TEST_F(TrainFixture, CancelledEstimateShowsNothingAndFreesTheDock) {
+  makeModelAndTask();
+  configure(QString(), 5);
+  QSignalSpy shown(panel(), &app::TrainPanel::estimateShown);
+  ASSERT_TRUE(panel()->startEstimate());
+  ASSERT_TRUE(panel()->cancelButton()->isEnabled());
+  panel()->cancelButton()->click();  // before the outcome reaches the dock: the cancel wins
+  EXPECT_FALSE(panel()->cancelButton()->isEnabled()) << "cancel is asked once";
+  ASSERT_TRUE(QTest::qWaitFor([&] { return panel()->startButton()->isEnabled(); }, 60000));
+  QCoreApplication::processEvents();
+  EXPECT_EQ(shown.count(), 0);
+  EXPECT_TRUE(panel()->estimateText().isEmpty()) << panel()->estimateText().toStdString();
+  EXPECT_EQ(panel()->statusLabel()->text(), QStringLiteral("Estimate cancelled."));
+  EXPECT_TRUE(panel()->estimateButton()->isEnabled());
+  EXPECT_FALSE(panel()->cancelButton()->isEnabled());
+  ASSERT_TRUE(panel()->startEstimate());
+  ASSERT_TRUE(shown.wait(60000));
+  EXPECT_TRUE(shown.first().first().toBool()) << panel()->estimateText().toStdString();
+}

@@ -47,6 +47,17 @@ struct Fixture : ::testing::Test {
     w->setQuietErrors(true);
     return w;
   }
+  /// A shown window on a random tiny model with the demo copy task, for the estimate tests.
+  std::unique_ptr<app::MainWindow> tinyModelWindow() {
+    const fs::path model = tmp.filePath(QStringLiteral("tiny")).toStdString();
+    core::writeRandomCheckpoint(model, core::presetConfig("tiny"), {.seed = 3, .weightStd = 0.3});
+    core::writeByteLevelTokenizer(model);
+    auto w = window();
+    w->show();
+    w->setModelDir(QString::fromStdString(model.string()));
+    w->addTaskFile(QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/tasks/demo/copy.mc.jsonl"));
+    return w;
+  }
 };
 
 }  // namespace
@@ -158,13 +169,7 @@ TEST_F(Fixture, CancelledAnalysisLeavesWindowUsableAndNoResults) {
 // The Estimate button (issue 14): the cost estimate of the analysis on screen, shown under Run before anything
 // runs; nothing is written. A budget-free estimate on a tiny model fits; the table names every stage.
 TEST_F(Fixture, EstimateShowsTheCostBeforeRunning) {
-  const fs::path model = tmp.filePath(QStringLiteral("tiny")).toStdString();
-  core::writeRandomCheckpoint(model, core::presetConfig("tiny"), {.seed = 3, .weightStd = 0.3});
-  core::writeByteLevelTokenizer(model);
-  auto w = window();
-  w->show();
-  w->setModelDir(QString::fromStdString(model.string()));
-  w->addTaskFile(QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/tasks/demo/copy.mc.jsonl"));
+  auto w = tinyModelWindow();
   app::AnalysisPanel* panel = w->analysisPanel();
   EXPECT_TRUE(panel->estimateText().isEmpty());
   QSignalSpy shown(panel, &app::AnalysisPanel::estimateShown);
@@ -181,13 +186,7 @@ TEST_F(Fixture, EstimateShowsTheCostBeforeRunning) {
 // Cancel during the estimate: the job stops, nothing is shown where the estimate goes (no half table, no
 // estimateShown), the status says so and the window can run or estimate again at once.
 TEST_F(Fixture, CancelledEstimateShowsNothingAndFreesTheWindow) {
-  const fs::path model = tmp.filePath(QStringLiteral("tiny")).toStdString();
-  core::writeRandomCheckpoint(model, core::presetConfig("tiny"), {.seed = 3, .weightStd = 0.3});
-  core::writeByteLevelTokenizer(model);
-  auto w = window();
-  w->show();
-  w->setModelDir(QString::fromStdString(model.string()));
-  w->addTaskFile(QStringLiteral(LAYERSCOPE_SOURCE_DIR "/resources/tasks/demo/copy.mc.jsonl"));
+  auto w = tinyModelWindow();
   app::AnalysisPanel* panel = w->analysisPanel();
   QSignalSpy shown(panel, &app::AnalysisPanel::estimateShown);
   QSignalSpy busy(w->jobRunner(), &app::JobRunner::busyChanged);

@@ -16,23 +16,12 @@
 #include <Eigen/Core>
 #include <torch/torch.h>
 
+#include "analysis/semantics.h"
+
 namespace layerscope::analysis {
 
-enum class Semantics {
-  LayerScope,  ///< LayerScope's own definitions (docs/methods.md), the default
-  LlmDrop,     ///< CASE-Lab-UMD/LLM-Drop: redundancy and drop plans
-  ShortGpt,    ///< icip-cas/ShortGPT: Block Influence and block removal
-  Afcl,        ///< schwartz-lab-NLP/Attend-First-Consolidate-Later: manipulations
-};
-/// "layerscope", "llm-drop", "shortgpt", "afcl".
-std::string semanticsName(Semantics s);
-Semantics parseSemantics(std::string_view name);
-std::vector<Semantics> allSemantics();
-/// Which analyses a semantics defines: "redundancy", "drop" or "manipulation" (layerscope defines all three).
-bool semanticsDefines(Semantics s, std::string_view analysis);
-/// The semantics one analysis runs with for a requested name: the requested one where it defines that analysis,
-/// else layerscope (`--semantics shortgpt` leaves the manipulations LayerScope's). The single place of that rule.
-Semantics semanticsFor(std::string_view requested, std::string_view analysis);
+// Semantics, its names and semanticsFor: analysis/semantics.h (torch-free).
+
 
 // ---------------------------------------------------------------------------------------------------------
 // ShortGPT (shortgpt/metrics.py block_influence)

@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "analysis/cost_estimate.h"
+#include "analysis/semantics.h"
 #include "analysis/pipeline.h"
 #include "analysis/profile_registry.h"
 #include "app/gui/device_combo.h"
@@ -47,7 +48,10 @@ AnalysisPanel::AnalysisPanel(JobRunner* runner, QWidget* parent) : QGroupBox(tr(
   eps_->setDecimals(3);
   eps_->setValue(0.1);
   eps_->setToolTip(tr("perturb: frequencies multiplied by (1 +- eps)"));
-  semantics_ = combo({QStringLiteral("layerscope"), QStringLiteral("llm-drop"), QStringLiteral("shortgpt"), QStringLiteral("afcl")},
+  QStringList semanticsNames;
+  for (analysis::Semantics sem : analysis::allSemantics())
+    semanticsNames << QString::fromStdString(analysis::semanticsName(sem));
+  semantics_ = combo(semanticsNames,
                      tr("Definition of redundancy and manipulations: LayerScope's own (default) or a paper's official code "
                         "(llm-drop, shortgpt: redundancy; afcl: manipulations). See docs/analyses.md"));
   redundancy_ = new QCheckBox(tr("attention / MLP / block cosine"));

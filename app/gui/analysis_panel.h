@@ -54,6 +54,7 @@ class AnalysisPanel : public QGroupBox {
   /// The co-localization pair: item data is the layer_scores key, "" for the side's default (first item).
   QComboBox* colocFirstCombo() const { return colocFirst_; }
   QComboBox* colocSecondCombo() const { return colocSecond_; }
+  QComboBox* semanticsCombo() const { return semantics_; }
 
   /// Takes Run / Cancel, the progress bar and the status line out of the panel for the caller to place (the
   /// window keeps them under the scrolling options, always in view); the caller owns the returned widget.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <QApplication>
+#include <QComboBox>
 #include <QFile>
 #include <QImage>
 #include <QJsonArray>
@@ -17,6 +18,7 @@
 #include <QXmlStreamReader>
 #include <filesystem>
 
+#include "analysis/semantics.h"
 #include "app/gui/analysis_panel.h"
 #include "app/gui/job_runner.h"
 #include "app/gui/main_window.h"
@@ -210,6 +212,17 @@ TEST_F(Fixture, CancelledEstimateShowsNothingAndFreesTheWindow) {
   ASSERT_TRUE(shown.wait(120000));
   EXPECT_TRUE(shown.first().first().toBool());
   EXPECT_FALSE(panel->estimateText().isEmpty());
+}
+
+// The Definition list offers exactly the semantics the analyses know (analysis/semantics.h), LayerScope's first.
+TEST_F(Fixture, DefinitionListIsEverySemantics) {
+  auto w = window();
+  QComboBox* combo = w->analysisPanel()->semanticsCombo();
+  const auto all = analysis::allSemantics();
+  ASSERT_EQ(combo->count(), int(all.size()));
+  for (int i = 0; i < combo->count(); ++i)
+    EXPECT_EQ(analysis::parseSemantics(combo->itemText(i).toStdString()), all[size_t(i)]) << i;
+  EXPECT_EQ(combo->currentText(), QStringLiteral("layerscope"));
 }
 
 int main(int argc, char** argv) {

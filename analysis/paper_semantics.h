@@ -22,7 +22,6 @@ namespace layerscope::analysis {
 
 // Semantics, its names and semanticsFor: analysis/semantics.h (torch-free).
 
-
 // ---------------------------------------------------------------------------------------------------------
 // ShortGPT (shortgpt/metrics.py block_influence)
 

@@ -20,9 +20,13 @@ std::vector<Semantics> allSemantics() {
 }
 
 Semantics parseSemantics(std::string_view name) {
-  for (auto s : allSemantics())
-    if (semanticsName(s) == name) return s;
-  throw InvalidArgument("unknown semantics '" + std::string(name) + "' (expected layerscope, llm-drop, shortgpt or afcl)");
+  const std::vector<Semantics> all = allSemantics();
+  std::string expected;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (semanticsName(all[i]) == name) return all[i];
+    expected += (i == 0 ? "" : i + 1 == all.size() ? " or " : ", ") + semanticsName(all[i]);
+  }
+  throw InvalidArgument("unknown semantics '" + std::string(name) + "' (expected " + expected + ")");
 }
 
 bool semanticsDefines(Semantics s, std::string_view analysis) {

@@ -82,6 +82,11 @@ std::vector<std::pair<int, std::string>> jsonKeys(const json& p) {
 TEST(PaperSemantics, NamesRoundTripAndUnknownIsRejected) {
   for (auto s : allSemantics()) EXPECT_EQ(parseSemantics(semanticsName(s)), s);
   EXPECT_THROW(parseSemantics("llmdrop"), InvalidArgument);
+  try {
+    (void)parseSemantics("llmdrop");
+  } catch (const InvalidArgument& e) {
+    EXPECT_STREQ(e.what(), "unknown semantics 'llmdrop' (expected layerscope, llm-drop, shortgpt or afcl)");
+  }
   EXPECT_TRUE(semanticsDefines(Semantics::Afcl, "manipulation"));
   EXPECT_FALSE(semanticsDefines(Semantics::Afcl, "drop"));
   EXPECT_FALSE(semanticsDefines(Semantics::ShortGpt, "manipulation"));
